@@ -1,0 +1,38 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { entities } from './src/db/entities.ts';
+import { migrationsList } from './src/migrations/index.ts';
+
+export interface OrmSettings {
+  url: string | undefined;
+  poolMax?: number;
+  /** Where the ORM's own messages (e.g. the migrator's) go; silent when omitted. */
+  log?: (message: string) => void;
+}
+
+/** The ORM configuration shared by the gateway, the `musehub` CLI and the MikroORM CLI. */
+export function createOrmConfig(settings: OrmSettings): Options {
+  return defineConfig({
+    clientUrl: settings.url,
+    entities,
+    extensions: [Migrator],
+    forceUtcTimezone: true,
+    logger: settings.log ?? (() => undefined),
+    // Entities are EntitySchema definitions: nothing to discover from files or decorators.
+    discovery: { disableDynamicFileAccess: true, warnWhenNoEntities: false },
+    pool: { min: 0, max: settings.poolMax ?? 10 },
+    migrations: {
+      tableName: 'musehub_migrations',
+      migrationsList,
+      path: 'src/migrations',
+      pathTs: 'src/migrations',
+      emit: 'ts',
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+  });
+}
+
+// Used by the MikroORM CLI (`npm run migration:create`), which reads DATABASE_URL.
+export default createOrmConfig({ url: process.env.DATABASE_URL, log: (m) => console.log(m) });

@@ -1,0 +1,15 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from './logger.ts';
+import type { AuthUser } from './users/index.ts';
+
+/** Typed Hono context: a handler can only read what a middleware set. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    /** A fresh EntityManager fork per request: no identity map outlives a request. */
+    em: EntityManager;
+    /** The bearer token's user, or null for an anonymous request. */
+    user: AuthUser | null;
+  };
+}

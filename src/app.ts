@@ -1,0 +1,67 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Scalar } from '@scalar/hono-api-reference';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from './app-env.ts';
+import { PayloadTooLargeError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { auth } from './middleware/auth.ts';
+import { handleError, handleNotFound } from './middleware/errors.ts';
+import { dbContext, requestContext } from './middleware/request-context.ts';
+import { createRouter } from './openapi.ts';
+import { repoRoutes } from './repos/repo.routes.ts';
+
+export interface AppDeps {
+  orm: MikroORM;
+  config: { publicUrl: string };
+  logger: Logger;
+}
+
+const REST_BODY_LIMIT = 1024 * 1024;
+
+/** Builds the Hono app: middleware order is request context → limits → db context → auth → routes. */
+export function createApp({ orm, config, logger }: AppDeps) {
+  const app = new Hono<AppEnv>();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+  app.use(requestContext(logger));
+
+  app.get('/health', async (c) => {
+    try {
+      await orm.em.getConnection().execute('SELECT 1');
+      return c.json({ status: 'ok', database: 'ok' });
+    } catch {
+      c.header('Retry-After', '5');
+      return c.json(
+        { status: 'unavailable', database: 'unreachable', detail: 'the database is unreachable', code: 'unavailable' },
+        503,
+      );
+    }
+  });
+
+  const api = createRouter();
+  api.use(
+    bodyLimit({
+      maxSize: REST_BODY_LIMIT,
+      onError: () => {
+        throw new PayloadTooLargeError(`request body is larger than ${REST_BODY_LIMIT} bytes`);
+      },
+    }),
+  );
+  api.use(dbContext(orm));
+  api.use(auth());
+  api.route('/', repoRoutes(config.publicUrl));
+  app.route('/api/v1', api);
+
+  app.get('/openapi.json', (c) =>
+    c.json(
+      api.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: { title: 'MuseHub Gateway', version: '0.1.0', description: 'The hub API around muse repositories.' },
+        servers: [{ url: `${config.publicUrl}/api/v1` }],
+      }),
+    ),
+  );
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API' }));
+  return app;
+}

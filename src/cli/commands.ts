@@ -1,0 +1,162 @@
+import type { Command } from 'commander';
+import { createToken, createUser, revokeToken } from '../users/index.ts';
+import { withEm, withOrm } from './database.ts';
+import { callApi } from './http-client.ts';
+import { CliError, emit, type OutputOptions } from './output.ts';
+
+interface RepoJson {
+  repoId: string;
+  owner: string;
+  slug: string;
+  name: string;
+  visibility: string;
+  cloneUrl: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `owner/slug` or a repo id → the REST path that reads it. */
+export function repoPath(ref: string): string {
+  if (UUID.test(ref)) return `/repos/${ref}`;
+  const m = /^([^/\s]+)\/([^/\s]+)$/.exec(ref);
+  if (!m) throw new CliError(`'${ref}' is neither owner/slug nor a repo id`);
+  return `/users/${encodeURIComponent(m[1]!)}/repos/${encodeURIComponent(m[2]!)}`;
+}
+
+export function registerAdminCommands(program: Command): void {
+  const migrate = program.command('migrate').description('apply or revert database migrations');
+  migrate
+    .command('up')
+    .option('--json', 'print JSON')
+    .description('apply every pending migration')
+    .action((o: OutputOptions) =>
+      withOrm(
+        async (orm) => {
+          const applied = (await orm.getMigrator().up()).map((m) => m.name);
+          emit(o, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+        },
+        { migrate: false },
+      ),
+    );
+  migrate
+    .command('down')
+    .option('--json', 'print JSON')
+    .description('revert the newest applied migration')
+    .action((o: OutputOptions) =>
+      withOrm(
+        async (orm) => {
+          const reverted = (await orm.getMigrator().down()).map((m) => m.name);
+          emit(o, { reverted }, reverted.length ? `reverted: ${reverted.join(', ')}` : 'nothing to revert');
+        },
+        { migrate: false },
+      ),
+    );
+  migrate
+    .command('status')
+    .option('--json', 'print JSON')
+    .description('list applied and pending migrations')
+    .action((o: OutputOptions) =>
+      withOrm(
+        async (orm) => {
+          const migrator = orm.getMigrator();
+          const applied = (await migrator.getExecutedMigrations()).map((m) => m.name);
+          const pending = (await migrator.getPendingMigrations()).map((m) => m.name);
+          emit(
+            o,
+            { applied, pending },
+            [...applied.map((n) => `applied  ${n}`), ...pending.map((n) => `pending  ${n}`)].join('\n'),
+          );
+        },
+        { migrate: false },
+      ),
+    );
+
+  const user = program.command('user').description('manage users (acts on the database directly)');
+  user
+    .command('create <username>')
+    .option('--json', 'print JSON')
+    .description('create a user and print their first token (shown once)')
+    .action((username: string, o: OutputOptions) =>
+      withEm(async (em) => {
+        const created = await createUser(em, username);
+        const { token, record } = await createToken(em, username, 'initial');
+        emit(
+          o,
+          { userId: created.userId, username: created.username, tokenId: record.tokenId, token },
+          `created user ${created.username}\ntoken (shown once): ${token}`,
+        );
+      }),
+    );
+
+  const token = program.command('token').description('manage API tokens (acts on the database directly)');
+  token
+    .command('create <username>')
+    .option('--name <name>', 'a label for the token')
+    .option('--json', 'print JSON')
+    .description('create a token for a user (shown once)')
+    .action((username: string, o: OutputOptions & { name?: string }) =>
+      withEm(async (em) => {
+        const { token: value, record } = await createToken(em, username, o.name);
+        emit(o, { tokenId: record.tokenId, username, token: value }, `token ${record.tokenId} (shown once): ${value}`);
+      }),
+    );
+  token
+    .command('revoke <tokenId>')
+    .option('--json', 'print JSON')
+    .description('revoke a token; requests using it get 401 from then on')
+    .action((tokenId: string, o: OutputOptions) =>
+      withEm(async (em) => {
+        const revoked = await revokeToken(em, tokenId);
+        emit(o, { tokenId: revoked.tokenId, revokedAt: revoked.revokedAt }, `revoked token ${revoked.tokenId}`);
+      }),
+    );
+}
+
+export function registerRepoCommands(program: Command): void {
+  const repo = program.command('repo').description('repos on a running gateway (MUSEHUB_URL, MUSEHUB_TOKEN)');
+  repo
+    .command('create')
+    .requiredOption('--name <name>', 'display name; the slug is derived from it')
+    .option('--description <text>', 'description')
+    .option('--visibility <visibility>', 'public or private (default private)')
+    .option('--default-branch <branch>', 'default branch (default main)')
+    .option('--json', 'print JSON')
+    .description('create a repo owned by the token user')
+    .action(
+      async (
+        o: OutputOptions & { name: string; description?: string; visibility?: string; defaultBranch?: string },
+      ) => {
+        const created = await callApi<RepoJson>('POST', '/repos', {
+          name: o.name,
+          description: o.description,
+          visibility: o.visibility,
+          defaultBranch: o.defaultBranch,
+        });
+        emit(o, created, `created ${created.owner}/${created.slug} (${created.visibility}) ${created.cloneUrl}`);
+      },
+    );
+  repo
+    .command('read <repo>')
+    .option('--json', 'print JSON')
+    .description('show a repo, by owner/slug or id')
+    .action(async (ref: string, o: OutputOptions) => {
+      const found = await callApi<RepoJson>('GET', repoPath(ref));
+      emit(o, found, `${found.owner}/${found.slug}  ${found.visibility}  ${found.repoId}\n${found.cloneUrl}`);
+    });
+  repo
+    .command('list')
+    .option('--user <username>', "list this user's repos instead of your own")
+    .option('--limit <n>', 'page size', '20')
+    .option('--cursor <cursor>', 'cursor from a previous page')
+    .option('--json', 'print JSON')
+    .description('list your repos (owned and collaborated), or a user’s')
+    .action(async (o: OutputOptions & { user?: string; limit: string; cursor?: string }) => {
+      const q = new URLSearchParams({ limit: o.limit });
+      if (o.cursor) q.set('cursor', o.cursor);
+      const base = o.user ? `/users/${encodeURIComponent(o.user)}/repos` : '/repos';
+      const page = await callApi<{ repos: RepoJson[]; nextCursor: string | null }>('GET', `${base}?${q}`);
+      const lines = page.repos.map((r) => `${r.owner}/${r.slug}  ${r.visibility}`);
+      if (page.nextCursor) lines.push(`(more: --cursor ${page.nextCursor})`);
+      emit(o, page, lines.join('\n') || 'no repos');
+    });
+}

@@ -1,0 +1,30 @@
+import { Command, CommanderError } from 'commander';
+import { runServe } from '../main.ts';
+import { registerAdminCommands, registerRepoCommands } from './commands.ts';
+import { CliError } from './output.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('musehub')
+    .description('MuseHub Gateway: the server muse clients push to, fetch from and clone from')
+    .exitOverride()
+    .showHelpAfterError();
+  program
+    .command('serve')
+    .description('run the gateway (embedded PostgreSQL unless DATABASE_URL is set)')
+    .action(() => runServe());
+  registerAdminCommands(program);
+  registerRepoCommands(program);
+  return program;
+}
+
+/** Entry point of the `musehub` command. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`musehub: ${message}\n`);
+    process.exit(err instanceof CliError ? err.exitCode : 1);
+  }
+}

@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** A configuration problem: printed as one line at start, then the process exits. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const postgresUrl = z
+  .string()
+  .url('expected a URL such as postgres://user:pass@host:5432/db')
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL');
+
+const envSchema = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  PORT: intIn(0, 65535).default(8080),
+  MUSEHUB_DATA_DIR: z.string().min(1, 'must not be empty').default('./.musehub'),
+  MUSEHUB_PUBLIC_URL: z
+    .string()
+    .url('expected an absolute URL such as https://hub.example')
+    .refine((v) => /^https?:\/\//.test(v), 'expected an http:// or https:// URL')
+    .optional(),
+  LOG_LEVEL: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),
+  MUSEHUB_REPO_CACHE_TTL_MS: intIn(0, 3_600_000).default(5_000),
+  MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: intIn(0, 3_600_000).default(1_000),
+  MUSEHUB_REPO_CACHE_MAX: intIn(1, 10_000_000).default(10_000),
+  MUSEHUB_DB_POOL_MAX: intIn(1, 1000).default(10),
+  MUSEHUB_SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
+});
+
+export interface Config {
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Base URL for links; undefined until the server knows its port (PORT=0 and no MUSEHUB_PUBLIC_URL). */
+  publicUrl: string | undefined;
+  logLevel: (typeof logLevels)[number];
+  repoCache: { ttlMs: number; negativeTtlMs: number; max: number };
+  dbPoolMax: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Reads and validates the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  // An empty variable means "unset", as in most twelve-factor apps.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    const value = present[name];
+    const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid value'}${shown}`);
+  }
+  const e = parsed.data;
+  const urlHost = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: path.resolve(cwd, e.MUSEHUB_DATA_DIR),
+    publicUrl: e.MUSEHUB_PUBLIC_URL
+      ? e.MUSEHUB_PUBLIC_URL.replace(/\/+$/, '')
+      : e.PORT === 0
+        ? undefined
+        : `http://${urlHost}:${e.PORT}`,
+    logLevel: e.LOG_LEVEL,
+    repoCache: {
+      ttlMs: e.MUSEHUB_REPO_CACHE_TTL_MS,
+      negativeTtlMs: e.MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS,
+      max: e.MUSEHUB_REPO_CACHE_MAX,
+    },
+    dbPoolMax: e.MUSEHUB_DB_POOL_MAX,
+    shutdownTimeoutMs: e.MUSEHUB_SHUTDOWN_TIMEOUT_MS,
+  };
+}

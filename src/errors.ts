@@ -1,0 +1,55 @@
+/**
+ * The error catalogue. Services throw these; one handler (src/middleware/errors.ts)
+ * turns them into `{"detail", "code"}` bodies. Nothing here knows about HTTP frameworks.
+ */
+export class GatewayError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+  get detail(): string {
+    return this.message;
+  }
+}
+
+export class BadRequestError extends GatewayError {
+  constructor(detail: string, code = 'bad_request') {
+    super(400, code, detail);
+  }
+}
+
+export class UnauthorizedError extends GatewayError {
+  constructor(detail = 'a valid bearer token is required', code = 'unauthorized') {
+    super(401, code, detail);
+  }
+}
+
+export class ForbiddenError extends GatewayError {
+  constructor(detail: string, code = 'forbidden') {
+    super(403, code, detail);
+  }
+}
+
+export class NotFoundError extends GatewayError {
+  constructor(detail: string, code = 'not_found') {
+    super(404, code, detail);
+  }
+}
+
+export class ConflictError extends GatewayError {
+  constructor(detail: string, code = 'conflict') {
+    super(409, code, detail);
+  }
+}
+
+export class PayloadTooLargeError extends GatewayError {
+  constructor(detail: string, code = 'payload_too_large') {
+    super(413, code, detail);
+  }
+}
+
+/** The one 404 for a repo that is missing, deleted or private to the caller: identical bytes for all three. */
+export const repoNotFound = () => new NotFoundError('repo not found', 'repo_not_found');

@@ -1,0 +1,28 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { UnauthorizedError } from '../errors.ts';
+import { authenticateToken } from '../users/index.ts';
+
+/**
+ * `Authorization: Bearer <token>` → c.var.user. No header means anonymous; a header that is
+ * present but malformed, unknown or revoked is 401 on every route, public reads included.
+ */
+export function auth(): MiddlewareHandler<AppEnv> {
+  return async function authMiddleware(c, next) {
+    const header = c.req.header('authorization');
+    if (header === undefined) {
+      c.set('user', null);
+      return next();
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new UnauthorizedError('expected Authorization: Bearer <token>', 'invalid_token');
+    c.set('user', await authenticateToken(c.var.em, match[1]!));
+    return next();
+  };
+}
+
+/** For routes that need a signed-in user. */
+export function requireUser(user: AppEnv['Variables']['user']) {
+  if (!user) throw new UnauthorizedError();
+  return user;
+}

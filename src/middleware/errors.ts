@@ -1,0 +1,64 @@
+import { NotFoundError as OrmNotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AppEnv } from '../app-env.ts';
+import { GatewayError } from '../errors.ts';
+
+export const errorBody = (detail: string, code: string) => ({ detail, code });
+
+// Connection-level failures: the database is unreachable or restarting, not a bug in the request.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: string; cause?: unknown; message?: string } | undefined; e; e = e.cause as typeof e) {
+    if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
+    if (e.message?.includes('Timeout acquiring a connection')) return true;
+    if (e.message?.includes('Connection terminated')) return true;
+  }
+  return false;
+}
+
+function respond(c: Context<AppEnv>, status: ContentfulStatusCode, detail: string, code: string) {
+  return c.json(errorBody(detail, code), status);
+}
+
+/** The one place errors become HTTP: catalogue errors keep their status, unknown ones are a bare 500. */
+export const handleError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof GatewayError) {
+    if (err.status === 401) c.header('WWW-Authenticate', 'Bearer');
+    // The rest of an oversized body is never read: the connection cannot carry another request.
+    if (err.status === 413) c.header('Connection', 'close');
+    return respond(c, err.status, err.detail, err.code);
+  }
+  if (err instanceof UniqueConstraintViolationException) {
+    return respond(c, 409, 'that resource already exists', 'conflict');
+  }
+  if (err instanceof OrmNotFoundError) return respond(c, 404, 'not found', 'not_found');
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const code = status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'http_error';
+    return respond(c, status, err.message || 'bad request', code);
+  }
+  const log = c.get('log');
+  if (isDatabaseUnavailable(err)) {
+    log?.warn({ err: String(err) }, 'database unavailable');
+    c.header('Retry-After', '5');
+    return respond(c, 503, 'the database is unavailable; retry shortly', 'unavailable');
+  }
+  log?.error({ err }, 'unhandled error');
+  return respond(c, 500, `internal error (request ${c.get('requestId') ?? 'unknown'})`, 'internal');
+};
+
+export const handleNotFound: NotFoundHandler<AppEnv> = (c) => respond(c, 404, 'no such route', 'route_not_found');

@@ -1,0 +1,11 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261128000000_hub_schema } from './Migration20261128000000_hub_schema.ts';
+
+/**
+ * Every migration, oldest first. Listed statically so the migrator never has to
+ * import .ts files by path (which fails under vitest and in bundles).
+ * `npm run migration:create` writes a new file here: add it to this list.
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261128000000_hub_schema', class: Migration20261128000000_hub_schema },
+];

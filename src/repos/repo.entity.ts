@@ -1,0 +1,55 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+export type Visibility = 'public' | 'private';
+export type Permission = 'read' | 'write' | 'admin';
+
+// Foreign keys are plain uuid columns, not ORM relations: a relation to a filtered
+// entity turns into an automatic INNER JOIN (autoJoinRefsForFilters), which would make
+// a live fork vanish when its parent is deleted. The constraints live in the migrations.
+export const RepoSchema = defineEntity({
+  name: 'Repo',
+  tableName: 'musehub_repos',
+  properties: {
+    repoId: p.uuid().primary().fieldName('repo_id'),
+    owner: p.text(),
+    ownerUserId: p.uuid().fieldName('owner_user_id'),
+    slug: p.text(),
+    name: p.text(),
+    description: p.text().default(''),
+    visibility: p.enum(['public', 'private']).default('private'),
+    defaultBranch: p.text().fieldName('default_branch').default('main'),
+    forkParentId: p.uuid().fieldName('fork_parent_id').nullable(),
+    createdAt: p
+      .datetime()
+      .fieldName('created_at')
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName('updated_at')
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+    pushedAt: p.datetime().fieldName('pushed_at').nullable(),
+    deletedAt: p.datetime().fieldName('deleted_at').nullable(),
+  },
+  filters: {
+    // Default on: every find/findOne/count/nativeUpdate sees live repos only.
+    // Code that must see tombstones turns it off by name: { filters: { liveRepos: false } }.
+    liveRepos: { name: 'liveRepos', cond: { deletedAt: null }, default: true },
+  },
+});
+export type Repo = InferEntity<typeof RepoSchema>;
+
+export const CollaboratorSchema = defineEntity({
+  name: 'Collaborator',
+  tableName: 'musehub_collaborators',
+  properties: {
+    repoId: p.uuid().primary().fieldName('repo_id'),
+    userId: p.uuid().primary().fieldName('user_id'),
+    permission: p.enum(['read', 'write', 'admin']),
+    createdAt: p
+      .datetime()
+      .fieldName('created_at')
+      .onCreate(() => new Date()),
+  },
+});
+export type Collaborator = InferEntity<typeof CollaboratorSchema>;

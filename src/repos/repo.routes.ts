@@ -1,0 +1,172 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireUser } from '../middleware/auth.ts';
+import { createRouter, errorResponses, nextLink, PageQuerySchema } from '../openapi.ts';
+import type { Repo } from './repo.entity.ts';
+import {
+  createRepo,
+  getReadableRepo,
+  getReadableRepoByName,
+  listReposForUser,
+  listReposOwnedBy,
+} from './repo.service.ts';
+
+export const RepoSchemaJson = z
+  .object({
+    repoId: z.string().uuid(),
+    owner: z.string(),
+    ownerUserId: z.string().uuid(),
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    visibility: z.enum(['public', 'private']),
+    defaultBranch: z.string(),
+    forkParentId: z.string().uuid().nullable(),
+    cloneUrl: z.string().openapi({ description: 'The remote URL for `muse clone`' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    pushedAt: z.string().nullable(),
+  })
+  .openapi('Repo');
+
+const RepoListSchema = z
+  .object({ repos: z.array(RepoSchemaJson), nextCursor: z.string().nullable() })
+  .openapi('RepoList');
+
+const CreateRepoSchema = z
+  .object({
+    name: z.string().trim().min(1).max(100).openapi({ example: 'Neo Soul' }),
+    description: z.string().max(2000).optional(),
+    visibility: z.enum(['public', 'private']).optional().openapi({ description: 'Default: private' }),
+    defaultBranch: z.string().min(1).max(255).optional().openapi({ description: 'Default: main' }),
+  })
+  .openapi('CreateRepo');
+
+export function repoToJson(repo: Repo, publicUrl: string): z.infer<typeof RepoSchemaJson> {
+  return {
+    repoId: repo.repoId,
+    owner: repo.owner,
+    ownerUserId: repo.ownerUserId,
+    slug: repo.slug,
+    name: repo.name,
+    description: repo.description,
+    visibility: repo.visibility,
+    defaultBranch: repo.defaultBranch,
+    forkParentId: repo.forkParentId ?? null,
+    cloneUrl: `${publicUrl}/${repo.owner}/${repo.slug}`,
+    createdAt: repo.createdAt.toISOString(),
+    updatedAt: repo.updatedAt.toISOString(),
+    pushedAt: repo.pushedAt?.toISOString() ?? null,
+  };
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const RepoIdParam = z.object({ repo_id: z.string().openapi({ param: { name: 'repo_id', in: 'path' } }) });
+const UsernameParam = z.object({
+  username: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: 'username', in: 'path' } }),
+});
+
+/** REST routes for repos, mounted under /api/v1. */
+export function repoRoutes(publicUrl: string) {
+  const app = createRouter();
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/repos',
+      tags: ['Repos'],
+      summary: 'Create a repo owned by the caller',
+      request: { body: { required: true, content: { 'application/json': { schema: CreateRepoSchema } } } },
+      responses: { 201: json(RepoSchemaJson, 'Created'), ...errorResponses(400, 401, 409) },
+    }),
+    async (c) => {
+      const user = requireUser(c.var.user);
+      const repo = await createRepo(c.var.em, user, c.req.valid('json'));
+      c.header('Location', `${publicUrl}/api/v1/repos/${repo.repoId}`);
+      return c.json(repoToJson(repo, publicUrl), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/repos',
+      tags: ['Repos'],
+      summary: "The caller's own and collaborated repos, newest first",
+      request: { query: PageQuerySchema },
+      responses: { 200: json(RepoListSchema, 'A page of repos'), ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      const user = requireUser(c.var.user);
+      const page = c.req.valid('query');
+      const { items, nextCursor } = await listReposForUser(c.var.em, user, page);
+      const link = nextLink(publicUrl, c.req.url, nextCursor, page.limit);
+      if (link) c.header('Link', link);
+      return c.json({ repos: items.map((r) => repoToJson(r, publicUrl)), nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/repos/{repo_id}',
+      tags: ['Repos'],
+      summary: 'Read a repo by id',
+      request: { params: RepoIdParam },
+      responses: { 200: json(RepoSchemaJson, 'The repo'), ...errorResponses(401, 404) },
+    }),
+    async (c) => {
+      const repo = await getReadableRepo(c.var.em, c.var.user, c.req.valid('param').repo_id);
+      return c.json(repoToJson(repo, publicUrl), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/users/{username}/repos',
+      tags: ['Repos'],
+      summary: "A user's repos that the caller may see",
+      request: { params: UsernameParam, query: PageQuerySchema },
+      responses: { 200: json(RepoListSchema, 'A page of repos'), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const page = c.req.valid('query');
+      const { items, nextCursor } = await listReposOwnedBy(c.var.em, c.var.user, c.req.valid('param').username, page);
+      const link = nextLink(publicUrl, c.req.url, nextCursor, page.limit);
+      if (link) c.header('Link', link);
+      return c.json({ repos: items.map((r) => repoToJson(r, publicUrl)), nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/users/{username}/repos/{slug}',
+      tags: ['Repos'],
+      summary: 'Read a repo by owner and slug',
+      request: {
+        params: UsernameParam.extend({
+          slug: z
+            .string()
+            .max(128)
+            .openapi({ param: { name: 'slug', in: 'path' } }),
+        }),
+      },
+      responses: { 200: json(RepoSchemaJson, 'The repo'), ...errorResponses(401, 404) },
+    }),
+    async (c) => {
+      const { username, slug } = c.req.valid('param');
+      const repo = await getReadableRepoByName(c.var.em, c.var.user, username, slug);
+      return c.json(repoToJson(repo, publicUrl), 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { Cursor } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { BadRequestError, ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
+import type { AuthUser } from '../users/index.ts';
+import { findUserByName } from '../users/index.ts';
+import { isValidBranchName, slugFromName } from './names.ts';
+import { CollaboratorSchema, type Permission, type Repo, RepoSchema, type Visibility } from './repo.entity.ts';
+
+export interface CreateRepoInput {
+  name: string;
+  description?: string | undefined;
+  visibility?: Visibility | undefined;
+  defaultBranch?: string | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface PageRequest {
+  cursor?: string | undefined;
+  limit: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID.test(s);
+
+export async function createRepo(em: EntityManager, actor: AuthUser, input: CreateRepoInput): Promise<Repo> {
+  const slug = slugFromName(input.name);
+  const defaultBranch = input.defaultBranch ?? 'main';
+  if (!isValidBranchName(defaultBranch)) {
+    throw new BadRequestError(`'${defaultBranch}' is not a valid branch name`, 'invalid_branch');
+  }
+  // The unique constraint is the real guard (a racing create maps to 409 too); this gives the clear message.
+  if (await em.count(RepoSchema, { owner: actor.username, slug })) {
+    throw new ConflictError(`you already have a repo named '${slug}'`, 'repo_exists');
+  }
+  const repo = em.create(RepoSchema, {
+    repoId: randomUUID(),
+    owner: actor.username,
+    ownerUserId: actor.userId,
+    slug,
+    name: input.name.trim(),
+    description: input.description ?? '',
+    visibility: input.visibility ?? 'private',
+    defaultBranch,
+    forkParentId: null,
+  });
+  await em.flush();
+  return repo;
+}
+
+/** The caller's permission on a live repo: owner is admin; anonymous and strangers get null. */
+export async function permissionOf(em: EntityManager, repo: Repo, user: AuthUser | null): Promise<Permission | null> {
+  if (!user) return null;
+  if (repo.ownerUserId === user.userId) return 'admin';
+  const collab = await em.findOne(CollaboratorSchema, { repoId: repo.repoId, userId: user.userId });
+  return collab?.permission ?? null;
+}
+
+export async function canRead(em: EntityManager, repo: Repo, user: AuthUser | null): Promise<boolean> {
+  return repo.visibility === 'public' || (await permissionOf(em, repo, user)) !== null;
+}
+
+/** A live repo the caller may read, or the one repo 404 (missing, deleted and private look the same). */
+export async function getReadableRepo(em: EntityManager, user: AuthUser | null, repoId: string): Promise<Repo> {
+  const repo = isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null;
+  if (!repo || !(await canRead(em, repo, user))) throw repoNotFound();
+  return repo;
+}
+
+export async function getReadableRepoByName(
+  em: EntityManager,
+  user: AuthUser | null,
+  owner: string,
+  slug: string,
+): Promise<Repo> {
+  const repo = await em.findOne(RepoSchema, { owner, slug });
+  if (!repo || !(await canRead(em, repo, user))) throw repoNotFound();
+  return repo;
+}
+
+// Newest first; repo_id breaks ties so the order is total and the cursor exact.
+const ORDER = { createdAt: 'desc', repoId: 'desc' } as const;
+
+function checkCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const decoded = Cursor.decode(cursor);
+    if (Array.isArray(decoded) && decoded.length === 2 && isUuid(String(decoded[1]))) return cursor;
+  } catch {
+    // fall through
+  }
+  throw new BadRequestError('invalid cursor', 'invalid_cursor');
+}
+
+async function pageOfRepos(em: EntityManager, where: object, page: PageRequest): Promise<Page<Repo>> {
+  const result = await em.findByCursor(RepoSchema, where, {
+    first: page.limit,
+    after: checkCursor(page.cursor),
+    orderBy: ORDER,
+    includeCount: false,
+  });
+  return { items: result.items, nextCursor: result.hasNextPage ? result.endCursor : null };
+}
+
+/** Repos the user owns or collaborates on. */
+export async function listReposForUser(em: EntityManager, user: AuthUser, page: PageRequest): Promise<Page<Repo>> {
+  const collaborated = await em.find(CollaboratorSchema, { userId: user.userId }, { fields: ['repoId'] });
+  return pageOfRepos(
+    em,
+    { $or: [{ ownerUserId: user.userId }, { repoId: { $in: collaborated.map((c) => c.repoId) } }] },
+    page,
+  );
+}
+
+/** A user's repos as the viewer may see them: public ones, plus private ones the viewer can read. */
+export async function listReposOwnedBy(
+  em: EntityManager,
+  viewer: AuthUser | null,
+  username: string,
+  page: PageRequest,
+): Promise<Page<Repo>> {
+  const owner = await findUserByName(em, username);
+  if (!owner) throw new NotFoundError(`user '${username}' not found`, 'user_not_found');
+  const visible: object[] = [{ visibility: 'public' }];
+  if (viewer?.userId === owner.userId) visible.push({ visibility: 'private' });
+  else if (viewer) {
+    const collaborated = await em.find(CollaboratorSchema, { userId: viewer.userId }, { fields: ['repoId'] });
+    visible.push({ repoId: { $in: collaborated.map((c) => c.repoId) } });
+  }
+  return pageOfRepos(em, { ownerUserId: owner.userId, $or: visible }, page);
+}

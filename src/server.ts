@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
+import type { Logger } from './logger.ts';
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  orm: MikroORM;
+  /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
+  close(): Promise<void>;
+}
+
+/** config → database (embedded or DATABASE_URL) → migrate → serve. */
+export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+  const started = performance.now();
+  const db = await provideDatabase(config, (line) => logger.debug({ postgres: line }));
+  logger.info({ database: db.source, ms: Math.round(performance.now() - started) }, 'database ready');
+  let orm: MikroORM | undefined;
+  try {
+    orm = await openOrm(db.url, config.dbPoolMax);
+    const applied = await migrateUp(orm);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+  } catch (err) {
+    await orm?.close();
+    await db.stop();
+    throw err;
+  }
+
+  // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
+  let app: ReturnType<typeof createApp> | undefined;
+  const server = createAdaptorServer({ fetch: (req, env) => app!.fetch(req, env) });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', async (err) => {
+      await orm.close();
+      await db.stop();
+      reject(err);
+    });
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  const publicUrl = config.publicUrl ?? url;
+  app = createApp({ orm, config: { ...config, publicUrl }, logger });
+  logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        logger.warn('shutdown timeout: closing remaining connections');
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      await drained;
+      clearTimeout(timer);
+      await orm.close();
+      await db.stop();
+      logger.info('gateway stopped');
+    })();
+    return closing;
+  };
+  return { url, port, orm, close };
+}

@@ -1,0 +1,10 @@
+export {
+  type AuthUser,
+  authenticateToken,
+  createToken,
+  createUser,
+  findUserByName,
+  revokeToken,
+  validateUsername,
+} from './token.service.ts';
+export type { Token, User } from './user.entity.ts';

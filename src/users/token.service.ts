@@ -1,0 +1,109 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { BadRequestError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
+import { type Token, TokenSchema, type User, UserSchema } from './user.entity.ts';
+
+export interface AuthUser {
+  userId: string;
+  username: string;
+}
+
+// Lowercase, like GitHub logins but case-folded: owner names are URL path segments.
+const USERNAME = /^[a-z0-9](?:[a-z0-9-]{0,37}[a-z0-9])?$/;
+// First path segments the gateway itself routes: an owner of that name would be shadowed.
+const RESERVED = new Set([
+  'api',
+  'o',
+  'health',
+  'docs',
+  'openapi.json',
+  'sitemap.xml',
+  'metrics',
+  'presigned',
+  'admin',
+  'login',
+  'logout',
+  'settings',
+  'new',
+]);
+
+export function validateUsername(username: string): string {
+  if (!USERNAME.test(username)) {
+    throw new BadRequestError(
+      'username must be 1-39 characters of lowercase letters, digits and inner hyphens',
+      'invalid_username',
+    );
+  }
+  if (RESERVED.has(username)) throw new BadRequestError(`username '${username}' is reserved`, 'invalid_username');
+  return username;
+}
+
+export async function createUser(em: EntityManager, username: string): Promise<User> {
+  validateUsername(username);
+  if (await em.count(UserSchema, { username }))
+    throw new ConflictError(`user '${username}' already exists`, 'user_exists');
+  const user = em.create(UserSchema, { userId: randomUUID(), username });
+  await em.flush();
+  return user;
+}
+
+export async function findUserByName(em: EntityManager, username: string): Promise<User | null> {
+  return em.findOne(UserSchema, { username });
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+const TOKEN_FORMAT = /^mh_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+
+/** A token is `mh_<token id>_<secret>`; only sha256(secret) is stored. The plain value is returned once. */
+export async function createToken(
+  em: EntityManager,
+  username: string,
+  name?: string,
+): Promise<{ token: string; record: Token }> {
+  const user = await findUserByName(em, username);
+  if (!user) throw new NotFoundError(`user '${username}' not found`, 'user_not_found');
+  const tokenId = randomUUID();
+  const secret = randomBytes(32).toString('base64url');
+  const record = em.create(TokenSchema, {
+    tokenId,
+    userId: user.userId,
+    tokenHash: sha256(secret).toString('hex'),
+    name: name ?? null,
+  });
+  await em.flush();
+  return { token: `mh_${tokenId.replaceAll('-', '')}_${secret}`, record };
+}
+
+export async function revokeToken(em: EntityManager, tokenId: string): Promise<Token> {
+  const token = /^[0-9a-f-]{36}$/i.test(tokenId) ? await em.findOne(TokenSchema, { tokenId }) : null;
+  if (!token) throw new NotFoundError(`token '${tokenId}' not found`, 'token_not_found');
+  token.revokedAt ??= new Date();
+  await em.flush();
+  return token;
+}
+
+const invalidToken = () => new UnauthorizedError('invalid or revoked token', 'invalid_token');
+
+/** Bearer token → user. Malformed, unknown and revoked tokens all fail the same way. */
+export async function authenticateToken(em: EntityManager, token: string): Promise<AuthUser> {
+  const m = TOKEN_FORMAT.exec(token);
+  if (!m) throw invalidToken();
+  const hex = m[1]!;
+  const tokenId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // Lean lookup on the primary key: this runs on every authenticated request.
+  const rows: { token_hash: string; revoked_at: Date | null; user_id: string; username: string }[] = await em
+    .getConnection()
+    .execute(
+      `SELECT t.token_hash, t.revoked_at, u.user_id, u.username
+         FROM musehub_tokens t JOIN musehub_users u ON u.user_id = t.user_id
+        WHERE t.token_id = ?`,
+      [tokenId],
+    );
+  const row = rows[0];
+  const presented = sha256(m[2]!);
+  const stored = row ? Buffer.from(row.token_hash, 'hex') : Buffer.alloc(32);
+  // Constant-time comparison, done even for unknown ids so timing reveals nothing.
+  const matches = stored.length === presented.length && timingSafeEqual(stored, presented);
+  if (!row || !matches || row.revoked_at) throw invalidToken();
+  return { userId: row.user_id, username: row.username };
+}

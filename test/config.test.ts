@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+describe('loadConfig', () => {
+  test('defaults', () => {
+    const c = loadConfig({}, '/srv/hub');
+    expect(c).toMatchObject({
+      databaseUrl: undefined,
+      host: '127.0.0.1',
+      port: 8080,
+      dataDir: '/srv/hub/.musehub',
+      publicUrl: 'http://127.0.0.1:8080',
+      logLevel: 'info',
+    });
+  });
+
+  test('explicit values, trailing slash of the public URL dropped', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u:p@db:5432/hub',
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      MUSEHUB_PUBLIC_URL: 'https://hub.example/',
+      MUSEHUB_DATA_DIR: '/var/lib/musehub',
+    });
+    expect(c).toMatchObject({
+      databaseUrl: 'postgres://u:p@db:5432/hub',
+      port: 9000,
+      host: '0.0.0.0',
+      publicUrl: 'https://hub.example',
+      dataDir: '/var/lib/musehub',
+    });
+  });
+
+  test.each([
+    [{ PORT: 'abc' }, /^PORT: .*whole number.*"abc"/],
+    [{ PORT: '70000' }, /^PORT: must be at most 65535/],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, /^DATABASE_URL: expected a postgres/],
+    [{ DATABASE_URL: 'not a url' }, /^DATABASE_URL: /],
+    [{ MUSEHUB_PUBLIC_URL: 'ftp://x' }, /^MUSEHUB_PUBLIC_URL: /],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: expected one of/],
+    [{ MUSEHUB_REPO_CACHE_TTL_MS: '-5' }, /^MUSEHUB_REPO_CACHE_TTL_MS: /],
+  ])('rejects %o with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrowError(ConfigError);
+    expect(() => loadConfig(env)).toThrowError(message);
+  });
+
+  test('an empty variable counts as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 8080, databaseUrl: undefined });
+  });
+});
+
+test('a bad value stops `musehub serve` with one line naming the variable', async () => {
+  const child = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve'], {
+    env: { ...process.env, PORT: 'eighty', DATABASE_URL: '' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  expect(code).toBe(78);
+  expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/^musehub: configuration error: PORT: /)]);
+});
