@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { createToken, createUser, revokeToken } from '../users/index.ts';
-import { withEm, withOrm } from './database.ts';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { callApi } from './http-client.ts';
 import { CliError, emit, type OutputOptions } from './output.ts';
 
@@ -22,6 +21,15 @@ export function repoPath(ref: string): string {
   if (!m) throw new CliError(`'${ref}' is neither owner/slug nor a repo id`);
   return `/users/${encodeURIComponent(m[1]!)}/repos/${encodeURIComponent(m[2]!)}`;
 }
+
+// The database stack (MikroORM, pg, migrations) loads only for commands that use it,
+// so `musehub repo …` and `--help` start fast.
+const withOrm = async <T>(fn: (orm: MikroORM) => Promise<T>, opts?: { migrate?: boolean }) =>
+  (await import('./database.ts')).withOrm(fn, opts);
+const withEm = async <T>(fn: (em: EntityManager, users: typeof import('../users/index.ts')) => Promise<T>) => {
+  const users = await import('../users/index.ts');
+  return (await import('./database.ts')).withEm((em) => fn(em, users));
+};
 
 export function registerAdminCommands(program: Command): void {
   const migrate = program.command('migrate').description('apply or revert database migrations');
@@ -77,7 +85,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print JSON')
     .description('create a user and print their first token (shown once)')
     .action((username: string, o: OutputOptions) =>
-      withEm(async (em) => {
+      withEm(async (em, { createUser, createToken }) => {
         const created = await createUser(em, username);
         const { token, record } = await createToken(em, username, 'initial');
         emit(
@@ -95,7 +103,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print JSON')
     .description('create a token for a user (shown once)')
     .action((username: string, o: OutputOptions & { name?: string }) =>
-      withEm(async (em) => {
+      withEm(async (em, { createToken }) => {
         const { token: value, record } = await createToken(em, username, o.name);
         emit(o, { tokenId: record.tokenId, username, token: value }, `token ${record.tokenId} (shown once): ${value}`);
       }),
@@ -105,7 +113,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print JSON')
     .description('revoke a token; requests using it get 401 from then on')
     .action((tokenId: string, o: OutputOptions) =>
-      withEm(async (em) => {
+      withEm(async (em, { revokeToken }) => {
         const revoked = await revokeToken(em, tokenId);
         emit(o, { tokenId: revoked.tokenId, revokedAt: revoked.revokedAt }, `revoked token ${revoked.tokenId}`);
       }),

@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { runServe } from '../main.ts';
 import { registerAdminCommands, registerRepoCommands } from './commands.ts';
 import { CliError } from './output.ts';
 
@@ -11,7 +10,7 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('run the gateway (embedded PostgreSQL unless DATABASE_URL is set)')
-    .action(() => runServe());
+    .action(async () => (await import('../main.ts')).runServe());
   registerAdminCommands(program);
   registerRepoCommands(program);
   return program;

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { runCli } from '../helpers/process.ts';
+
+let gw: TestGateway;
+let env: Record<string, string>;
+beforeAll(async () => {
+  gw = await startTestGateway();
+  env = { DATABASE_URL: gw.databaseUrl, MUSEHUB_URL: gw.url };
+});
+afterAll(() => gw?.close());
+
+test('user create → repo create → repo read, as the issue describes', async () => {
+  const user = await runCli(['user', 'create', 'alice', '--json'], env);
+  expect(user.code).toBe(0);
+  const { token, username } = JSON.parse(user.stdout);
+  expect(username).toBe('alice');
+  expect(token).toMatch(/^mh_/);
+
+  const created = await runCli(['repo', 'create', '--name', 'Neo Soul', '--json'], { ...env, MUSEHUB_TOKEN: token });
+  expect(created.code).toBe(0);
+  const repo = JSON.parse(created.stdout);
+  expect(repo).toMatchObject({ slug: 'neo-soul', owner: 'alice', visibility: 'private' });
+
+  const read = await runCli(['repo', 'read', 'alice/neo-soul', '--json'], { ...env, MUSEHUB_TOKEN: token });
+  expect(read.code).toBe(0);
+  expect(JSON.parse(read.stdout)).toEqual(repo);
+
+  const byId = await runCli(['repo', 'read', repo.repoId], { ...env, MUSEHUB_TOKEN: token });
+  expect(byId.code).toBe(0);
+  expect(byId.stdout).toContain('alice/neo-soul');
+
+  const list = await runCli(['repo', 'list', '--json'], { ...env, MUSEHUB_TOKEN: token });
+  expect(JSON.parse(list.stdout).repos.map((r: { slug: string }) => r.slug)).toEqual(['neo-soul']);
+});
+
+test('failures exit non-zero with the server detail on stderr', async () => {
+  const missing = await runCli(['repo', 'read', 'alice/nothing-here'], env);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toBe('musehub: repo not found (HTTP 404)\n');
+  expect(missing.stdout).toBe('');
+
+  const anon = await runCli(['repo', 'create', '--name', 'x', '--json'], env);
+  expect(anon.code).toBe(1);
+  expect(anon.stderr).toMatch(/HTTP 401/);
+});
+
+test('token create and revoke act on the database directly', async () => {
+  await runCli(['user', 'create', 'bob'], env);
+  const made = JSON.parse((await runCli(['token', 'create', 'bob', '--name', 'laptop', '--json'], env)).stdout);
+  expect(made).toMatchObject({ username: 'bob', token: expect.stringMatching(/^mh_/) });
+  const ok = await runCli(['repo', 'list'], { ...env, MUSEHUB_TOKEN: made.token });
+  expect(ok.code).toBe(0);
+
+  const revoked = await runCli(['token', 'revoke', made.tokenId, '--json'], env);
+  expect(revoked.code).toBe(0);
+  const refused = await runCli(['repo', 'list'], { ...env, MUSEHUB_TOKEN: made.token });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toBe('musehub: invalid or revoked token (HTTP 401)\n');
+});

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createToken, revokeToken } from '../../src/users/index.ts';
+import { sql } from '../helpers/db.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+let gw: TestGateway;
+let alice: { token: string; userId: string };
+beforeAll(async () => {
+  gw = await startTestGateway();
+  alice = await gw.user('alice');
+});
+afterAll(() => gw?.close());
+
+const listRepos = (headers: Record<string, string> = {}) => gw.request('GET', '/api/v1/repos', { headers });
+
+test('a valid token authenticates', async () => {
+  const res = await listRepos({ authorization: `Bearer ${alice.token}` });
+  expect(res.status).toBe(200);
+});
+
+test('no token on a route that needs one: 401 with WWW-Authenticate', async () => {
+  const res = await listRepos();
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toBe('Bearer');
+  expect((await res.json()).detail).toBeTypeOf('string');
+});
+
+test.each([
+  ['unknown token of the right shape', 'Bearer mh_00000000000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+  ['garbage', 'Bearer not-a-token'],
+  ['wrong secret for a real token id', 'WRONG_SECRET'],
+  ['not a bearer scheme', 'Basic YWxpY2U6cHc='],
+])('%s: 401 even on a public read', async (_, header) => {
+  const value =
+    header === 'WRONG_SECRET' ? `Bearer ${alice.token.slice(0, -5)}AAAAA` : header;
+  const res = await gw.request('GET', '/api/v1/users/alice/repos', { headers: { authorization: value } });
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toBe('Bearer');
+  expect((await res.json()).code).toBe('invalid_token');
+  // The same read without a token is fine: only a bad token is refused.
+  expect((await gw.request('GET', '/api/v1/users/alice/repos')).status).toBe(200);
+});
+
+test('a revoked token is refused from the next request on', async () => {
+  const { token, record } = await createToken(gw.em(), 'alice', 'ci');
+  expect((await listRepos({ authorization: `Bearer ${token}` })).status).toBe(200);
+  await revokeToken(gw.em(), record.tokenId);
+  const res = await listRepos({ authorization: `Bearer ${token}` });
+  expect(res.status).toBe(401);
+  expect((await res.json()).detail).toBe('invalid or revoked token');
+  // Other tokens of the same user keep working.
+  expect((await listRepos({ authorization: `Bearer ${alice.token}` })).status).toBe(200);
+});
+
+test('only a hash of the secret is stored', async () => {
+  const rows = await sql<{ token_hash: string }>(gw.databaseUrl, 'SELECT token_hash FROM musehub_tokens');
+  const secret = alice.token.split('_')[2]!;
+  for (const { token_hash } of rows) {
+    expect(token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(token_hash).not.toContain(secret);
+  }
+});
