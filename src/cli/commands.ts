@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Command } from 'commander';
 import { callApi } from './http-client.ts';
 import { CliError, emit, type OutputOptions } from './output.ts';
 

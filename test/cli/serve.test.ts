@@ -15,7 +15,10 @@ test('`musehub serve` on the embedded database: health, admin CLI alongside, Ctr
     const postgresPid = Number((await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
 
     // The admin CLI reaches the same embedded database while the server runs.
-    const created = await runCli(['user', 'create', 'alice', '--json'], { DATABASE_URL: '', MUSEHUB_DATA_DIR: dataDir });
+    const created = await runCli(['user', 'create', 'alice', '--json'], {
+      DATABASE_URL: '',
+      MUSEHUB_DATA_DIR: dataDir,
+    });
     expect(created.code).toBe(0);
     const { token } = JSON.parse(created.stdout);
     const repos = await fetch(`${url}/api/v1/repos`, { headers: { authorization: `Bearer ${token}` } });

@@ -26,13 +26,15 @@ test('no token on a route that needs one: 401 with WWW-Authenticate', async () =
 });
 
 test.each([
-  ['unknown token of the right shape', 'Bearer mh_00000000000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+  [
+    'unknown token of the right shape',
+    'Bearer mh_00000000000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  ],
   ['garbage', 'Bearer not-a-token'],
   ['wrong secret for a real token id', 'WRONG_SECRET'],
   ['not a bearer scheme', 'Basic YWxpY2U6cHc='],
 ])('%s: 401 even on a public read', async (_, header) => {
-  const value =
-    header === 'WRONG_SECRET' ? `Bearer ${alice.token.slice(0, -5)}AAAAA` : header;
+  const value = header === 'WRONG_SECRET' ? `Bearer ${alice.token.slice(0, -5)}AAAAA` : header;
   const res = await gw.request('GET', '/api/v1/users/alice/repos', { headers: { authorization: value } });
   expect(res.status).toBe(401);
   expect(res.headers.get('www-authenticate')).toBe('Bearer');
