@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
@@ -10,6 +10,7 @@ export interface RunningGateway {
   url: string;
   port: number;
   orm: MikroORM;
+  server: ServerType;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
 }
@@ -65,5 +66,5 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     })();
     return closing;
   };
-  return { url, port, orm, close };
+  return { url, port, orm, server, close };
 }
