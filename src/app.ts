@@ -4,11 +4,16 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './app-env.ts';
 import { PayloadTooLargeError } from './errors.ts';
+import { issueRoutes } from './hub/issue.routes.ts';
+import { proposalRoutes } from './hub/proposal.routes.ts';
+import { buildSitemap } from './hub/sitemap.ts';
+import { webhookRoutes } from './hub/webhook.routes.ts';
 import type { Logger } from './logger.ts';
 import { auth } from './middleware/auth.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { createRouter } from './openapi.ts';
+import { repoMemberRoutes } from './repos/collaborator.routes.ts';
 import { repoRoutes } from './repos/repo.routes.ts';
 
 export interface AppDeps {
@@ -51,6 +56,10 @@ export function createApp({ orm, config, logger }: AppDeps) {
   api.use(dbContext(orm));
   api.use(auth());
   api.route('/', repoRoutes(config.publicUrl));
+  api.route('/', repoMemberRoutes(config.publicUrl));
+  api.route('/', issueRoutes(config.publicUrl));
+  api.route('/', proposalRoutes(config.publicUrl));
+  api.route('/', webhookRoutes());
   app.route('/api/v1', api);
 
   app.get('/openapi.json', (c) =>
@@ -62,6 +71,13 @@ export function createApp({ orm, config, logger }: AppDeps) {
       }),
     ),
   );
+  app.get('/sitemap.xml', async (c) => {
+    const xml = await buildSitemap(orm.em.fork(), config.publicUrl);
+    return c.body(xml, 200, {
+      'content-type': 'application/xml; charset=utf-8',
+      'cache-control': 'public, max-age=60',
+    });
+  });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API' }));
   return app;
 }

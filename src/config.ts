@@ -36,6 +36,10 @@ const envSchema = z.object({
   MUSEHUB_REPO_CACHE_MAX: intIn(1, 10_000_000).default(10_000),
   MUSEHUB_DB_POOL_MAX: intIn(1, 1000).default(10),
   MUSEHUB_SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
+  MUSEHUB_WEBHOOK_POLL_MS: intIn(10, 600_000).default(1_000),
+  MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
+  MUSEHUB_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(6),
+  MUSEHUB_WEBHOOK_TIMEOUT_MS: intIn(100, 120_000).default(10_000),
 });
 
 export interface Config {
@@ -49,6 +53,7 @@ export interface Config {
   repoCache: { ttlMs: number; negativeTtlMs: number; max: number };
   dbPoolMax: number;
   shutdownTimeoutMs: number;
+  webhooks: { pollIntervalMs: number; backoffMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 /** Reads and validates the environment; throws ConfigError naming the first bad variable. */
@@ -83,5 +88,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     dbPoolMax: e.MUSEHUB_DB_POOL_MAX,
     shutdownTimeoutMs: e.MUSEHUB_SHUTDOWN_TIMEOUT_MS,
+    webhooks: {
+      pollIntervalMs: e.MUSEHUB_WEBHOOK_POLL_MS,
+      backoffMs: e.MUSEHUB_WEBHOOK_BACKOFF_MS,
+      maxAttempts: e.MUSEHUB_WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: e.MUSEHUB_WEBHOOK_TIMEOUT_MS,
+    },
   };
 }

@@ -51,3 +51,38 @@ export function nextLink(publicUrl: string, requestUrl: string, nextCursor: stri
   next.searchParams.set('cursor', nextCursor);
   return `<${next.toString()}>; rel="next"`;
 }
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
+
+export const RepoIdParam = z.object({ repo_id: z.string().openapi({ param: { name: 'repo_id', in: 'path' } }) });
+
+export const NumberParam = RepoIdParam.extend({
+  number: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1)
+    .openapi({ param: { name: 'number', in: 'path' } }),
+});
+
+export const NoContent = { 204: { description: 'Done' } } as const;
+
+/** Sets the Link header for a page and returns the body fields every list shares. */
+export function withNextLink(
+  c: { header(name: string, value: string): void; req: { url: string } },
+  publicUrl: string,
+  nextCursor: string | null,
+  limit: number,
+) {
+  const link = nextLink(publicUrl, c.req.url, nextCursor, limit);
+  if (link) c.header('Link', link);
+  return { nextCursor };
+}

@@ -4,6 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
+import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
 
 export interface RunningGateway {
@@ -11,6 +12,8 @@ export interface RunningGateway {
   port: number;
   orm: MikroORM;
   server: ServerType;
+  dispatcher: WebhookDispatcher;
+  app: ReturnType<typeof createApp>;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
 }
@@ -47,6 +50,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const url = `http://${host}:${port}`;
   const publicUrl = config.publicUrl ?? url;
   app = createApp({ orm, config: { ...config, publicUrl }, logger });
+  const dispatcher = new WebhookDispatcher(orm, logger.child({ component: 'webhooks' }), config.webhooks);
+  dispatcher.start();
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
@@ -60,11 +65,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       }, config.shutdownTimeoutMs);
       await drained;
       clearTimeout(timer);
+      await dispatcher.stop();
       await orm.close();
       await db.stop();
       logger.info('gateway stopped');
     })();
     return closing;
   };
-  return { url, port, orm, server, close };
+  return { url, port, orm, server, dispatcher, app, close };
 }

@@ -1,3 +1,12 @@
+export type { Page, PageRequest } from '../db/pagination.ts';
+export { hasPermission, type Need, type RepoAccess, requireRepoAccess } from './access.ts';
+export {
+  type CollaboratorView,
+  listCollaborators,
+  putCollaborator,
+  removeCollaborator,
+} from './collaborator.service.ts';
+export { forkRepo, listForks } from './fork.service.ts';
 export { isValidBranchName, slugFromName, slugify } from './names.ts';
 export type { Collaborator, Permission, Repo, Visibility } from './repo.entity.ts';
 export {
@@ -9,7 +18,5 @@ export {
   isUuid,
   listReposForUser,
   listReposOwnedBy,
-  type Page,
-  type PageRequest,
   permissionOf,
 } from './repo.service.ts';

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../middleware/auth.ts';
-import { createRouter, errorResponses, nextLink, PageQuerySchema } from '../openapi.ts';
+import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
 import type { Repo } from './repo.entity.ts';
 import {
   createRepo,
@@ -59,12 +59,6 @@ export function repoToJson(repo: Repo, publicUrl: string): z.infer<typeof RepoSc
   };
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-const RepoIdParam = z.object({ repo_id: z.string().openapi({ param: { name: 'repo_id', in: 'path' } }) });
 const UsernameParam = z.object({
   username: z
     .string()
@@ -106,9 +100,8 @@ export function repoRoutes(publicUrl: string) {
       const user = requireUser(c.var.user);
       const page = c.req.valid('query');
       const { items, nextCursor } = await listReposForUser(c.var.em, user, page);
-      const link = nextLink(publicUrl, c.req.url, nextCursor, page.limit);
-      if (link) c.header('Link', link);
-      return c.json({ repos: items.map((r) => repoToJson(r, publicUrl)), nextCursor }, 200);
+      const repos = items.map((r) => repoToJson(r, publicUrl));
+      return c.json({ repos, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },
   );
 
@@ -139,9 +132,8 @@ export function repoRoutes(publicUrl: string) {
     async (c) => {
       const page = c.req.valid('query');
       const { items, nextCursor } = await listReposOwnedBy(c.var.em, c.var.user, c.req.valid('param').username, page);
-      const link = nextLink(publicUrl, c.req.url, nextCursor, page.limit);
-      if (link) c.header('Link', link);
-      return c.json({ repos: items.map((r) => repoToJson(r, publicUrl)), nextCursor }, 200);
+      const repos = items.map((r) => repoToJson(r, publicUrl));
+      return c.json({ repos, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },
   );
 

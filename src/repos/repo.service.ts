@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Cursor } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { BadRequestError, ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName } from '../users/index.ts';
@@ -12,16 +12,6 @@ export interface CreateRepoInput {
   description?: string | undefined;
   visibility?: Visibility | undefined;
   defaultBranch?: string | undefined;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface PageRequest {
-  cursor?: string | undefined;
-  limit: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -84,27 +74,8 @@ export async function getReadableRepoByName(
 
 // Newest first; repo_id breaks ties so the order is total and the cursor exact.
 const ORDER = { createdAt: 'desc', repoId: 'desc' } as const;
-
-function checkCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    const decoded = Cursor.decode(cursor);
-    if (Array.isArray(decoded) && decoded.length === 2 && isUuid(String(decoded[1]))) return cursor;
-  } catch {
-    // fall through
-  }
-  throw new BadRequestError('invalid cursor', 'invalid_cursor');
-}
-
-async function pageOfRepos(em: EntityManager, where: object, page: PageRequest): Promise<Page<Repo>> {
-  const result = await em.findByCursor(RepoSchema, where, {
-    first: page.limit,
-    after: checkCursor(page.cursor),
-    orderBy: ORDER,
-    includeCount: false,
-  });
-  return { items: result.items, nextCursor: result.hasNextPage ? result.endCursor : null };
-}
+const pageOfRepos = (em: EntityManager, where: object, page: PageRequest) =>
+  findPage(em, RepoSchema, where, ORDER, page);
 
 /** Repos the user owns or collaborates on. */
 export async function listReposForUser(em: EntityManager, user: AuthUser, page: PageRequest): Promise<Page<Repo>> {
@@ -116,6 +87,15 @@ export async function listReposForUser(em: EntityManager, user: AuthUser, page: 
   );
 }
 
+/** The where-fragments (OR-ed) for repos a caller may read: public ones, their own, and collaborated. */
+export async function readableBy(em: EntityManager, user: AuthUser | null): Promise<object[]> {
+  const visible: object[] = [{ visibility: 'public' }];
+  if (!user) return visible;
+  const collaborated = await em.find(CollaboratorSchema, { userId: user.userId }, { fields: ['repoId'] });
+  visible.push({ ownerUserId: user.userId }, { repoId: { $in: collaborated.map((c) => c.repoId) } });
+  return visible;
+}
+
 /** A user's repos as the viewer may see them: public ones, plus private ones the viewer can read. */
 export async function listReposOwnedBy(
   em: EntityManager,
@@ -125,11 +105,5 @@ export async function listReposOwnedBy(
 ): Promise<Page<Repo>> {
   const owner = await findUserByName(em, username);
   if (!owner) throw new NotFoundError(`user '${username}' not found`, 'user_not_found');
-  const visible: object[] = [{ visibility: 'public' }];
-  if (viewer?.userId === owner.userId) visible.push({ visibility: 'private' });
-  else if (viewer) {
-    const collaborated = await em.find(CollaboratorSchema, { userId: viewer.userId }, { fields: ['repoId'] });
-    visible.push({ repoId: { $in: collaborated.map((c) => c.repoId) } });
-  }
-  return pageOfRepos(em, { ownerUserId: owner.userId, $or: visible }, page);
+  return pageOfRepos(em, { ownerUserId: owner.userId, $or: await readableBy(em, viewer) }, page);
 }

@@ -1,3 +1,4 @@
+export { usernamesById } from './lookup.ts';
 export {
   type AuthUser,
   authenticateToken,

@@ -1,0 +1,95 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../app-env.ts';
+import { errorResponses, json, jsonBody, NoContent, NumberParam, PageQuerySchema, withNextLink } from '../openapi.ts';
+import { usernamesById } from '../users/index.ts';
+import { addComment, type CommentRecord, deleteComment, listComments, type Thread } from './comment.service.ts';
+
+export const CommentJson = z
+  .object({
+    commentId: z.string().uuid(),
+    author: z.string(),
+    body: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Comment');
+
+const CommentInput = z.object({ body: z.string().trim().min(1).max(65_536) }).openapi('CommentInput');
+
+const commentToJson = (c: CommentRecord, author: string) => ({
+  commentId: c.commentId,
+  author,
+  body: c.body,
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString(),
+});
+
+/** POST/GET …/{issues|proposals}/{number}/comments and DELETE …/comments/{comment_id}. */
+export function registerCommentRoutes(app: OpenAPIHono<AppEnv>, thread: Thread, publicUrl: string) {
+  const base =
+    thread === 'issue' ? '/repos/{repo_id}/issues/{number}/comments' : '/repos/{repo_id}/proposals/{number}/comments';
+  const tags = [thread === 'issue' ? 'Issues' : 'Proposals'];
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: base,
+      tags,
+      summary: `Comment on ${thread === 'issue' ? 'an issue' : 'a proposal'}`,
+      request: { params: NumberParam, body: jsonBody(CommentInput) },
+      responses: { 201: json(CommentJson, 'Created'), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { repo_id, number } = c.req.valid('param');
+      const comment = await addComment(c.var.em, c.var.user, thread, repo_id, number, c.req.valid('json').body);
+      return c.json(commentToJson(comment, c.var.user!.username), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: base,
+      tags,
+      summary: 'List comments, oldest first (deleted ones are not shown)',
+      request: { params: NumberParam, query: PageQuerySchema },
+      responses: {
+        200: json(
+          z.object({ comments: z.array(CommentJson), nextCursor: z.string().nullable() }),
+          'A page of comments',
+        ),
+        ...errorResponses(400, 401, 404),
+      },
+    }),
+    async (c) => {
+      const { repo_id, number } = c.req.valid('param');
+      const page = c.req.valid('query');
+      const { items, nextCursor } = await listComments(c.var.em, c.var.user, thread, repo_id, number, page);
+      const names = await usernamesById(
+        c.var.em,
+        items.map((i) => i.authorUserId),
+      );
+      const comments = items.map((i) => commentToJson(i, names.get(i.authorUserId) ?? ''));
+      return c.json({ comments, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: `${base}/{comment_id}`,
+      tags,
+      summary: 'Delete a comment (its author or a repo admin); it disappears from lists',
+      request: {
+        params: NumberParam.extend({ comment_id: z.string().openapi({ param: { name: 'comment_id', in: 'path' } }) }),
+      },
+      responses: { ...NoContent, ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      const { repo_id, number, comment_id } = c.req.valid('param');
+      await deleteComment(c.var.em, c.var.user, thread, repo_id, number, comment_id);
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { hasPermission, requireRepoAccess } from '../repos/index.ts';
+import type { AuthUser } from '../users/index.ts';
+import { enqueueEvent } from './events.ts';
+import { IssueCommentSchema, ProposalCommentSchema } from './hub.entity.ts';
+import { findIssue, repoRef } from './issue.service.ts';
+import { findProposal } from './proposal.service.ts';
+
+/** Issues and proposals carry comments the same way; only the tables differ. */
+export type Thread = 'issue' | 'proposal';
+
+export interface CommentRecord {
+  commentId: string;
+  repoId: string;
+  authorUserId: string;
+  body: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const THREADS = {
+  issue: {
+    schema: IssueCommentSchema,
+    parentKey: 'issueId',
+    find: async (em: EntityManager, repoId: string, n: number) => (await findIssue(em, repoId, n)).issueId,
+    event: 'issue_comment.created',
+  },
+  proposal: {
+    schema: ProposalCommentSchema,
+    parentKey: 'proposalId',
+    find: async (em: EntityManager, repoId: string, n: number) => (await findProposal(em, repoId, n)).proposalId,
+    event: 'proposal_comment.created',
+  },
+} as const;
+
+export async function addComment(
+  em: EntityManager,
+  user: AuthUser | null,
+  thread: Thread,
+  repoId: string,
+  number: number,
+  body: string,
+): Promise<CommentRecord> {
+  const t = THREADS[thread];
+  const { repo } = await requireRepoAccess(em, user, repoId, 'comment');
+  return em.transactional(async (tx) => {
+    const parentId = await t.find(tx, repoId, number);
+    const data = { commentId: randomUUID(), [t.parentKey]: parentId, repoId, authorUserId: user!.userId, body };
+    // biome-ignore lint/suspicious/noExplicitAny: the parent key differs per thread kind
+    const comment = tx.create(t.schema as any, data as any) as CommentRecord;
+    await tx.flush();
+    await enqueueEvent(tx, repoId, t.event, {
+      repo: repoRef(repo),
+      [thread]: { number },
+      comment: { commentId: comment.commentId, author: user!.username, body },
+    });
+    return comment;
+  });
+}
+
+export async function listComments(
+  em: EntityManager,
+  user: AuthUser | null,
+  thread: Thread,
+  repoId: string,
+  number: number,
+  page: PageRequest,
+): Promise<Page<CommentRecord>> {
+  const t = THREADS[thread];
+  await requireRepoAccess(em, user, repoId, 'read');
+  const parentId = await t.find(em, repoId, number);
+  // Oldest first, as conversations read. The default filter hides deleted comments.
+  return findPage(
+    em,
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    t.schema as any,
+    { [t.parentKey]: parentId },
+    { createdAt: 'asc', commentId: 'asc' },
+    page,
+  ) as Promise<Page<CommentRecord>>;
+}
+
+/** Soft-deletes a comment: its author or a repo admin. */
+export async function deleteComment(
+  em: EntityManager,
+  user: AuthUser | null,
+  thread: Thread,
+  repoId: string,
+  number: number,
+  commentId: string,
+): Promise<void> {
+  const t = THREADS[thread];
+  const { permission } = await requireRepoAccess(em, user, repoId, 'comment');
+  const parentId = await t.find(em, repoId, number);
+  const comment = /^[0-9a-f-]{36}$/i.test(commentId)
+    ? // biome-ignore lint/suspicious/noExplicitAny: see above
+      ((await em.findOne(t.schema as any, { commentId, [t.parentKey]: parentId })) as
+        | (CommentRecord & { isDeleted: boolean })
+        | null)
+    : null;
+  if (!comment) throw new NotFoundError('comment not found', 'comment_not_found');
+  if (comment.authorUserId !== user!.userId && !hasPermission(permission, 'admin')) {
+    throw new ForbiddenError('only the author or a repo admin may delete this comment', 'insufficient_permission');
+  }
+  comment.isDeleted = true;
+  await em.flush();
+}

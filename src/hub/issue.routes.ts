@@ -1,0 +1,179 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  createRouter,
+  errorResponses,
+  json,
+  jsonBody,
+  NumberParam,
+  PageQuerySchema,
+  RepoIdParam,
+  withNextLink,
+} from '../openapi.ts';
+import { usernamesById } from '../users/index.ts';
+import { registerCommentRoutes } from './comment.routes.ts';
+import {
+  addLabels,
+  createIssue,
+  getIssue,
+  type IssueWithLabels,
+  listIssues,
+  removeLabel,
+  updateIssue,
+} from './issue.service.ts';
+
+export const IssueJson = z
+  .object({
+    issueId: z.string().uuid(),
+    repoId: z.string().uuid(),
+    number: z.number().int(),
+    title: z.string(),
+    body: z.string(),
+    state: z.enum(['open', 'closed']),
+    author: z.string(),
+    labels: z.array(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    closedAt: z.string().nullable(),
+  })
+  .openapi('Issue');
+
+const Title = z.string().trim().min(1, 'title must not be empty').max(256);
+const Body = z.string().max(65_536);
+const Label = z.string().min(1).max(50);
+
+const CreateIssue = z
+  .object({ title: Title, body: Body.optional(), labels: z.array(Label).max(50).optional() })
+  .openapi('CreateIssue');
+const PatchIssue = z
+  .object({ title: Title.optional(), body: Body.optional(), state: z.enum(['open', 'closed']).optional() })
+  .openapi('PatchIssue');
+
+async function toJson(em: Parameters<typeof usernamesById>[0], rows: IssueWithLabels[]) {
+  const names = await usernamesById(
+    em,
+    rows.map((r) => r.issue.authorUserId),
+  );
+  return rows.map(({ issue, labels }) => ({
+    issueId: issue.issueId,
+    repoId: issue.repoId,
+    number: issue.number,
+    title: issue.title,
+    body: issue.body,
+    state: issue.state,
+    author: names.get(issue.authorUserId) ?? '',
+    labels,
+    createdAt: issue.createdAt.toISOString(),
+    updatedAt: issue.updatedAt.toISOString(),
+    closedAt: issue.closedAt?.toISOString() ?? null,
+  }));
+}
+
+export function issueRoutes(publicUrl: string) {
+  const app = createRouter();
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/repos/{repo_id}/issues',
+      tags: ['Issues'],
+      summary: 'Open an issue (any signed-in reader; labels need write permission)',
+      request: { params: RepoIdParam, body: jsonBody(CreateIssue) },
+      responses: { 201: json(IssueJson, 'Created'), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const created = await createIssue(c.var.em, c.var.user, c.req.valid('param').repo_id, c.req.valid('json'));
+      return c.json((await toJson(c.var.em, [created]))[0]!, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/repos/{repo_id}/issues',
+      tags: ['Issues'],
+      summary: 'List issues, newest first',
+      request: {
+        params: RepoIdParam,
+        query: PageQuerySchema.extend({ state: z.enum(['open', 'closed', 'all']).default('open') }),
+      },
+      responses: {
+        200: json(z.object({ issues: z.array(IssueJson), nextCursor: z.string().nullable() }), 'A page of issues'),
+        ...errorResponses(400, 401, 404),
+      },
+    }),
+    async (c) => {
+      const { state, ...page } = c.req.valid('query');
+      const { items, nextCursor } = await listIssues(c.var.em, c.var.user, c.req.valid('param').repo_id, state, page);
+      return c.json(
+        { issues: await toJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/repos/{repo_id}/issues/{number}',
+      tags: ['Issues'],
+      summary: 'Read an issue',
+      request: { params: NumberParam },
+      responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(401, 404) },
+    }),
+    async (c) => {
+      const { repo_id, number } = c.req.valid('param');
+      return c.json((await toJson(c.var.em, [await getIssue(c.var.em, c.var.user, repo_id, number)]))[0]!, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/repos/{repo_id}/issues/{number}',
+      tags: ['Issues'],
+      summary: 'Edit, close or reopen an issue (author or writer)',
+      request: { params: NumberParam, body: jsonBody(PatchIssue) },
+      responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { repo_id, number } = c.req.valid('param');
+      const updated = await updateIssue(c.var.em, c.var.user, repo_id, number, c.req.valid('json'));
+      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/repos/{repo_id}/issues/{number}/labels',
+      tags: ['Issues'],
+      summary: 'Add labels (writers)',
+      request: { params: NumberParam, body: jsonBody(z.object({ labels: z.array(Label).min(1).max(50) })) },
+      responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { repo_id, number } = c.req.valid('param');
+      const updated = await addLabels(c.var.em, c.var.user, repo_id, number, c.req.valid('json').labels);
+      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/repos/{repo_id}/issues/{number}/labels/{label}',
+      tags: ['Issues'],
+      summary: 'Remove a label (writers)',
+      request: { params: NumberParam.extend({ label: Label.openapi({ param: { name: 'label', in: 'path' } }) }) },
+      responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      const { repo_id, number, label } = c.req.valid('param');
+      const updated = await removeLabel(c.var.em, c.var.user, repo_id, number, label);
+      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+    },
+  );
+
+  registerCommentRoutes(app, 'issue', publicUrl);
+  return app;
+}

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts';
+import { hasPermission, type Repo, requireRepoAccess } from '../repos/index.ts';
+import type { AuthUser } from '../users/index.ts';
+import { enqueueEvent } from './events.ts';
+import { type Issue, IssueLabelSchema, IssueSchema } from './hub.entity.ts';
+import { nextNumber } from './numbering.ts';
+
+export type StateFilter = 'open' | 'closed' | 'all';
+
+export interface IssueWithLabels {
+  issue: Issue;
+  labels: string[];
+}
+
+const LABEL = /^[^\x00-\x1f\x7f]{1,50}$/;
+export function validateLabels(labels: string[]): string[] {
+  const bad = labels.find((l) => !LABEL.test(l) || l.trim() !== l);
+  if (bad !== undefined)
+    throw new BadRequestError(`invalid label '${bad}': 1-50 printable characters`, 'invalid_label');
+  return [...new Set(labels)];
+}
+
+export const repoRef = (repo: Repo) => ({ repoId: repo.repoId, owner: repo.owner, slug: repo.slug });
+
+async function labelsOf(em: EntityManager, issueIds: string[]): Promise<Map<string, string[]>> {
+  const rows = issueIds.length
+    ? await em.find(IssueLabelSchema, { issueId: { $in: issueIds } }, { orderBy: { label: 'asc' } })
+    : [];
+  const map = new Map<string, string[]>(issueIds.map((id) => [id, []]));
+  for (const r of rows) map.get(r.issueId)?.push(r.label);
+  return map;
+}
+
+export async function findIssue(em: EntityManager, repoId: string, number: number): Promise<Issue> {
+  const issue = await em.findOne(IssueSchema, { repoId, number });
+  if (!issue) throw new NotFoundError(`issue #${number} not found`, 'issue_not_found');
+  return issue;
+}
+
+export async function createIssue(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  input: { title: string; body?: string | undefined; labels?: string[] | undefined },
+): Promise<IssueWithLabels> {
+  const { repo, permission } = await requireRepoAccess(em, user, repoId, 'comment');
+  const labels = validateLabels(input.labels ?? []);
+  if (labels.length && !hasPermission(permission, 'write')) {
+    throw new ForbiddenError('you need write permission to label issues', 'insufficient_permission');
+  }
+  return em.transactional(async (tx) => {
+    const issue = tx.create(IssueSchema, {
+      issueId: randomUUID(),
+      repoId,
+      number: await nextNumber(tx, 'musehub_issues', repoId),
+      title: input.title,
+      body: input.body ?? '',
+      authorUserId: user!.userId,
+    });
+    for (const label of labels) tx.create(IssueLabelSchema, { issueId: issue.issueId, label, repoId });
+    await tx.flush();
+    await enqueueEvent(tx, repoId, 'issue.opened', {
+      repo: repoRef(repo),
+      issue: { number: issue.number, title: issue.title, author: user!.username },
+    });
+    return { issue, labels };
+  });
+}
+
+export async function listIssues(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  state: StateFilter,
+  page: PageRequest,
+): Promise<Page<IssueWithLabels>> {
+  await requireRepoAccess(em, user, repoId, 'read');
+  const where = state === 'all' ? { repoId } : { repoId, state };
+  const result = await findPage(em, IssueSchema, where, { number: 'desc' }, page);
+  const labels = await labelsOf(
+    em,
+    result.items.map((i) => i.issueId),
+  );
+  return {
+    items: result.items.map((issue) => ({ issue, labels: labels.get(issue.issueId) ?? [] })),
+    nextCursor: result.nextCursor,
+  };
+}
+
+export async function getIssue(em: EntityManager, user: AuthUser | null, repoId: string, number: number) {
+  await requireRepoAccess(em, user, repoId, 'read');
+  const issue = await findIssue(em, repoId, number);
+  return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
+}
+
+/** Title, body and state: the author or anyone with write permission. */
+export async function updateIssue(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  number: number,
+  patch: { title?: string | undefined; body?: string | undefined; state?: 'open' | 'closed' | undefined },
+): Promise<IssueWithLabels> {
+  const { repo, permission } = await requireRepoAccess(em, user, repoId, 'comment');
+  return em.transactional(async (tx) => {
+    const issue = await findIssue(tx, repoId, number);
+    if (issue.authorUserId !== user!.userId && !hasPermission(permission, 'write')) {
+      throw new ForbiddenError(
+        'only the author or a collaborator with write permission may edit this issue',
+        'insufficient_permission',
+      );
+    }
+    const before = issue.state;
+    if (patch.title !== undefined) issue.title = patch.title;
+    if (patch.body !== undefined) issue.body = patch.body;
+    if (patch.state !== undefined && patch.state !== before) {
+      issue.state = patch.state;
+      issue.closedAt = patch.state === 'closed' ? new Date() : null;
+      await enqueueEvent(tx, repoId, patch.state === 'closed' ? 'issue.closed' : 'issue.reopened', {
+        repo: repoRef(repo),
+        issue: { number, title: issue.title },
+        actor: user!.username,
+      });
+    }
+    await tx.flush();
+    return { issue, labels: (await labelsOf(tx, [issue.issueId])).get(issue.issueId) ?? [] };
+  });
+}
+
+export async function addLabels(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  number: number,
+  labels: string[],
+) {
+  await requireRepoAccess(em, user, repoId, 'write');
+  const issue = await findIssue(em, repoId, number);
+  const wanted = validateLabels(labels);
+  if (wanted.length) {
+    await em.getConnection().execute(
+      `INSERT INTO musehub_issue_labels (issue_id, repo_id, label)
+       SELECT ?, ?, unnest(?::text[]) ON CONFLICT DO NOTHING`,
+      [issue.issueId, repoId, wanted],
+      'run',
+    );
+  }
+  return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
+}
+
+export async function removeLabel(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  number: number,
+  label: string,
+) {
+  await requireRepoAccess(em, user, repoId, 'write');
+  const issue = await findIssue(em, repoId, number);
+  const removed = await em.nativeDelete(IssueLabelSchema, { issueId: issue.issueId, label });
+  if (!removed) throw new NotFoundError(`issue #${number} has no label '${label}'`, 'label_not_found');
+  return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
+}

@@ -1,0 +1,23 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Next per-repo number for issues or proposals. Must run inside a transaction: the advisory
+ * lock serialises concurrent creators in one repo until commit. Tombstoned rows count too,
+ * so a number is never reused.
+ */
+export async function nextNumber(
+  em: EntityManager,
+  table: 'musehub_issues' | 'musehub_proposals',
+  repoId: string,
+): Promise<number> {
+  const conn = em.getConnection();
+  const ctx = em.getTransactionContext();
+  await conn.execute(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, [`${table}:${repoId}`], 'all', ctx);
+  const [row] = await conn.execute<{ n: number }[]>(
+    `SELECT coalesce(max(number), 0) + 1 AS n FROM ${table} WHERE repo_id = ?`,
+    [repoId],
+    'all',
+    ctx,
+  );
+  return row!.n;
+}

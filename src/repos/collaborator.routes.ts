@@ -1,0 +1,148 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  createRouter,
+  errorResponses,
+  json,
+  jsonBody,
+  NoContent,
+  PageQuerySchema,
+  RepoIdParam,
+  withNextLink,
+} from '../openapi.ts';
+import { listCollaborators, putCollaborator, removeCollaborator } from './collaborator.service.ts';
+import { forkRepo, listForks } from './fork.service.ts';
+import { RepoSchemaJson, repoToJson } from './repo.routes.ts';
+
+const CollaboratorJson = z
+  .object({
+    username: z.string(),
+    userId: z.string().uuid(),
+    permission: z.enum(['read', 'write', 'admin']),
+    createdAt: z.string(),
+  })
+  .openapi('Collaborator');
+
+const UserParam = RepoIdParam.extend({
+  username: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: 'username', in: 'path' } }),
+});
+
+/** Collaborators and forks: the resources that hang off a repo in src/repos. */
+export function repoMemberRoutes(publicUrl: string) {
+  const app = createRouter();
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/repos/{repo_id}/collaborators/{username}',
+      tags: ['Collaborators'],
+      summary: 'Add a collaborator or change their permission (owner or admin)',
+      request: { params: UserParam, body: jsonBody(z.object({ permission: z.enum(['read', 'write', 'admin']) })) },
+      responses: {
+        200: json(CollaboratorJson, 'Permission changed'),
+        201: json(CollaboratorJson, 'Added'),
+        ...errorResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { repo_id, username } = c.req.valid('param');
+      const { collaborator, created } = await putCollaborator(
+        c.var.em,
+        c.var.user,
+        repo_id,
+        username,
+        c.req.valid('json').permission,
+      );
+      const body = { ...collaborator, createdAt: collaborator.createdAt.toISOString() };
+      return created ? c.json(body, 201) : c.json(body, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/repos/{repo_id}/collaborators/{username}',
+      tags: ['Collaborators'],
+      summary: 'Remove a collaborator (owner or admin)',
+      request: { params: UserParam },
+      responses: { ...NoContent, ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      const { repo_id, username } = c.req.valid('param');
+      await removeCollaborator(c.var.em, c.var.user, repo_id, username);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/repos/{repo_id}/collaborators',
+      tags: ['Collaborators'],
+      summary: 'List collaborators (visible to the owner and collaborators)',
+      request: { params: RepoIdParam },
+      responses: {
+        200: json(z.object({ collaborators: z.array(CollaboratorJson) }), 'Collaborators'),
+        ...errorResponses(401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const rows = await listCollaborators(c.var.em, c.var.user, c.req.valid('param').repo_id);
+      return c.json({ collaborators: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/repos/{repo_id}/forks',
+      tags: ['Forks'],
+      summary: 'Fork a repo into your account (a private repo forks private)',
+      request: {
+        params: RepoIdParam,
+        body: {
+          required: false,
+          content: { 'application/json': { schema: z.object({ name: z.string().trim().min(1).max(100).optional() }) } },
+        },
+      },
+      responses: { 201: json(RepoSchemaJson, 'The fork'), ...errorResponses(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : {};
+      const fork = await forkRepo(c.var.em, c.var.user, c.req.valid('param').repo_id, body);
+      c.header('Location', `${publicUrl}/api/v1/repos/${fork.repoId}`);
+      return c.json(repoToJson(fork, publicUrl), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/repos/{repo_id}/forks',
+      tags: ['Forks'],
+      summary: 'Direct forks, or with flat=true every fork below at any depth (only those you may read)',
+      request: {
+        params: RepoIdParam,
+        query: PageQuerySchema.extend({
+          flat: z
+            .enum(['true', 'false'])
+            .default('false')
+            .transform((v) => v === 'true'),
+        }),
+      },
+      responses: {
+        200: json(z.object({ forks: z.array(RepoSchemaJson), nextCursor: z.string().nullable() }), 'A page of forks'),
+        ...errorResponses(400, 401, 404),
+      },
+    }),
+    async (c) => {
+      const { flat, ...page } = c.req.valid('query');
+      const { items, nextCursor } = await listForks(c.var.em, c.var.user, c.req.valid('param').repo_id, flat, page);
+      const forks = items.map((r) => repoToJson(r, publicUrl));
+      return c.json({ forks, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
+    },
+  );
+  return app;
+}

@@ -1,0 +1,72 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
+import type { AuthUser } from '../users/index.ts';
+import { findUserByName, usernamesById } from '../users/index.ts';
+import { requireRepoAccess } from './access.ts';
+import { CollaboratorSchema, type Permission } from './repo.entity.ts';
+
+export interface CollaboratorView {
+  username: string;
+  userId: string;
+  permission: Permission;
+  createdAt: Date;
+}
+
+async function targetUser(em: EntityManager, username: string) {
+  const target = await findUserByName(em, username);
+  if (!target) throw new NotFoundError(`user '${username}' not found`, 'user_not_found');
+  return target;
+}
+
+/** Adds a collaborator or changes their permission (owner or admin). */
+export async function putCollaborator(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  username: string,
+  permission: Permission,
+): Promise<{ collaborator: CollaboratorView; created: boolean }> {
+  const { repo } = await requireRepoAccess(em, user, repoId, 'admin');
+  const target = await targetUser(em, username);
+  if (target.userId === repo.ownerUserId) {
+    throw new BadRequestError('the owner already has every permission', 'owner_is_not_a_collaborator');
+  }
+  const existing = await em.findOne(CollaboratorSchema, { repoId, userId: target.userId });
+  const row = existing ?? em.create(CollaboratorSchema, { repoId, userId: target.userId, permission });
+  row.permission = permission;
+  await em.flush();
+  return {
+    collaborator: { username: target.username, userId: target.userId, permission, createdAt: row.createdAt },
+    created: !existing,
+  };
+}
+
+export async function removeCollaborator(em: EntityManager, user: AuthUser | null, repoId: string, username: string) {
+  await requireRepoAccess(em, user, repoId, 'admin');
+  const target = await targetUser(em, username);
+  const removed = await em.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId });
+  if (!removed) throw new NotFoundError(`'${username}' is not a collaborator`, 'collaborator_not_found');
+}
+
+/** Visible to the owner and collaborators, as on GitHub; not to every reader of a public repo. */
+export async function listCollaborators(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+): Promise<CollaboratorView[]> {
+  const { permission } = await requireRepoAccess(em, user, repoId, 'read');
+  if (!user) throw new UnauthorizedError();
+  if (permission === null)
+    throw new ForbiddenError('only collaborators may list collaborators', 'insufficient_permission');
+  const rows = await em.find(CollaboratorSchema, { repoId }, { orderBy: { createdAt: 'asc', userId: 'asc' } });
+  const names = await usernamesById(
+    em,
+    rows.map((r) => r.userId),
+  );
+  return rows.map((r) => ({
+    username: names.get(r.userId) ?? '',
+    userId: r.userId,
+    permission: r.permission,
+    createdAt: r.createdAt,
+  }));
+}

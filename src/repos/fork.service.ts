@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
+import { ConflictError, repoNotFound } from '../errors.ts';
+import type { AuthUser } from '../users/index.ts';
+import { requireRepoAccess } from './access.ts';
+import { slugFromName } from './names.ts';
+import { type Repo, RepoSchema } from './repo.entity.ts';
+import { readableBy } from './repo.service.ts';
+
+/**
+ * Forks a repo for the caller: a new repo with fork_parent_id set and the parent's branches,
+ * commits, snapshots and object rows copied (not object bytes: the store is content-addressed).
+ * A fork of a private repo is private.
+ */
+export async function forkRepo(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  input: { name?: string | undefined },
+): Promise<Repo> {
+  const { repo: parent } = await requireRepoAccess(em, user, repoId, 'comment');
+  const name = input.name ?? parent.name;
+  const slug = slugFromName(name);
+  if (await em.count(RepoSchema, { owner: user!.username, slug })) {
+    throw new ConflictError(`you already have a repo named '${slug}'`, 'repo_exists');
+  }
+  return em.transactional(async (tx) => {
+    const conn = tx.getConnection();
+    const ctx = tx.getTransactionContext();
+    // Holds off a concurrent delete of the parent until the copy has committed.
+    const live = await conn.execute(
+      'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR SHARE',
+      [parent.repoId],
+      'all',
+      ctx,
+    );
+    if (!live.length) throw repoNotFound();
+    const fork = tx.create(RepoSchema, {
+      repoId: randomUUID(),
+      owner: user!.username,
+      ownerUserId: user!.userId,
+      slug,
+      name,
+      description: parent.description,
+      visibility: parent.visibility,
+      defaultBranch: parent.defaultBranch,
+      forkParentId: parent.repoId,
+      pushedAt: parent.pushedAt ?? null,
+    });
+    await tx.flush();
+    const copy = (table: string, columns: string) =>
+      conn.execute(
+        `INSERT INTO ${table} (repo_id, ${columns}) SELECT ?, ${columns} FROM ${table} WHERE repo_id = ?`,
+        [fork.repoId, parent.repoId],
+        'run',
+        ctx,
+      );
+    await copy('musehub_objects', 'object_id, size');
+    await copy('musehub_snapshots', 'snapshot_id, object_ids, record');
+    await copy(
+      'musehub_commits',
+      'commit_id, parent_commit_id, parent2_commit_id, snapshot_id, branch, author, message, committed_at, record',
+    );
+    await copy('musehub_branches', 'name, head_commit_id');
+    return fork;
+  });
+}
+
+const ORDER = { createdAt: 'asc', repoId: 'asc' } as const;
+
+/** Direct forks, or (flat) every fork below the repo at any depth, as far as the caller may see them. */
+export async function listForks(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  flat: boolean,
+  page: PageRequest,
+): Promise<Page<Repo>> {
+  await requireRepoAccess(em, user, repoId, 'read');
+  const visible = await readableBy(em, user);
+  if (!flat) return findPage(em, RepoSchema, { forkParentId: repoId, $or: visible }, ORDER, page);
+  // The walk passes through deleted forks too, so a live grandchild of a deleted fork is still
+  // listed; the page query itself only returns live, readable repos (the default filter).
+  const rows = await em.getConnection().execute<{ repo_id: string }[]>(
+    `WITH RECURSIVE tree AS (
+       SELECT repo_id FROM musehub_repos WHERE fork_parent_id = ?
+       UNION
+       SELECT r.repo_id FROM musehub_repos r JOIN tree t ON r.fork_parent_id = t.repo_id
+     )
+     SELECT repo_id FROM tree`,
+    [repoId],
+  );
+  return findPage(em, RepoSchema, { repoId: { $in: rows.map((r) => r.repo_id) }, $or: visible }, ORDER, page);
+}
