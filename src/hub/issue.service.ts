@@ -60,6 +60,8 @@ export async function createIssue(
       body: input.body ?? '',
       authorUserId: user!.userId,
     });
+    // Two flushes: without ORM relations the unit of work cannot order the label rows after the issue.
+    await tx.flush();
     for (const label of labels) tx.create(IssueLabelSchema, { issueId: issue.issueId, label, repoId });
     await tx.flush();
     await enqueueEvent(tx, repoId, 'issue.opened', {
@@ -141,11 +143,10 @@ export async function addLabels(
   const issue = await findIssue(em, repoId, number);
   const wanted = validateLabels(labels);
   if (wanted.length) {
-    await em.getConnection().execute(
-      `INSERT INTO musehub_issue_labels (issue_id, repo_id, label)
-       SELECT ?, ?, unnest(?::text[]) ON CONFLICT DO NOTHING`,
-      [issue.issueId, repoId, wanted],
-      'run',
+    await em.upsertMany(
+      IssueLabelSchema,
+      wanted.map((label) => ({ issueId: issue.issueId, label, repoId, createdAt: new Date() })),
+      { onConflictFields: ['issueId', 'label'], onConflictAction: 'ignore' },
     );
   }
   return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
