@@ -168,3 +168,64 @@ export function registerRepoCommands(program: Command): void {
       emit(o, page, lines.join('\n') || 'no repos');
     });
 }
+
+async function repoIdOf(ref: string): Promise<string> {
+  return UUID.test(ref) ? ref : (await callApi<RepoJson>('GET', repoPath(ref))).repoId;
+}
+
+interface NumberedJson {
+  number: number;
+  title: string;
+  state: string;
+  author: string;
+}
+
+/** `musehub issue|proposal create|list` for quick manual use. */
+export function registerHubCommands(program: Command): void {
+  for (const kind of ['issue', 'proposal'] as const) {
+    const plural = `${kind}s`;
+    const cmd = program.command(kind).description(`${plural} on a running gateway (MUSEHUB_URL, MUSEHUB_TOKEN)`);
+    const create = cmd
+      .command('create <repo>')
+      .requiredOption('--title <title>', 'title')
+      .option('--body <text>', 'description')
+      .option('--json', 'print JSON')
+      .description(`open ${kind === 'issue' ? 'an issue' : 'a proposal'} on owner/slug or a repo id`);
+    if (kind === 'proposal') {
+      create
+        .requiredOption('--from <branch>', 'branch with the changes')
+        .option('--to <branch>', 'target branch (default: the default branch)');
+    }
+    create.action(
+      async (ref: string, o: OutputOptions & { title: string; body?: string; from?: string; to?: string }) => {
+        const repoId = await repoIdOf(ref);
+        const body =
+          kind === 'issue'
+            ? { title: o.title, body: o.body }
+            : { title: o.title, body: o.body, fromBranch: o.from, toBranch: o.to };
+        const created = await callApi<NumberedJson>('POST', `/repos/${repoId}/${plural}`, body);
+        emit(o, created, `opened ${kind} #${created.number}: ${created.title}`);
+      },
+    );
+    cmd
+      .command('list <repo>')
+      .option('--state <state>', kind === 'issue' ? 'open, closed or all' : 'open, closed, merged or all', 'open')
+      .option('--limit <n>', 'page size', '20')
+      .option('--cursor <cursor>', 'cursor from a previous page')
+      .option('--json', 'print JSON')
+      .description(`list ${plural}, newest first`)
+      .action(async (ref: string, o: OutputOptions & { state: string; limit: string; cursor?: string }) => {
+        const repoId = await repoIdOf(ref);
+        const q = new URLSearchParams({ state: o.state, limit: o.limit });
+        if (o.cursor) q.set('cursor', o.cursor);
+        const page = await callApi<Record<string, NumberedJson[]> & { nextCursor: string | null }>(
+          'GET',
+          `/repos/${repoId}/${plural}?${q}`,
+        );
+        const items = page[plural] as NumberedJson[];
+        const lines = items.map((i) => `#${i.number}  ${i.state.padEnd(6)}  ${i.title}  (${i.author})`);
+        if (page.nextCursor) lines.push(`(more: --cursor ${page.nextCursor})`);
+        emit(o, page, lines.join('\n') || `no ${plural}`);
+      });
+  }
+}

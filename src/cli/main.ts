@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { registerAdminCommands, registerRepoCommands } from './commands.ts';
+import { registerAdminCommands, registerHubCommands, registerRepoCommands } from './commands.ts';
 import { CliError } from './output.ts';
 
 export function buildProgram(): Command {
@@ -13,6 +13,7 @@ export function buildProgram(): Command {
     .action(async () => (await import('../main.ts')).runServe());
   registerAdminCommands(program);
   registerRepoCommands(program);
+  registerHubCommands(program);
   return program;
 }
 

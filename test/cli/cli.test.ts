@@ -58,3 +58,26 @@ test('token create and revoke act on the database directly', async () => {
   expect(refused.code).toBe(1);
   expect(refused.stderr).toBe('musehub: invalid or revoked token (HTTP 401)\n');
 });
+
+test('issue and proposal create/list by owner/slug', async () => {
+  const user = JSON.parse((await runCli(['user', 'create', 'ivy', '--json'], env)).stdout);
+  const e = { ...env, MUSEHUB_TOKEN: user.token };
+  expect((await runCli(['repo', 'create', '--name', 'Songbook'], e)).code).toBe(0);
+  const issue = await runCli(['issue', 'create', 'ivy/songbook', '--title', 'Fix the bridge', '--json'], e);
+  expect(issue.code).toBe(0);
+  expect(JSON.parse(issue.stdout)).toMatchObject({ number: 1, title: 'Fix the bridge', author: 'ivy' });
+  const issues = await runCli(['issue', 'list', 'ivy/songbook'], e);
+  expect(issues.stdout).toContain('#1  open    Fix the bridge  (ivy)');
+
+  const proposal = await runCli(
+    ['proposal', 'create', 'ivy/songbook', '--title', 'Bridge v2', '--from', 'bridge', '--json'],
+    e,
+  );
+  expect(JSON.parse(proposal.stdout)).toMatchObject({ number: 1, fromBranch: 'bridge', toBranch: 'main' });
+  const list = JSON.parse((await runCli(['proposal', 'list', 'ivy/songbook', '--json'], e)).stdout);
+  expect(list.proposals.map((p: { title: string }) => p.title)).toEqual(['Bridge v2']);
+
+  const bad = await runCli(['proposal', 'create', 'ivy/songbook', '--title', 'x', '--from', 'a..b'], e);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/not a valid branch name \(HTTP 400\)/);
+});

@@ -11,13 +11,17 @@ export const isAlive = (pid: number) => {
 };
 
 /** Polls `check` until it holds or the deadline passes (never a fixed sleep). */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  everyMs = 25,
+): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const v = await check();
-      if (v) return v;
+      if (v) return v as Exclude<T, false | null | undefined | 0 | ''>;
     } catch (err) {
       last = err;
     }

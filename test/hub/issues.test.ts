@@ -26,28 +26,44 @@ const issues = (sub = '') => `/api/v1/repos/${repo.repoId}/issues${sub}`;
 
 describe('issues', () => {
   test('open, read, list, close; numbers are per repo and sequential', async () => {
-    const a = await gw.request('POST', issues(), { token: reader.token, json: { title: 'Bridge is too long', body: 'bars 33-48' } });
+    const a = await gw.request('POST', issues(), {
+      token: reader.token,
+      json: { title: 'Bridge is too long', body: 'bars 33-48' },
+    });
     expect(a.status).toBe(201);
     const first = await a.json();
-    expect(first).toMatchObject({ title: 'Bridge is too long', state: 'open', author: 'rita', labels: [], closedAt: null });
+    expect(first).toMatchObject({
+      title: 'Bridge is too long',
+      state: 'open',
+      author: 'rita',
+      labels: [],
+      closedAt: null,
+    });
     const second = await (await gw.request('POST', issues(), { token: owner.token, json: { title: 'Intro' } })).json();
     expect(second.number).toBe(first.number + 1);
 
     const got = await gw.request('GET', issues(`/${first.number}`), { token: reader.token });
     expect(await got.json()).toEqual(first);
 
-    const closed = await gw.request('PATCH', issues(`/${first.number}`), { token: reader.token, json: { state: 'closed' } });
+    const closed = await gw.request('PATCH', issues(`/${first.number}`), {
+      token: reader.token,
+      json: { state: 'closed' },
+    });
     expect(closed.status).toBe(200);
     expect((await closed.json()).closedAt).not.toBeNull();
     const open = await (await gw.request('GET', issues(), { token: owner.token })).json();
     expect(open.issues.map((i: { number: number }) => i.number)).not.toContain(first.number);
     const all = await (await gw.request('GET', issues('?state=all'), { token: owner.token })).json();
-    expect(all.issues.map((i: { number: number }) => i.number)).toEqual(expect.arrayContaining([first.number, second.number]));
+    expect(all.issues.map((i: { number: number }) => i.number)).toEqual(
+      expect.arrayContaining([first.number, second.number]),
+    );
   });
 
   test('concurrent opens get distinct consecutive numbers', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => gw.request('POST', issues(), { token: writer.token, json: { title: `t${i}` } })),
+      Array.from({ length: 10 }, (_, i) =>
+        gw.request('POST', issues(), { token: writer.token, json: { title: `t${i}` } }),
+      ),
     );
     const numbers = (await Promise.all(results.map((r) => r.json()))).map((b) => b.number).sort((x, y) => x - y);
     expect(new Set(numbers).size).toBe(10);
@@ -55,26 +71,47 @@ describe('issues', () => {
   });
 
   test('a reader may not edit someone else’s issue (403); a writer may', async () => {
-    const mine = await (await gw.request('POST', issues(), { token: owner.token, json: { title: 'Owner issue' } })).json();
-    const denied = await gw.request('PATCH', issues(`/${mine.number}`), { token: reader.token, json: { title: 'hijack' } });
+    const mine = await (
+      await gw.request('POST', issues(), { token: owner.token, json: { title: 'Owner issue' } })
+    ).json();
+    const denied = await gw.request('PATCH', issues(`/${mine.number}`), {
+      token: reader.token,
+      json: { title: 'hijack' },
+    });
     expect(denied.status).toBe(403);
     expect((await denied.json()).code).toBe('insufficient_permission');
-    const allowed = await gw.request('PATCH', issues(`/${mine.number}`), { token: writer.token, json: { title: 'Retitled' } });
+    const allowed = await gw.request('PATCH', issues(`/${mine.number}`), {
+      token: writer.token,
+      json: { title: 'Retitled' },
+    });
     expect((await allowed.json()).title).toBe('Retitled');
   });
 
   test('labels: writers add and remove, readers get 403', async () => {
-    const issue = await (await gw.request('POST', issues(), { token: writer.token, json: { title: 'Mix', labels: ['audio'] } })).json();
+    const issue = await (
+      await gw.request('POST', issues(), { token: writer.token, json: { title: 'Mix', labels: ['audio'] } })
+    ).json();
     expect(issue.labels).toEqual(['audio']);
-    const add = await gw.request('POST', issues(`/${issue.number}/labels`), { token: writer.token, json: { labels: ['bug', 'audio'] } });
+    const add = await gw.request('POST', issues(`/${issue.number}/labels`), {
+      token: writer.token,
+      json: { labels: ['bug', 'audio'] },
+    });
     expect((await add.json()).labels).toEqual(['audio', 'bug']);
-    const denied = await gw.request('POST', issues(`/${issue.number}/labels`), { token: reader.token, json: { labels: ['x'] } });
+    const denied = await gw.request('POST', issues(`/${issue.number}/labels`), {
+      token: reader.token,
+      json: { labels: ['x'] },
+    });
     expect(denied.status).toBe(403);
-    const readerLabelsOnCreate = await gw.request('POST', issues(), { token: reader.token, json: { title: 'x', labels: ['y'] } });
+    const readerLabelsOnCreate = await gw.request('POST', issues(), {
+      token: reader.token,
+      json: { title: 'x', labels: ['y'] },
+    });
     expect(readerLabelsOnCreate.status).toBe(403);
     const removed = await gw.request('DELETE', issues(`/${issue.number}/labels/bug`), { token: writer.token });
     expect((await removed.json()).labels).toEqual(['audio']);
-    expect((await gw.request('DELETE', issues(`/${issue.number}/labels/bug`), { token: writer.token })).status).toBe(404);
+    expect((await gw.request('DELETE', issues(`/${issue.number}/labels/bug`), { token: writer.token })).status).toBe(
+      404,
+    );
   });
 
   test.each([
@@ -118,7 +155,9 @@ describe('issue comments', () => {
 
   test('anonymous may read a public repo’s comments but not write them', async () => {
     const pub = await createRepo(gw, owner.token, { visibility: 'public' });
-    const issue = await (await gw.request('POST', `/api/v1/repos/${pub.repoId}/issues`, { token: stranger.token, json: { title: 'hi' } })).json();
+    const issue = await (
+      await gw.request('POST', `/api/v1/repos/${pub.repoId}/issues`, { token: stranger.token, json: { title: 'hi' } })
+    ).json();
     const path = `/api/v1/repos/${pub.repoId}/issues/${issue.number}/comments`;
     expect((await gw.request('GET', path)).status).toBe(200);
     const anon = await gw.request('POST', path, { json: { body: 'x' } });
@@ -129,7 +168,9 @@ describe('issue comments', () => {
 
 test('a private repo is the same 404 to a stranger on every issue route', async () => {
   const issue = await (await gw.request('POST', issues(), { token: owner.token, json: { title: 'secret' } })).json();
-  const comment = await (await gw.request('POST', issues(`/${issue.number}/comments`), { token: owner.token, json: { body: 'c' } })).json();
+  const comment = await (
+    await gw.request('POST', issues(`/${issue.number}/comments`), { token: owner.token, json: { body: 'c' } })
+  ).json();
   const n = issue.number;
   const calls: [string, string, unknown?][] = [
     ['GET', issues()],

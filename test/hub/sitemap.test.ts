@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { convert } from 'xmlbuilder2';
+import { createRepo } from '../helpers/builders.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway({ MUSEHUB_PUBLIC_URL: 'https://hub.example' });
+});
+afterAll(() => gw?.close());
+
+async function sitemapLocs(): Promise<string[]> {
+  const res = await gw.request('GET', '/sitemap.xml');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^application\/xml/);
+  const doc = convert(await res.text(), { format: 'object' }) as {
+    urlset: { url?: { loc: string } | { loc: string }[] };
+  };
+  const urls = doc.urlset.url === undefined ? [] : Array.isArray(doc.urlset.url) ? doc.urlset.url : [doc.urlset.url];
+  return urls.map((u) => u.loc);
+}
+
+test('public repos with their open issues and proposals, as absolute URLs; nothing private or closed', async () => {
+  const alice = await gw.user('alice');
+  const pub = await createRepo(gw, alice.token, { name: 'Open <Jam> & "Friends"', visibility: 'public' });
+  const priv = await createRepo(gw, alice.token, { name: 'Hidden' });
+  const issue = (repoId: string, title: string) =>
+    gw.request('POST', `/api/v1/repos/${repoId}/issues`, { token: alice.token, json: { title } });
+  await issue(pub.repoId, 'open one <b>');
+  await issue(pub.repoId, 'closed one');
+  await gw.request('PATCH', `/api/v1/repos/${pub.repoId}/issues/2`, { token: alice.token, json: { state: 'closed' } });
+  await issue(priv.repoId, 'private issue');
+  await gw.request('POST', `/api/v1/repos/${pub.repoId}/proposals`, {
+    token: alice.token,
+    json: { title: 'p', fromBranch: 'dev' },
+  });
+
+  expect(await sitemapLocs()).toEqual([
+    `https://hub.example/alice/${pub.slug}`,
+    `https://hub.example/alice/${pub.slug}/proposals/1`,
+    `https://hub.example/alice/${pub.slug}/issues/1`,
+  ]);
+});
