@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from './logger.ts';
+import type { ResolvedRepo } from './middleware/resolve-repo.ts';
 import type { AuthUser } from './users/index.ts';
 
 /** Typed Hono context: a handler can only read what a middleware set. */
@@ -11,5 +12,7 @@ export interface AppEnv {
     em: EntityManager;
     /** The bearer token's user, or null for an anonymous request. */
     user: AuthUser | null;
+    /** Set by resolveRepo on the transport routes: a live repo the caller may use. */
+    repo: ResolvedRepo;
   };
 }

@@ -14,18 +14,24 @@ import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { createRouter } from './openapi.ts';
 import { repoMemberRoutes } from './repos/collaborator.routes.ts';
+import type { RepoLivenessCache } from './repos/index.ts';
 import { repoRoutes } from './repos/repo.routes.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+import { type TransportDeps, transportRoutes } from './transport/routes.ts';
 
 export interface AppDeps {
   orm: MikroORM;
-  config: { publicUrl: string };
+  config: { publicUrl: string; transport: TransportDeps['limits'] };
   logger: Logger;
+  cache: RepoLivenessCache;
+  store: ObjectStore;
+  presignKey: Buffer;
 }
 
 const REST_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the Hono app: middleware order is request context → limits → db context → auth → routes. */
-export function createApp({ orm, config, logger }: AppDeps) {
+export function createApp({ orm, config, logger, cache, store, presignKey }: AppDeps) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
@@ -79,5 +85,15 @@ export function createApp({ orm, config, logger }: AppDeps) {
     });
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API' }));
+
+  // The muse wire protocol: /{owner}/{slug}/refs|fetch|push…, /presigned/…, /o/{id}.
+  const transport = new Hono<AppEnv>();
+  transport.use(dbContext(orm));
+  transport.use(auth());
+  transport.route(
+    '/',
+    transportRoutes({ cache, store, presignKey, publicUrl: config.publicUrl, limits: config.transport }),
+  );
+  app.route('/', transport);
   return app;
 }

@@ -40,6 +40,10 @@ const envSchema = z.object({
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
   MUSEHUB_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(6),
   MUSEHUB_WEBHOOK_TIMEOUT_MS: intIn(100, 120_000).default(10_000),
+  MUSEHUB_MAX_BODY_BYTES: intIn(1024, 1024 ** 3).default(64 * 1024 * 1024),
+  MUSEHUB_MAX_OBJECT_BYTES: intIn(1, 1024 ** 3).default(64 * 1024 * 1024),
+  MUSEHUB_PRESIGN_TTL_SECONDS: intIn(1, 86_400).default(900),
+  MUSEHUB_PRESIGN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface Config {
@@ -54,6 +58,8 @@ export interface Config {
   dbPoolMax: number;
   shutdownTimeoutMs: number;
   webhooks: { pollIntervalMs: number; backoffMs: number; maxAttempts: number; timeoutMs: number };
+  transport: { maxBodyBytes: number; maxObjectBytes: number; presignTtlSeconds: number };
+  presignSecret: string | undefined;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the first bad variable. */
@@ -94,5 +100,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxAttempts: e.MUSEHUB_WEBHOOK_MAX_ATTEMPTS,
       timeoutMs: e.MUSEHUB_WEBHOOK_TIMEOUT_MS,
     },
+    transport: {
+      maxBodyBytes: e.MUSEHUB_MAX_BODY_BYTES,
+      maxObjectBytes: e.MUSEHUB_MAX_OBJECT_BYTES,
+      presignTtlSeconds: e.MUSEHUB_PRESIGN_TTL_SECONDS,
+    },
+    presignSecret: e.MUSEHUB_PRESIGN_SECRET,
   };
 }

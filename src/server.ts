@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
@@ -6,6 +7,9 @@ import type { Config } from './config.ts';
 import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
+import { RepoLivenessCache } from './repos/index.ts';
+import { FsObjectStore } from './storage/object-store.ts';
+import { loadPresignKey } from './transport/presign.ts';
 
 export interface RunningGateway {
   url: string;
@@ -14,6 +18,7 @@ export interface RunningGateway {
   server: ServerType;
   dispatcher: WebhookDispatcher;
   app: ReturnType<typeof createApp>;
+  cache: RepoLivenessCache;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
 }
@@ -34,6 +39,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     throw err;
   }
 
+  const cache = new RepoLivenessCache(orm, config.repoCache);
+  const store = await new FsObjectStore(path.join(config.dataDir, 'objects')).init();
+  const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
   // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
   let app: ReturnType<typeof createApp> | undefined;
   const server = createAdaptorServer({ fetch: (req, env) => app!.fetch(req, env) });
@@ -49,7 +57,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   const publicUrl = config.publicUrl ?? url;
-  app = createApp({ orm, config: { ...config, publicUrl }, logger });
+  app = createApp({ orm, config: { ...config, publicUrl }, logger, cache, store, presignKey });
   const dispatcher = new WebhookDispatcher(orm, logger.child({ component: 'webhooks' }), config.webhooks);
   dispatcher.start();
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
@@ -72,5 +80,5 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     })();
     return closing;
   };
-  return { url, port, orm, server, dispatcher, app, close };
+  return { url, port, orm, server, dispatcher, app, cache, close };
 }

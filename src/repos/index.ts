@@ -7,6 +7,7 @@ export {
   removeCollaborator,
 } from './collaborator.service.ts';
 export { forkRepo, listForks } from './fork.service.ts';
+export { type LivenessCacheOptions, type LiveRepo, RepoLivenessCache } from './liveness-cache.ts';
 export { isValidBranchName, slugFromName, slugify } from './names.ts';
 export type { Collaborator, Permission, Repo, Visibility } from './repo.entity.ts';
 export {

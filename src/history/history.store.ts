@@ -1,0 +1,287 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Lean SQL for a repo's version history (branches, commits, snapshots, object rows).
+ * The transport's hot paths use these instead of hydrating entities. Every query is
+ * scoped to one repo_id; the caller has already resolved a live repo (and, for writes,
+ * holds its row FOR SHARE).
+ *
+ * Arrays travel as one JSON parameter (knex would expand a JS array into a list).
+ */
+const list = (values: readonly string[]) => JSON.stringify(values);
+
+function run<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  return em.getConnection().execute<T[]>(sql, params, 'all', em.getTransactionContext());
+}
+
+export interface CommitRow {
+  commit_id: string;
+  parent_commit_id: string | null;
+  parent2_commit_id: string | null;
+  snapshot_id: string | null;
+}
+
+export interface NewCommit extends CommitRow {
+  branch: string | null;
+  author: string | null;
+  message: string | null;
+  committed_at: string | null;
+  record: Buffer;
+}
+
+export interface NewSnapshot {
+  snapshot_id: string;
+  object_ids: string[];
+  record: Buffer;
+}
+
+/** Locks the repo row against a concurrent delete for the rest of the transaction; false when gone. */
+export async function lockLiveRepo(em: EntityManager, repoId: string): Promise<boolean> {
+  const rows = await run(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR SHARE', [
+    repoId,
+  ]);
+  return rows.length > 0;
+}
+
+export async function branchHeads(em: EntityManager, repoId: string): Promise<Record<string, string>> {
+  const rows = await run<{ name: string; head_commit_id: string }>(
+    em,
+    'SELECT name, head_commit_id FROM musehub_branches WHERE repo_id = ? ORDER BY name',
+    [repoId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, r.head_commit_id]));
+}
+
+export async function presentObjectIds(
+  em: EntityManager,
+  repoId: string,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await run<{ object_id: string }>(
+    em,
+    `SELECT object_id FROM musehub_objects
+      WHERE repo_id = ? AND object_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+  return new Set(rows.map((r) => r.object_id));
+}
+
+/** Object rows for bytes already in the store; returns how many were new to this repo. */
+export async function insertObjectRows(
+  em: EntityManager,
+  repoId: string,
+  objects: readonly { objectId: string; size: number }[],
+): Promise<number> {
+  if (!objects.length) return 0;
+  const rows = await run(
+    em,
+    `INSERT INTO musehub_objects (repo_id, object_id, size)
+     SELECT ?, x.object_id, x.size FROM jsonb_to_recordset(?::jsonb) AS x(object_id text, size bigint)
+     ON CONFLICT DO NOTHING RETURNING object_id`,
+    [repoId, JSON.stringify(objects.map((o) => ({ object_id: o.objectId, size: o.size })))],
+  );
+  return rows.length;
+}
+
+export async function presentSnapshotIds(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return new Set<string>();
+  const rows = await run<{ snapshot_id: string }>(
+    em,
+    `SELECT snapshot_id FROM musehub_snapshots
+      WHERE repo_id = ? AND snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+  return new Set(rows.map((r) => r.snapshot_id));
+}
+
+export async function presentCommitIds(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return new Set<string>();
+  const rows = await run<{ commit_id: string }>(
+    em,
+    `SELECT commit_id FROM musehub_commits
+      WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+  return new Set(rows.map((r) => r.commit_id));
+}
+
+/** One multi-row INSERT; rows already stored are kept as they are (a re-sent commit is a no-op). */
+export async function insertSnapshots(em: EntityManager, repoId: string, snapshots: readonly NewSnapshot[]) {
+  if (!snapshots.length) return;
+  await run(
+    em,
+    `INSERT INTO musehub_snapshots (repo_id, snapshot_id, object_ids, record)
+     SELECT ?, x.snapshot_id, ARRAY(SELECT jsonb_array_elements_text(x.object_ids)), decode(x.record, 'base64')
+       FROM jsonb_to_recordset(?::jsonb) AS x(snapshot_id text, object_ids jsonb, record text)
+     ON CONFLICT DO NOTHING`,
+    [repoId, JSON.stringify(snapshots.map((s) => ({ ...s, record: s.record.toString('base64') })))],
+  );
+}
+
+export async function insertCommits(em: EntityManager, repoId: string, commits: readonly NewCommit[]) {
+  if (!commits.length) return;
+  await run(
+    em,
+    `INSERT INTO musehub_commits (repo_id, commit_id, parent_commit_id, parent2_commit_id, snapshot_id,
+                                  branch, author, message, committed_at, record)
+     SELECT ?, x.commit_id, x.parent_commit_id, x.parent2_commit_id, x.snapshot_id,
+            x.branch, x.author, x.message, x.committed_at, decode(x.record, 'base64')
+       FROM jsonb_to_recordset(?::jsonb) AS x(commit_id text, parent_commit_id text, parent2_commit_id text,
+            snapshot_id text, branch text, author text, message text, committed_at timestamptz, record text)
+     ON CONFLICT DO NOTHING`,
+    [repoId, JSON.stringify(commits.map((c) => ({ ...c, record: c.record.toString('base64') })))],
+  );
+}
+
+/**
+ * The branch's current head, with its row locked until the transaction ends, so two pushes
+ * to one branch serialise here. A missing branch is created pointing at `initialHead`
+ * (returned as created: true); a concurrent creator makes this call wait and then lock.
+ */
+export async function lockBranch(
+  em: EntityManager,
+  repoId: string,
+  name: string,
+  initialHead: string,
+): Promise<{ head: string; created: boolean }> {
+  const inserted = await run(
+    em,
+    `INSERT INTO musehub_branches (repo_id, name, head_commit_id) VALUES (?, ?, ?)
+     ON CONFLICT DO NOTHING RETURNING head_commit_id`,
+    [repoId, name, initialHead],
+  );
+  if (inserted.length) return { head: initialHead, created: true };
+  const [row] = await run<{ head_commit_id: string }>(
+    em,
+    'SELECT head_commit_id FROM musehub_branches WHERE repo_id = ? AND name = ? FOR UPDATE',
+    [repoId, name],
+  );
+  return { head: row!.head_commit_id, created: false };
+}
+
+export async function setBranchHead(em: EntityManager, repoId: string, name: string, head: string) {
+  await run(em, 'UPDATE musehub_branches SET head_commit_id = ?, updated_at = now() WHERE repo_id = ? AND name = ?', [
+    head,
+    repoId,
+    name,
+  ]);
+}
+
+/** pushed_at, and the default branch on the first push to an empty repo. */
+export async function recordPush(em: EntityManager, repoId: string, branch: string, firstBranch: boolean) {
+  await run(
+    em,
+    `UPDATE musehub_repos SET pushed_at = now(), updated_at = now(),
+            default_branch = CASE WHEN ? THEN ? ELSE default_branch END
+      WHERE repo_id = ?`,
+    [firstBranch, branch, repoId],
+  );
+}
+
+export async function branchCount(em: EntityManager, repoId: string): Promise<number> {
+  const [row] = await run<{ n: number }>(em, 'SELECT count(*)::int AS n FROM musehub_branches WHERE repo_id = ?', [
+    repoId,
+  ]);
+  return row!.n;
+}
+
+/** Whether `ancestor` is reachable from `descendant` through stored parents (either parent). */
+export async function isAncestor(em: EntityManager, repoId: string, ancestor: string, descendant: string) {
+  if (ancestor === descendant) return true;
+  const rows = await run(
+    em,
+    `WITH RECURSIVE walk(id) AS (
+       SELECT ?::text
+       UNION
+       SELECT p.id FROM walk w
+         JOIN musehub_commits c ON c.repo_id = ? AND c.commit_id = w.id
+         CROSS JOIN LATERAL (VALUES (c.parent_commit_id), (c.parent2_commit_id)) AS p(id)
+        WHERE p.id IS NOT NULL)
+     SELECT 1 FROM walk WHERE id = ? LIMIT 1`,
+    [descendant, repoId, ancestor],
+  );
+  return rows.length > 0;
+}
+
+/** One generation of the ancestry walk: the stored commits among `ids`. */
+export function commitsByIds(em: EntityManager, repoId: string, ids: readonly string[]): Promise<CommitRow[]> {
+  if (!ids.length) return Promise.resolve([]);
+  return run<CommitRow>(
+    em,
+    `SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id FROM musehub_commits
+      WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+}
+
+export function commitRecords(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return Promise.resolve([]);
+  return run<{ commit_id: string; record: Buffer }>(
+    em,
+    `SELECT commit_id, record FROM musehub_commits
+      WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+}
+
+export function snapshotsByIds(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return Promise.resolve([]);
+  return run<{ snapshot_id: string; object_ids: string[]; record: Buffer }>(
+    em,
+    `SELECT snapshot_id, object_ids, record FROM musehub_snapshots
+      WHERE repo_id = ? AND snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+}
+
+/** Object ids named by the snapshots of the given commits (what a client holding them already has). */
+export async function objectIdsOfCommits(em: EntityManager, repoId: string, commitIds: readonly string[]) {
+  if (!commitIds.length) return new Set<string>();
+  const rows = await run<{ object_id: string }>(
+    em,
+    `SELECT DISTINCT unnest(s.object_ids) AS object_id
+       FROM musehub_commits c
+       JOIN musehub_snapshots s ON s.repo_id = c.repo_id AND s.snapshot_id = c.snapshot_id
+      WHERE c.repo_id = ? AND c.commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(commitIds)],
+  );
+  return new Set(rows.map((r) => r.object_id));
+}
+
+export function objectSizes(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return Promise.resolve([]);
+  return run<{ object_id: string; size: string }>(
+    em,
+    `SELECT object_id, size FROM musehub_objects
+      WHERE repo_id = ? AND object_id IN (SELECT jsonb_array_elements_text(?::jsonb)) ORDER BY object_id`,
+    [repoId, list(ids)],
+  );
+}
+
+/**
+ * Refs in one round trip that also re-checks liveness: a stale cache entry for a repo
+ * deleted a moment ago yields null here, never its branches.
+ */
+export async function liveRefs(
+  em: EntityManager,
+  repoId: string,
+): Promise<{ defaultBranch: string; heads: Record<string, string> } | null> {
+  const rows = await run<{ default_branch: string; name: string | null; head_commit_id: string | null }>(
+    em,
+    `SELECT r.default_branch, b.name, b.head_commit_id
+       FROM musehub_repos r LEFT JOIN musehub_branches b ON b.repo_id = r.repo_id
+      WHERE r.repo_id = ? AND r.deleted_at IS NULL
+      ORDER BY b.name`,
+    [repoId],
+  );
+  if (!rows.length) return null;
+  const heads: Record<string, string> = {};
+  for (const r of rows) if (r.name && r.head_commit_id) heads[r.name] = r.head_commit_id;
+  return { defaultBranch: rows[0]!.default_branch, heads };
+}
+
+export async function isLive(em: EntityManager, repoId: string): Promise<boolean> {
+  const rows = await run(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL', [repoId]);
+  return rows.length > 0;
+}

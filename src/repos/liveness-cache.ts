@@ -1,0 +1,97 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { LRUCache } from 'lru-cache';
+import type { Visibility } from './repo.entity.ts';
+
+/** What the transport needs to know about a live repo; never a tombstoned one. */
+export interface LiveRepo {
+  repoId: string;
+  owner: string;
+  slug: string;
+  ownerUserId: string;
+  visibility: Visibility;
+  defaultBranch: string;
+}
+
+export interface LivenessCacheOptions {
+  ttlMs: number;
+  negativeTtlMs: number;
+  max: number;
+}
+
+interface Entry {
+  repo: LiveRepo | null;
+}
+
+const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
+
+/**
+ * owner/slug → live repo, with a short TTL. Concurrent misses for one key share a single
+ * query (lru-cache's fetchMethod). "No such repo" is cached too, for a shorter time, so a
+ * scan of random names cannot hammer the database. The soft-delete service evicts entries;
+ * the TTL is only the last line of defence.
+ */
+export class RepoLivenessCache {
+  private readonly cache: LRUCache<string, Entry>;
+  private readonly keyByRepoId = new Map<string, string>();
+  readonly stats = { hits: 0, misses: 0, evictions: 0 };
+
+  constructor(orm: MikroORM, opts: LivenessCacheOptions) {
+    const negativeTtl = Math.max(1, opts.negativeTtlMs);
+    this.cache = new LRUCache<string, Entry>({
+      max: opts.max,
+      ttl: Math.max(1, opts.ttlMs),
+      dispose: (entry, key) => {
+        if (entry.repo && this.keyByRepoId.get(entry.repo.repoId) === key) this.keyByRepoId.delete(entry.repo.repoId);
+      },
+      fetchMethod: async (key, _stale, { options }) => {
+        this.stats.misses++;
+        const [owner, slug] = key.split('/') as [string, string];
+        const rows = await orm.em.getConnection().execute<Record<string, string>[]>(
+          `SELECT repo_id, owner, slug, owner_user_id, visibility, default_branch
+             FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL`,
+          [owner, slug],
+        );
+        const row = rows[0];
+        if (!row) {
+          options.ttl = negativeTtl;
+          return { repo: null };
+        }
+        const repo: LiveRepo = {
+          repoId: row.repo_id!,
+          owner: row.owner!,
+          slug: row.slug!,
+          ownerUserId: row.owner_user_id!,
+          visibility: row.visibility as Visibility,
+          defaultBranch: row.default_branch!,
+        };
+        this.keyByRepoId.set(repo.repoId, key);
+        return { repo };
+      },
+    });
+  }
+
+  async resolve(owner: string, slug: string): Promise<LiveRepo | null> {
+    const key = keyOf(owner, slug);
+    if (this.cache.has(key)) this.stats.hits++;
+    const entry = await this.cache.fetch(key);
+    return entry?.repo ?? null;
+  }
+
+  /** Forget one owner/slug (e.g. a negative entry once a repo of that name is created). */
+  evictName(owner: string, slug: string): void {
+    if (this.cache.delete(keyOf(owner, slug))) this.stats.evictions++;
+  }
+
+  /** Forget a repo by id (after delete, restore, rename or a visibility change). */
+  evictRepo(repoId: string): void {
+    const key = this.keyByRepoId.get(repoId);
+    if (key && this.cache.delete(key)) this.stats.evictions++;
+    this.keyByRepoId.delete(repoId);
+  }
+
+  clear(): void {
+    this.stats.evictions += this.cache.size;
+    this.cache.clear();
+    this.keyByRepoId.clear();
+  }
+}

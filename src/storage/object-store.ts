@@ -1,0 +1,116 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { GatewayError, PayloadTooLargeError } from '../errors.ts';
+
+export const OBJECT_ID = /^[0-9a-f]{64}$/;
+
+export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+export class HashMismatchError extends GatewayError {
+  constructor(objectId: string, actual: string) {
+    super(422, 'hash_mismatch', `content of object ${objectId} hashes to ${actual}`);
+  }
+}
+
+/**
+ * Content-addressed object bytes. Which repo may see an object is recorded in
+ * musehub_objects, not here: identical content is stored once for every repo.
+ */
+export interface ObjectStore {
+  has(objectId: string): Promise<boolean>;
+  /** Stores bytes whose SHA-256 the caller has already verified equals objectId. Idempotent. */
+  put(objectId: string, bytes: Uint8Array): Promise<void>;
+  /** Streams bytes in, verifying size and hash before they become visible. */
+  putStream(objectId: string, body: Readable, maxBytes: number): Promise<number>;
+  get(objectId: string): Promise<Buffer>;
+  stream(objectId: string): Readable;
+}
+
+/** Files under <dir>/ab/cdef…, written to a temp file, fsynced, then renamed into place. */
+export class FsObjectStore implements ObjectStore {
+  private readonly tmpDir: string;
+  constructor(private readonly dir: string) {
+    this.tmpDir = path.join(dir, 'tmp');
+  }
+
+  async init(): Promise<this> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    return this;
+  }
+
+  private pathOf(objectId: string): string {
+    if (!OBJECT_ID.test(objectId)) throw new Error(`not an object id: ${objectId}`);
+    return path.join(this.dir, objectId.slice(0, 2), objectId.slice(2));
+  }
+
+  async has(objectId: string): Promise<boolean> {
+    return fs.access(this.pathOf(objectId)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async commit(tmp: string, objectId: string): Promise<void> {
+    const target = this.pathOf(objectId);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(tmp, target);
+  }
+
+  private tempPath() {
+    return path.join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  async put(objectId: string, bytes: Uint8Array): Promise<void> {
+    if (await this.has(objectId)) return;
+    const tmp = this.tempPath();
+    const handle = await fs.open(tmp, 'wx', 0o644);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.commit(tmp, objectId);
+  }
+
+  async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
+    const tmp = this.tempPath();
+    const handle = await fs.open(tmp, 'wx', 0o644);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        const buf = chunk as Buffer;
+        size += buf.length;
+        if (size > maxBytes)
+          throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
+        hash.update(buf);
+        await handle.write(buf);
+      }
+      await handle.sync();
+    } catch (err) {
+      await handle.close();
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await handle.close();
+    const actual = hash.digest('hex');
+    if (actual !== objectId) {
+      await fs.rm(tmp, { force: true });
+      throw new HashMismatchError(objectId, actual);
+    }
+    await this.commit(tmp, objectId);
+    return size;
+  }
+
+  get(objectId: string): Promise<Buffer> {
+    return fs.readFile(this.pathOf(objectId));
+  }
+
+  stream(objectId: string): Readable {
+    return createReadStream(this.pathOf(objectId));
+  }
+}

@@ -1,0 +1,67 @@
+import { Packr } from 'msgpackr';
+import { BadRequestError, GatewayError } from '../errors.ts';
+
+/**
+ * Plain msgpack as the Python muse client writes and reads it: no record extension,
+ * string map keys, bin for bytes. 64-bit integers decode to BigInt so none is rounded.
+ */
+export const packr = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  mapsAsObjects: true,
+  int64AsType: 'bigint',
+  encodeUndefinedAsNil: true,
+});
+
+export const MSGPACK = 'application/x-msgpack';
+
+class UnsupportedMediaType extends GatewayError {
+  constructor(type: string) {
+    super(415, 'unsupported_media_type', `Content-Type must be ${MSGPACK} or application/json, not '${type}'`);
+  }
+}
+
+/** Request bytes → value: msgpack (the muse client) or JSON (curl, scripts). */
+export function decodeRequestBody(contentType: string | undefined, bytes: Uint8Array): unknown {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (bytes.length === 0) throw new BadRequestError('request body is empty', 'empty_body');
+  if (type === MSGPACK || type === 'application/msgpack' || type === 'application/vnd.msgpack') {
+    try {
+      return packr.unpack(bytes);
+    } catch {
+      throw new BadRequestError('request body is not valid msgpack', 'malformed_msgpack');
+    }
+  }
+  if (type === 'application/json') {
+    try {
+      return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch {
+      throw new BadRequestError('request body is not valid JSON', 'malformed_json');
+    }
+  }
+  throw new UnsupportedMediaType(type);
+}
+
+/** The muse client sends `Accept: application/x-msgpack, application/json` and decodes every 2xx as msgpack. */
+export function acceptsMsgpack(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept
+    .toLowerCase()
+    .split(',')
+    .some((part) => {
+      const [type, ...params] = part.trim().split(';');
+      const q = params.find((p) => p.trim().startsWith('q='));
+      return (type === MSGPACK || type === 'application/msgpack') && (!q || Number(q.split('=')[1]) > 0);
+    });
+}
+
+/** JSON cannot carry bytes: bins become base64 strings, BigInts decimal strings. */
+export function toJsonSafe(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(toJsonSafe);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
+  }
+  return value;
+}

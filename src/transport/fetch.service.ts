@@ -1,0 +1,154 @@
+import { Readable } from 'node:stream';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { BadRequestError, GatewayError, repoNotFound } from '../errors.ts';
+import {
+  branchHeads,
+  commitRecords,
+  commitsByIds,
+  isLive,
+  objectIdsOfCommits,
+  objectSizes,
+  snapshotsByIds,
+} from '../history/history.store.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { packr } from './codec.ts';
+import { arrayHeader, binHeader, mapHeader, str } from './msgpack-writer.ts';
+
+/** The muse client reads at most 64 MiB of a response. */
+export const CLIENT_RESPONSE_LIMIT = 64 * 1024 * 1024;
+
+export class FetchTooLargeError extends GatewayError {
+  constructor(bytes: number) {
+    const mib = (bytes / 1024 / 1024).toFixed(1);
+    super(
+      422,
+      'fetch_too_large',
+      `this fetch would return ${mib} MiB, over the muse client's 64 MiB response limit; fetch fewer commits at a time (e.g. one branch tip, or an older commit first)`,
+    );
+  }
+}
+
+export interface FetchPlan {
+  commitIds: string[];
+  snapshotIds: string[];
+  objects: { object_id: string; size: number }[];
+  branchHeads: Record<string, string>;
+}
+
+/**
+ * Every commit reachable from `want` and not from `have`, walked one generation per query;
+ * their snapshots; and the objects those snapshots name, less those the `have` commits'
+ * snapshots already gave the client.
+ */
+export async function planFetch(em: EntityManager, repoId: string, want: string[], have: string[]): Promise<FetchPlan> {
+  if (!(await isLive(em, repoId))) throw repoNotFound();
+  const haveSet = new Set(have);
+  const seen = new Set<string>();
+  const commits: { commit_id: string; snapshot_id: string | null }[] = [];
+  let frontier = [...new Set(want)].filter((id) => !haveSet.has(id));
+  let first = true;
+  while (frontier.length) {
+    for (const id of frontier) seen.add(id);
+    const rows = await commitsByIds(em, repoId, frontier);
+    if (first && rows.length < frontier.length) {
+      const found = new Set(rows.map((r) => r.commit_id));
+      const unknown = frontier.filter((id) => !found.has(id));
+      throw new BadRequestError(
+        `want names commits this repo does not have: ${unknown.slice(0, 3).join(', ')}`,
+        'unknown_commit',
+      );
+    }
+    first = false;
+    const next = new Set<string>();
+    for (const row of rows) {
+      commits.push(row);
+      for (const p of [row.parent_commit_id, row.parent2_commit_id]) {
+        if (p && !seen.has(p) && !haveSet.has(p)) next.add(p);
+      }
+    }
+    frontier = [...next];
+  }
+  const snapshotIds = [...new Set(commits.map((c) => c.snapshot_id).filter((s): s is string => !!s))];
+  const snapshots = await snapshotsByIds(em, repoId, snapshotIds);
+  const held = await objectIdsOfCommits(em, repoId, have);
+  const needed = [...new Set(snapshots.flatMap((s) => s.object_ids))].filter((id) => !held.has(id));
+  const objects = (await objectSizes(em, repoId, needed)).map((o) => ({
+    object_id: o.object_id,
+    size: Number(o.size),
+  }));
+  return {
+    commitIds: commits.map((c) => c.commit_id),
+    snapshotIds,
+    objects,
+    branchHeads: await branchHeads(em, repoId),
+  };
+}
+
+/** Upper bound of the encoded response; refuses before a byte is sent when it cannot fit. */
+function checkSize(plan: FetchPlan, recordBytes: number): number {
+  const objectBytes = plan.objects.reduce((n, o) => n + o.size + 64 + 16, 0);
+  const total = objectBytes + recordBytes + 256 + Object.keys(plan.branchHeads).length * 128;
+  if (total > CLIENT_RESPONSE_LIMIT) throw new FetchTooLargeError(total);
+  return total;
+}
+
+/**
+ * The fetch response as a msgpack stream: commit and snapshot records are spliced in as
+ * stored, and object bytes are read from the store one at a time as the client drains
+ * the stream, so memory does not grow with the size of the repository.
+ */
+export async function fetchResponseStream(
+  em: EntityManager,
+  store: ObjectStore,
+  repoId: string,
+  plan: FetchPlan,
+): Promise<Readable> {
+  const commits = await commitRecords(em, repoId, plan.commitIds);
+  const snapshots = await snapshotsByIds(em, repoId, plan.snapshotIds);
+  checkSize(
+    plan,
+    [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
+  );
+  const order = new Map(plan.commitIds.map((id, i) => [id, i]));
+  commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
+
+  async function* pieces() {
+    yield mapHeader(4);
+    yield str('commits');
+    yield arrayHeader(commits.length);
+    for (const c of commits) yield c.record;
+    yield str('snapshots');
+    yield arrayHeader(snapshots.length);
+    for (const s of snapshots) yield s.record;
+    yield str('objects');
+    yield arrayHeader(plan.objects.length);
+    for (const o of plan.objects) {
+      const bytes = await store.get(o.object_id);
+      yield Buffer.concat([mapHeader(2), str('object_id'), str(o.object_id), str('content'), binHeader(bytes.length)]);
+      yield bytes;
+    }
+    yield str('branch_heads');
+    yield packr.pack(plan.branchHeads);
+  }
+  return Readable.from(pieces(), { objectMode: false });
+}
+
+/** The same response as a plain value, for JSON clients (curl, scripts). */
+export async function fetchResponseValue(em: EntityManager, store: ObjectStore, repoId: string, plan: FetchPlan) {
+  const commits = await commitRecords(em, repoId, plan.commitIds);
+  const snapshots = await snapshotsByIds(em, repoId, plan.snapshotIds);
+  checkSize(
+    plan,
+    [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
+  );
+  const order = new Map(plan.commitIds.map((id, i) => [id, i]));
+  commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
+  const objects = [];
+  for (const o of plan.objects) objects.push({ object_id: o.object_id, content: await store.get(o.object_id) });
+  return {
+    commits: commits.map((c) => packr.unpack(c.record)),
+    snapshots: snapshots.map((s) => packr.unpack(s.record)),
+    objects,
+    branch_heads: plan.branchHeads,
+  };
+}

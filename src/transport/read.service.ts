@@ -1,0 +1,52 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { repoNotFound } from '../errors.ts';
+import { commitsByIds, isLive, liveRefs, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
+import type { LiveRepo } from '../repos/index.ts';
+
+/** GET refs: what `muse clone`, `pull`, `fetch`, `push` and `ls-remote` start from. */
+export async function readRefs(em: EntityManager, repo: LiveRepo) {
+  const refs = await liveRefs(em, repo.repoId);
+  if (!refs) throw repoNotFound();
+  return {
+    repo_id: repo.repoId,
+    // The hub does not track a per-repo domain yet; muse's default is "code".
+    domain: 'code',
+    default_branch: refs.defaultBranch,
+    branch_heads: refs.heads,
+  };
+}
+
+/** filter-objects: the ids this repo does not hold yet, in the order asked. */
+export async function filterObjects(em: EntityManager, repoId: string, ids: string[]) {
+  if (!(await isLive(em, repoId))) throw repoNotFound();
+  const present = await presentObjectIds(em, repoId, ids);
+  return { missing: [...new Set(ids)].filter((id) => !present.has(id)) };
+}
+
+/**
+ * negotiate: which of the client's `have` ids the server knows, and the first of them met
+ * walking back from `want` (one query per generation). `ready` once a common base is known,
+ * or when the client has nothing (a clone).
+ */
+export async function negotiate(em: EntityManager, repoId: string, want: string[], have: string[]) {
+  if (!(await isLive(em, repoId))) throw repoNotFound();
+  const known = await presentCommitIds(em, repoId, have);
+  const ack = have.filter((id) => known.has(id));
+  let commonBase: string | null = want.find((id) => known.has(id)) ?? null;
+  const seen = new Set<string>(want);
+  let frontier = [...new Set(want)];
+  while (!commonBase && known.size && frontier.length) {
+    const rows = await commitsByIds(em, repoId, frontier);
+    const next: string[] = [];
+    for (const row of rows) {
+      for (const p of [row.parent_commit_id, row.parent2_commit_id]) {
+        if (!p || seen.has(p)) continue;
+        if (known.has(p)) commonBase ??= p;
+        seen.add(p);
+        next.push(p);
+      }
+    }
+    frontier = next;
+  }
+  return { ack, common_base: commonBase, ready: commonBase !== null || have.length === 0 };
+}

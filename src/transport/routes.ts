@@ -1,0 +1,201 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from '../app-env.ts';
+import {
+  BadRequestError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  repoNotFound,
+  UnauthorizedError,
+} from '../errors.ts';
+import { insertObjectRows, lockLiveRepo } from '../history/history.store.ts';
+import { resolveRepo } from '../middleware/resolve-repo.ts';
+import type { RepoLivenessCache } from '../repos/index.ts';
+import { OBJECT_ID, type ObjectStore } from '../storage/object-store.ts';
+import { findServableObject } from './cdn.service.ts';
+import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
+import { fetchResponseStream, fetchResponseValue, planFetch } from './fetch.service.ts';
+import { storeObjects } from './objects.service.ts';
+import { presignedPutUrl, verifyGrant } from './presign.ts';
+import { applyPush } from './push.service.ts';
+import { filterObjects, negotiate, readRefs } from './read.service.ts';
+import {
+  FetchRequest,
+  FilterObjectsRequest,
+  NegotiateRequest,
+  PresignRequest,
+  PushObjectsRequest,
+  PushRequest,
+  parseWire,
+} from './wire-schemas.ts';
+
+export interface TransportDeps {
+  cache: RepoLivenessCache;
+  store: ObjectStore;
+  publicUrl: string;
+  presignKey: Buffer;
+  limits: { maxBodyBytes: number; maxObjectBytes: number; presignTtlSeconds: number };
+}
+
+/** msgpack when the client's Accept allows it (the muse client always does), JSON otherwise. */
+function reply(c: Context<AppEnv>, value: unknown, status: 200 = 200) {
+  if (acceptsMsgpack(c.req.header('accept'))) {
+    return c.body(new Uint8Array(packr.pack(value)), status, { 'content-type': MSGPACK });
+  }
+  return c.json(toJsonSafe(value) as object, status);
+}
+
+async function readBody(c: Context<AppEnv>): Promise<unknown> {
+  return decodeRequestBody(c.req.header('content-type'), new Uint8Array(await c.req.arrayBuffer()));
+}
+
+const limit = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new PayloadTooLargeError(`request body is larger than ${maxSize} bytes`);
+    },
+  });
+
+/**
+ * The Muse wire protocol under /{owner}/{slug}/…, the presigned upload target and the /o/
+ * object CDN. Every repo route goes through resolveRepo; handlers decode, call one
+ * service, encode.
+ */
+export function transportRoutes(deps: TransportDeps) {
+  const { cache, store, limits } = deps;
+  const app = new Hono<AppEnv>();
+  const read = resolveRepo(cache, 'read');
+  const write = resolveRepo(cache, 'write');
+  const small = limit(16 * 1024 * 1024);
+  const large = limit(limits.maxBodyBytes);
+
+  app.get('/:owner/:slug/refs', read, async (c) => reply(c, await readRefs(c.var.em, c.var.repo)));
+
+  app.post('/:owner/:slug/filter-objects', small, read, async (c) => {
+    const req = parseWire(FilterObjectsRequest, await readBody(c));
+    return reply(c, await filterObjects(c.var.em, c.var.repo.repoId, req.object_ids));
+  });
+
+  app.post('/:owner/:slug/push/objects', large, write, async (c) => {
+    const req = parseWire(PushObjectsRequest, await readBody(c));
+    return reply(c, await storeObjects(c.var.em, store, c.var.repo.repoId, req.objects, limits.maxObjectBytes));
+  });
+
+  app.post('/:owner/:slug/push', large, write, async (c) => {
+    const raw = await readBody(c);
+    const req = parseWire(PushRequest, raw);
+    const rawBundle = (raw as { bundle: Record<string, unknown[]> }).bundle;
+    if (req.bundle.objects.length) {
+      await storeObjects(c.var.em, store, c.var.repo.repoId, req.bundle.objects, limits.maxObjectBytes);
+    }
+    const result = await applyPush(
+      c.var.em,
+      c.var.repo,
+      c.var.user!,
+      req,
+      rawBundle.commits as Record<string, unknown>[],
+      (rawBundle.snapshots ?? []) as Record<string, unknown>[],
+    );
+    // A first push sets the default branch: refs must not serve the cached one.
+    cache.evictRepo(c.var.repo.repoId);
+    return reply(c, result);
+  });
+
+  app.post('/:owner/:slug/negotiate', small, read, async (c) => {
+    const req = parseWire(NegotiateRequest, await readBody(c));
+    return reply(c, await negotiate(c.var.em, c.var.repo.repoId, req.want, req.have));
+  });
+
+  // Clone is refs + fetch with an empty `have`: one handler for both.
+  app.post('/:owner/:slug/fetch', limit(32 * 1024 * 1024), read, async (c) => {
+    const req = parseWire(FetchRequest, await readBody(c));
+    const { em, repo } = c.var;
+    const plan = await planFetch(em, repo.repoId, req.want, req.have);
+    if (!acceptsMsgpack(c.req.header('accept'))) {
+      return c.json(toJsonSafe(await fetchResponseValue(em, store, repo.repoId, plan)) as object);
+    }
+    const stream = await fetchResponseStream(em, store, repo.repoId, plan);
+    return c.body(Readable.toWeb(stream) as unknown as ReadableStream, 200, { 'content-type': MSGPACK });
+  });
+
+  app.post('/:owner/:slug/presign', small, read, async (c) => {
+    const req = parseWire(PresignRequest, await readBody(c));
+    const { repo, user } = c.var;
+    if (req.direction === 'get') return reply(c, { presigned: {}, inline: req.object_ids });
+    if (!user) throw new UnauthorizedError('uploading needs a token: run `muse auth login`');
+    if (repo.permission !== 'write' && repo.permission !== 'admin') {
+      throw new ForbiddenError('you may read this repo but not push to it', 'insufficient_permission');
+    }
+    const ttl = Math.min(req.ttl_seconds ?? limits.presignTtlSeconds, limits.presignTtlSeconds);
+    const expires = Math.floor(Date.now() / 1000) + ttl;
+    const presigned = Object.fromEntries(
+      [...new Set(req.object_ids)].map((objectId) => [
+        objectId,
+        presignedPutUrl(deps.publicUrl, deps.presignKey, {
+          repoId: repo.repoId,
+          objectId,
+          maxBytes: limits.maxObjectBytes,
+          expires,
+        }),
+      ]),
+    );
+    return reply(c, { presigned, inline: [] });
+  });
+
+  // The signed URL is the credential: no Authorization header, no repo resolution by name.
+  app.put('/presigned/:repo_id/:object_id', async (c) => {
+    const repoId = c.req.param('repo_id');
+    const objectId = c.req.param('object_id');
+    const maxBytes = Number(c.req.query('max'));
+    const expires = Number(c.req.query('exp'));
+    const sig = c.req.query('sig') ?? '';
+    if (!OBJECT_ID.test(objectId) || !Number.isSafeInteger(maxBytes) || !Number.isSafeInteger(expires)) {
+      throw new BadRequestError('malformed signed URL', 'invalid_signature');
+    }
+    if (!verifyGrant(deps.presignKey, { repoId, objectId, maxBytes, expires }, sig)) {
+      throw new ForbiddenError(
+        'the signed URL is invalid or has expired; ask for a new one with presign',
+        'invalid_signature',
+      );
+    }
+    const declared = Number(c.req.header('content-length') ?? 'NaN');
+    if (declared > maxBytes)
+      throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
+    const body = c.req.raw.body;
+    if (!body) throw new BadRequestError('request body is empty', 'empty_body');
+    const size = await store.putStream(objectId, Readable.fromWeb(body as WebReadableStream), maxBytes);
+    await c.var.em.transactional(async (tx) => {
+      if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+      await insertObjectRows(tx, repoId, [{ objectId, size }]);
+    });
+    return reply(c, { stored: true, object_id: objectId, size });
+  });
+
+  app.get('/o/:object_id', async (c) => {
+    const objectId = c.req.param('object_id');
+    const found = await findServableObject(c.var.em, c.var.user, objectId);
+    const etag = `"${objectId}"`;
+    // Short-lived caching only: a delete or a visibility change must be able to hide these bytes.
+    const headers = {
+      etag,
+      'cache-control': found.public ? 'public, max-age=60' : 'private, no-cache',
+      vary: 'Authorization',
+    };
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
+    const stream = store.stream(objectId);
+    return c.body(Readable.toWeb(stream) as unknown as ReadableStream, 200, {
+      ...headers,
+      'content-type': 'application/octet-stream',
+      'content-length': String(found.size),
+    });
+  });
+
+  app.all('/o/*', () => {
+    throw new NotFoundError('object not found', 'object_not_found');
+  });
+  return app;
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { BadRequestError } from '../errors.ts';
+import { isValidBranchName } from '../repos/index.ts';
+
+/** Request-size caps per body; each breach is a 400/413 with a detail, before any write. */
+export const LIMITS = {
+  filterIds: 50_000,
+  objectsPerChunk: 1_000,
+  commitsPerPush: 10_000,
+  snapshotsPerPush: 10_000,
+  manifestEntries: 100_000,
+  want: 1_000,
+  have: 200_000,
+  negotiateHave: 1_000,
+  presignIds: 10_000,
+} as const;
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary (msgpack bin, or base64 in JSON)');
+
+/** Manifest paths are relative, slash-separated and never climb out of the work tree. */
+export function isSafeRelativePath(p: string): boolean {
+  return (
+    p.length > 0 &&
+    p.length <= 4096 &&
+    !p.startsWith('/') &&
+    !/[\x00-\x1f\x7f\\]/.test(p) &&
+    !/^[A-Za-z]:/.test(p) &&
+    p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..')
+  );
+}
+
+const isoDate = z
+  .string()
+  .max(64)
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date');
+
+const ObjectEntry = z.looseObject({
+  object_id: hex64,
+  // JSON clients send base64; the muse client sends bin.
+  content: z.union([
+    bytes,
+    z
+      .string()
+      .base64()
+      .transform((s) => Buffer.from(s, 'base64')),
+  ]),
+});
+
+export const FilterObjectsRequest = z.object({ object_ids: z.array(hex64).max(LIMITS.filterIds) });
+
+export const PushObjectsRequest = z.object({ objects: z.array(ObjectEntry).max(LIMITS.objectsPerChunk) });
+
+const nullableId = hex64.nullable().optional();
+
+export const WireCommit = z.looseObject({
+  commit_id: hex64,
+  snapshot_id: hex64,
+  parent_commit_id: nullableId,
+  parent2_commit_id: nullableId,
+  branch: z.string().max(255).nullable().optional(),
+  author: z.string().max(1024).nullable().optional(),
+  message: z.string().max(1_000_000).nullable().optional(),
+  committed_at: isoDate.nullable().optional(),
+});
+
+export const WireSnapshot = z.looseObject({
+  snapshot_id: hex64,
+  manifest: z
+    .record(z.string().refine(isSafeRelativePath, 'manifest paths must be relative and stay inside the repo'), hex64)
+    .refine((m) => Object.keys(m).length <= LIMITS.manifestEntries, `at most ${LIMITS.manifestEntries} files`),
+  created_at: isoDate.nullable().optional(),
+});
+
+export const PushRequest = z.object({
+  bundle: z.looseObject({
+    commits: z.array(WireCommit).max(LIMITS.commitsPerPush),
+    snapshots: z.array(WireSnapshot).max(LIMITS.snapshotsPerPush).default([]),
+    objects: z.array(ObjectEntry).max(LIMITS.objectsPerChunk).default([]),
+    branch_heads: z.record(z.string(), hex64).nullable().optional(),
+  }),
+  branch: z.string().refine(isValidBranchName, 'is not a valid branch name'),
+  force: z.boolean().default(false),
+});
+
+export const FetchRequest = z.object({
+  want: z.array(hex64).min(1, 'must name at least one commit').max(LIMITS.want),
+  have: z.array(hex64).max(LIMITS.have).default([]),
+});
+
+export const NegotiateRequest = z.object({
+  want: z.array(hex64).max(LIMITS.want),
+  have: z.array(hex64).max(LIMITS.negotiateHave).default([]),
+});
+
+export const PresignRequest = z.object({
+  object_ids: z.array(hex64).max(LIMITS.presignIds),
+  direction: z.enum(['put', 'get']),
+  ttl_seconds: z.number().int().min(1).max(3600).optional(),
+});
+
+/** Validates a decoded body; the first problem becomes the 400 detail ("bundle.commits.0.commit_id: …"). */
+export function parseWire<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    const tooBig = issue.code === 'too_big';
+    throw new BadRequestError(`${where}${issue.message}`, tooBig ? 'too_many_items' : 'invalid_request');
+  }
+  return result.data;
+}
