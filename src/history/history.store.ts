@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * Lean SQL for a repo's version history (branches, commits, snapshots, object rows).
  * The transport's hot paths use these instead of hydrating entities. Every query is
  * scoped to one repo_id; the caller has already resolved a live repo (and, for writes,
- * holds its row FOR SHARE).
+ * holds its row locked against a delete).
  *
  * Arrays travel as one JSON parameter (knex would expand a JS array into a list).
  */
@@ -35,12 +35,15 @@ export interface NewSnapshot {
   record: Buffer;
 }
 
-/** Locks the repo row against a concurrent delete for the rest of the transaction; false when gone. */
+/**
+ * Locks the repo row against a concurrent delete for the rest of the transaction; false when
+ * gone. FOR KEY SHARE rather than FOR SHARE: it still blocks the delete's SELECT … FOR UPDATE
+ * (which conflicts with every row lock), but not a push's own UPDATE of pushed_at, so two
+ * pushes holding it cannot deadlock on that update.
+ */
 export async function lockLiveRepo(em: EntityManager, repoId: string): Promise<boolean> {
-  const rows = await run(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR SHARE', [
-    repoId,
-  ]);
-  return rows.length > 0;
+  const sql = 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR KEY SHARE';
+  return (await run(em, sql, [repoId])).length > 0;
 }
 
 export async function branchHeads(em: EntityManager, repoId: string): Promise<Record<string, string>> {
@@ -136,8 +139,9 @@ export async function insertCommits(em: EntityManager, repoId: string, commits: 
 
 /**
  * The branch's current head, with its row locked until the transaction ends, so two pushes
- * to one branch serialise here. A missing branch is created pointing at `initialHead`
- * (returned as created: true); a concurrent creator makes this call wait and then lock.
+ * to one branch serialise here. Take it before writing anything else: a push that waits
+ * here holds nothing another push needs. A missing branch is created pointing at
+ * `initialHead` (created: true); a concurrent creator makes the insert wait, then we lock.
  */
 export async function lockBranch(
   em: EntityManager,
@@ -145,6 +149,14 @@ export async function lockBranch(
   name: string,
   initialHead: string,
 ): Promise<{ head: string; created: boolean }> {
+  const select = () =>
+    run<{ head_commit_id: string }>(
+      em,
+      'SELECT head_commit_id FROM musehub_branches WHERE repo_id = ? AND name = ? FOR UPDATE',
+      [repoId, name],
+    );
+  const [existing] = await select();
+  if (existing) return { head: existing.head_commit_id, created: false };
   const inserted = await run(
     em,
     `INSERT INTO musehub_branches (repo_id, name, head_commit_id) VALUES (?, ?, ?)
@@ -152,11 +164,7 @@ export async function lockBranch(
     [repoId, name, initialHead],
   );
   if (inserted.length) return { head: initialHead, created: true };
-  const [row] = await run<{ head_commit_id: string }>(
-    em,
-    'SELECT head_commit_id FROM musehub_branches WHERE repo_id = ? AND name = ? FOR UPDATE',
-    [repoId, name],
-  );
+  const [row] = await select();
   return { head: row!.head_commit_id, created: false };
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { ConflictError, repoNotFound } from '../errors.ts';
+import { lockLiveRepo } from '../history/history.store.ts';
 import type { AuthUser } from '../users/index.ts';
 import { requireRepoAccess } from './access.ts';
 import { slugFromName } from './names.ts';
@@ -29,13 +30,7 @@ export async function forkRepo(
     const conn = tx.getConnection();
     const ctx = tx.getTransactionContext();
     // Holds off a concurrent delete of the parent until the copy has committed.
-    const live = await conn.execute(
-      'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR SHARE',
-      [parent.repoId],
-      'all',
-      ctx,
-    );
-    if (!live.length) throw repoNotFound();
+    if (!(await lockLiveRepo(tx, parent.repoId))) throw repoNotFound();
     const fork = tx.create(RepoSchema, {
       repoId: randomUUID(),
       owner: user!.username,

@@ -43,7 +43,7 @@ export function tipOf(commits: readonly Commit[], branch: string): string | null
 const sample = (ids: Iterable<string>) => [...ids].slice(0, 3).join(', ');
 
 /**
- * One transaction: the repo row is held FOR SHARE (a concurrent delete waits, or has already
+ * One transaction: the repo row is held FOR KEY SHARE (a concurrent delete waits, or has already
  * won and this push is a 404 that writes nothing), history rows are inserted in bulk, then
  * the branch row is locked FOR UPDATE and moved only if the old head is an ancestor of the
  * new one in the stored history — or `force` is set.
@@ -63,6 +63,8 @@ export async function applyPush(
 
   return em.transactional(async (tx) => {
     if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+    const firstBranch = (await branchCount(tx, repoId)) === 0;
+    const { head: before, created } = await lockBranch(tx, repoId, branch, newHead);
 
     const bundleCommitIds = new Set(bundle.commits.map((c) => c.commit_id));
     const bundleSnapshotIds = new Set(bundle.snapshots.map((s) => s.snapshot_id));
@@ -127,8 +129,6 @@ export async function applyPush(
       ),
     );
 
-    const firstBranch = (await branchCount(tx, repoId)) === 0;
-    const { head: before, created } = await lockBranch(tx, repoId, branch, newHead);
     if (!created && before !== newHead) {
       if (!force && !(await isAncestor(tx, repoId, before, newHead))) {
         throw new ConflictError(
