@@ -42,3 +42,9 @@ export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>
     await client.end();
   }
 }
+
+/** Rows of one table that belong to a repo, counted straight from the database. */
+export async function countRows(url: string, table: string, repoId: string): Promise<number> {
+  const [row] = await sql<{ n: number }>(url, `SELECT count(*)::int AS n FROM ${table} WHERE repo_id = $1`, [repoId]);
+  return row!.n;
+}

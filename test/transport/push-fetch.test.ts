@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { addCollaborator, createRepo } from '../helpers/builders.ts';
-import { sql } from '../helpers/db.ts';
+import { countRows } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, type WireObject, wire } from '../helpers/muse.ts';
 
@@ -208,11 +208,7 @@ describe('fast-forward rule and concurrency', () => {
     const winner = racers[statuses.indexOf(200)]!.commits[0]!.commit_id;
     expect((await wire(gw, 'GET', `${remote}/refs`)).body.branch_heads.main).toBe(winner);
     // Every racer's commit row is stored (a rejected push loses nothing it had uploaded) and the head is one of them.
-    const [{ n }] = (await sql<{ n: number }>(
-      gw.databaseUrl,
-      'SELECT count(*)::int AS n FROM musehub_commits WHERE repo_id = $1',
-      [repo.repoId],
-    );
+    const n = await countRows(gw.databaseUrl, 'musehub_commits', repo.repoId);
     expect(n).toBeGreaterThanOrEqual(2);
   });
 
@@ -243,11 +239,7 @@ describe('fast-forward rule and concurrency', () => {
     const refs = await wire(gw, 'GET', `${remote}/refs`);
     const okHeads = results.filter((r) => r.status === 200).map((r) => r.body.remote_head);
     expect(okHeads).toContain(refs.body.branch_heads.main);
-    const [{ n }] = (await sql<{ n: number }>(
-      gw.databaseUrl,
-      'SELECT count(*)::int AS n FROM musehub_commits WHERE repo_id = $1',
-      [repo.repoId],
-    );
+    const n = await countRows(gw.databaseUrl, 'musehub_commits', repo.repoId);
     expect(n).toBe(20);
   });
 
