@@ -61,8 +61,8 @@ export function createApp({ orm, config, logger, cache, store, presignKey }: App
   );
   api.use(dbContext(orm));
   api.use(auth());
-  api.route('/', repoRoutes(config.publicUrl));
-  api.route('/', repoMemberRoutes(config.publicUrl));
+  api.route('/', repoRoutes(config.publicUrl, cache));
+  api.route('/', repoMemberRoutes(config.publicUrl, cache));
   api.route('/', issueRoutes(config.publicUrl));
   api.route('/', proposalRoutes(config.publicUrl));
   api.route('/', webhookRoutes());

@@ -5,6 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
+import { LivenessListener } from './db/liveness-listener.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
 import { RepoLivenessCache } from './repos/index.ts';
@@ -19,6 +20,7 @@ export interface RunningGateway {
   dispatcher: WebhookDispatcher;
   app: ReturnType<typeof createApp>;
   cache: RepoLivenessCache;
+  listener: LivenessListener;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
 }
@@ -40,6 +42,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   }
 
   const cache = new RepoLivenessCache(orm, config.repoCache);
+  const listener = new LivenessListener(db.url, cache, logger.child({ component: 'liveness' }));
+  await listener.start();
   const store = await new FsObjectStore(path.join(config.dataDir, 'objects')).init();
   const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
   // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
@@ -74,11 +78,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await drained;
       clearTimeout(timer);
       await dispatcher.stop();
+      await listener.stop();
       await orm.close();
       await db.stop();
       logger.info('gateway stopped');
     })();
     return closing;
   };
-  return { url, port, orm, server, dispatcher, app, cache, close };
+  return { url, port, orm, server, dispatcher, app, cache, listener, close };
 }

@@ -25,6 +25,7 @@ export const IssueSchema = defineEntity({
       .onUpdate(() => new Date()),
     closedAt: p.datetime().fieldName('closed_at').nullable(),
     deletedAt: p.datetime().fieldName('deleted_at').nullable(),
+    deletionId: p.uuid().fieldName('deletion_id').nullable(),
   },
   filters: { liveIssues: { name: 'liveIssues', cond: { deletedAt: null }, default: true } },
 });
@@ -40,6 +41,7 @@ export const IssueCommentSchema = defineEntity({
     authorUserId: p.uuid().fieldName('author_user_id'),
     body: p.text(),
     isDeleted: p.boolean().fieldName('is_deleted').default(false),
+    deletionId: p.uuid().fieldName('deletion_id').nullable(),
     createdAt: p
       .datetime()
       .fieldName('created_at')
@@ -93,7 +95,10 @@ export const ProposalSchema = defineEntity({
       .onUpdate(() => new Date()),
     closedAt: p.datetime().fieldName('closed_at').nullable(),
     mergedAt: p.datetime().fieldName('merged_at').nullable(),
+    deletedAt: p.datetime().fieldName('deleted_at').nullable(),
+    deletionId: p.uuid().fieldName('deletion_id').nullable(),
   },
+  filters: { liveProposals: { name: 'liveProposals', cond: { deletedAt: null }, default: true } },
 });
 export type Proposal = InferEntity<typeof ProposalSchema>;
 
@@ -107,6 +112,7 @@ export const ProposalCommentSchema = defineEntity({
     authorUserId: p.uuid().fieldName('author_user_id'),
     body: p.text(),
     isDeleted: p.boolean().fieldName('is_deleted').default(false),
+    deletionId: p.uuid().fieldName('deletion_id').nullable(),
     createdAt: p
       .datetime()
       .fieldName('created_at')
@@ -132,6 +138,7 @@ export const WebhookSchema = defineEntity({
     secret: p.text().hidden(),
     active: p.boolean().default(true),
     createdBy: p.uuid().fieldName('created_by'),
+    deletionId: p.uuid().fieldName('deletion_id').nullable(),
     createdAt: p
       .datetime()
       .fieldName('created_at')

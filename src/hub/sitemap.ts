@@ -29,7 +29,7 @@ export async function buildSitemap(em: EntityManager, publicUrl: string): Promis
      UNION ALL
      SELECT l.owner, l.slug, 'proposal', p.number, p.updated_at
        FROM musehub_proposals p JOIN live l ON l.repo_id = p.repo_id
-      WHERE p.state = 'open'
+      WHERE p.deleted_at IS NULL AND p.state = 'open'
      ORDER BY owner, slug, kind DESC, number
      LIMIT ?`,
     [MAX_URLS],

@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000000_hub_schema } from './Migration20261128000000_hub_schema.ts';
+import { Migration20261128020000_soft_delete } from './Migration20261128020000_soft_delete.ts';
 
 /**
  * Every migration, oldest first. Listed statically so the migrator never has to
@@ -8,4 +9,5 @@ import { Migration20261128000000_hub_schema } from './Migration20261128000000_hu
  */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128000000_hub_schema', class: Migration20261128000000_hub_schema },
+  { name: 'Migration20261128020000_soft_delete', class: Migration20261128020000_soft_delete },
 ];

@@ -10,8 +10,10 @@ import {
   withNextLink,
 } from '../openapi.ts';
 import { listCollaborators, putCollaborator, removeCollaborator } from './collaborator.service.ts';
+import { notifyLiveness } from './delete.service.ts';
 import { forkRepo, listForks } from './fork.service.ts';
-import { RepoSchemaJson, repoToJson } from './repo.routes.ts';
+import type { RepoLivenessCache } from './liveness-cache.ts';
+import { RepoSchemaJson, reposToJson } from './repo.routes.ts';
 
 const CollaboratorJson = z
   .object({
@@ -30,7 +32,7 @@ const UserParam = RepoIdParam.extend({
 });
 
 /** Collaborators and forks: the resources that hang off a repo in src/repos. */
-export function repoMemberRoutes(publicUrl: string) {
+export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
   const app = createRouter();
 
   app.openapi(
@@ -112,8 +114,10 @@ export function repoMemberRoutes(publicUrl: string) {
     async (c) => {
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : {};
       const fork = await forkRepo(c.var.em, c.var.user, c.req.valid('param').repo_id, body);
+      cache.evictName(fork.owner, fork.slug);
+      await notifyLiveness(c.var.em, 'create', fork);
       c.header('Location', `${publicUrl}/api/v1/repos/${fork.repoId}`);
-      return c.json(repoToJson(fork, publicUrl), 201);
+      return c.json((await reposToJson(c.var.em, [fork], publicUrl))[0]!, 201);
     },
   );
 
@@ -140,7 +144,7 @@ export function repoMemberRoutes(publicUrl: string) {
     async (c) => {
       const { flat, ...page } = c.req.valid('query');
       const { items, nextCursor } = await listForks(c.var.em, c.var.user, c.req.valid('param').repo_id, flat, page);
-      const forks = items.map((r) => repoToJson(r, publicUrl));
+      const forks = await reposToJson(c.var.em, items, publicUrl);
       return c.json({ forks, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },
   );

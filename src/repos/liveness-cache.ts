@@ -33,9 +33,14 @@ const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
 export class RepoLivenessCache {
   private readonly cache: LRUCache<string, Entry>;
   private readonly keyByRepoId = new Map<string, string>();
+  /** While cross-process invalidation is down, nothing is cached: every lookup asks the database. */
+  private bypass = false;
   readonly stats = { hits: 0, misses: 0, evictions: 0 };
 
-  constructor(orm: MikroORM, opts: LivenessCacheOptions) {
+  constructor(
+    private readonly orm: MikroORM,
+    opts: LivenessCacheOptions,
+  ) {
     const negativeTtl = Math.max(1, opts.negativeTtlMs);
     this.cache = new LRUCache<string, Entry>({
       max: opts.max,
@@ -46,31 +51,40 @@ export class RepoLivenessCache {
       fetchMethod: async (key, _stale, { options }) => {
         this.stats.misses++;
         const [owner, slug] = key.split('/') as [string, string];
-        const rows = await orm.em.getConnection().execute<Record<string, string>[]>(
-          `SELECT repo_id, owner, slug, owner_user_id, visibility, default_branch
-             FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL`,
-          [owner, slug],
-        );
-        const row = rows[0];
-        if (!row) {
-          options.ttl = negativeTtl;
-          return { repo: null };
-        }
-        const repo: LiveRepo = {
-          repoId: row.repo_id!,
-          owner: row.owner!,
-          slug: row.slug!,
-          ownerUserId: row.owner_user_id!,
-          visibility: row.visibility as Visibility,
-          defaultBranch: row.default_branch!,
-        };
-        this.keyByRepoId.set(repo.repoId, key);
+        const repo = await this.load(owner, slug);
+        if (!repo) options.ttl = negativeTtl;
+        else this.keyByRepoId.set(repo.repoId, key);
         return { repo };
       },
     });
   }
 
+  private async load(owner: string, slug: string): Promise<LiveRepo | null> {
+    const rows = await this.orm.em.getConnection().execute<Record<string, string>[]>(
+      `SELECT repo_id, owner, slug, owner_user_id, visibility, default_branch
+         FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL`,
+      [owner, slug],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      repoId: row.repo_id!,
+      owner: row.owner!,
+      slug: row.slug!,
+      ownerUserId: row.owner_user_id!,
+      visibility: row.visibility as Visibility,
+      defaultBranch: row.default_branch!,
+    };
+  }
+
+  /** Stop caching (invalidation channel lost) or start again (reconnected: starts empty). */
+  setBypass(on: boolean): void {
+    this.bypass = on;
+    this.clear();
+  }
+
   async resolve(owner: string, slug: string): Promise<LiveRepo | null> {
+    if (this.bypass) return this.load(owner, slug);
     const key = keyOf(owner, slug);
     if (this.cache.has(key)) this.stats.hits++;
     const entry = await this.cache.fetch(key);

@@ -30,6 +30,9 @@ export const RepoSchema = defineEntity({
       .onUpdate(() => new Date()),
     pushedAt: p.datetime().fieldName('pushed_at').nullable(),
     deletedAt: p.datetime().fieldName('deleted_at').nullable(),
+    deletedBy: p.uuid().fieldName('deleted_by').nullable(),
+    /** Stamped on every row one delete tombstoned, so a restore revives exactly those. */
+    deletionId: p.uuid().fieldName('deletion_id').nullable(),
   },
   filters: {
     // Default on: every find/findOne/count/nativeUpdate sees live repos only.

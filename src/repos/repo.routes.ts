@@ -1,6 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../middleware/auth.ts';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { requireUser as requireSignedIn, requireUser } from '../middleware/auth.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
+import { notifyLiveness, restoreRepo, softDeleteRepo } from './delete.service.ts';
+import type { RepoLivenessCache } from './liveness-cache.ts';
 import type { Repo } from './repo.entity.ts';
 import {
   createRepo,
@@ -8,6 +11,7 @@ import {
   getReadableRepoByName,
   listReposForUser,
   listReposOwnedBy,
+  liveRepoIds,
 } from './repo.service.ts';
 
 export const RepoSchemaJson = z
@@ -41,7 +45,16 @@ const CreateRepoSchema = z
   })
   .openapi('CreateRepo');
 
-export function repoToJson(repo: Repo, publicUrl: string): z.infer<typeof RepoSchemaJson> {
+/** forkParentId is shown only while the parent is live: a deleted parent is not exposed through its forks. */
+export async function reposToJson(em: EntityManager, repos: Repo[], publicUrl: string) {
+  const live = await liveRepoIds(
+    em,
+    repos.map((r) => r.forkParentId).filter((id): id is string => !!id),
+  );
+  return repos.map((r) => repoToJson(r, publicUrl, !!r.forkParentId && live.has(r.forkParentId)));
+}
+
+export function repoToJson(repo: Repo, publicUrl: string, parentVisible = true): z.infer<typeof RepoSchemaJson> {
   return {
     repoId: repo.repoId,
     owner: repo.owner,
@@ -51,7 +64,7 @@ export function repoToJson(repo: Repo, publicUrl: string): z.infer<typeof RepoSc
     description: repo.description,
     visibility: repo.visibility,
     defaultBranch: repo.defaultBranch,
-    forkParentId: repo.forkParentId ?? null,
+    forkParentId: parentVisible ? (repo.forkParentId ?? null) : null,
     cloneUrl: `${publicUrl}/${repo.owner}/${repo.slug}`,
     createdAt: repo.createdAt.toISOString(),
     updatedAt: repo.updatedAt.toISOString(),
@@ -67,7 +80,7 @@ const UsernameParam = z.object({
 });
 
 /** REST routes for repos, mounted under /api/v1. */
-export function repoRoutes(publicUrl: string) {
+export function repoRoutes(publicUrl: string, cache: RepoLivenessCache) {
   const app = createRouter();
 
   app.openapi(
@@ -82,6 +95,9 @@ export function repoRoutes(publicUrl: string) {
     async (c) => {
       const user = requireUser(c.var.user);
       const repo = await createRepo(c.var.em, user, c.req.valid('json'));
+      // A cached "no such repo" for this name, here or in another process, must not outlive the create.
+      cache.evictName(repo.owner, repo.slug);
+      await notifyLiveness(c.var.em, 'create', repo);
       c.header('Location', `${publicUrl}/api/v1/repos/${repo.repoId}`);
       return c.json(repoToJson(repo, publicUrl), 201);
     },
@@ -100,7 +116,7 @@ export function repoRoutes(publicUrl: string) {
       const user = requireUser(c.var.user);
       const page = c.req.valid('query');
       const { items, nextCursor } = await listReposForUser(c.var.em, user, page);
-      const repos = items.map((r) => repoToJson(r, publicUrl));
+      const repos = await reposToJson(c.var.em, items, publicUrl);
       return c.json({ repos, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },
   );
@@ -116,7 +132,7 @@ export function repoRoutes(publicUrl: string) {
     }),
     async (c) => {
       const repo = await getReadableRepo(c.var.em, c.var.user, c.req.valid('param').repo_id);
-      return c.json(repoToJson(repo, publicUrl), 200);
+      return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
     },
   );
 
@@ -132,7 +148,7 @@ export function repoRoutes(publicUrl: string) {
     async (c) => {
       const page = c.req.valid('query');
       const { items, nextCursor } = await listReposOwnedBy(c.var.em, c.var.user, c.req.valid('param').username, page);
-      const repos = items.map((r) => repoToJson(r, publicUrl));
+      const repos = await reposToJson(c.var.em, items, publicUrl);
       return c.json({ repos, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },
   );
@@ -156,7 +172,38 @@ export function repoRoutes(publicUrl: string) {
     async (c) => {
       const { username, slug } = c.req.valid('param');
       const repo = await getReadableRepoByName(c.var.em, c.var.user, username, slug);
-      return c.json(repoToJson(repo, publicUrl), 200);
+      return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/repos/{repo_id}',
+      tags: ['Repos'],
+      summary:
+        'Soft-delete a repo (owner only); its issues, proposals and comments are tombstoned with it. Idempotent.',
+      request: { params: RepoIdParam },
+      responses: { 204: { description: 'Deleted (or already deleted)' }, ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      await softDeleteRepo(c.var.em, cache, requireSignedIn(c.var.user), c.req.valid('param').repo_id);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/repos/{repo_id}/restore',
+      tags: ['Repos'],
+      summary: 'Restore a deleted repo and exactly what its delete tombstoned (owner only)',
+      request: { params: RepoIdParam },
+      responses: { 200: json(RepoSchemaJson, 'The restored repo'), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => {
+      const repo = await restoreRepo(c.var.em, cache, requireSignedIn(c.var.user), c.req.valid('param').repo_id);
+      return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
     },
   );
 

@@ -107,3 +107,10 @@ export async function listReposOwnedBy(
   if (!owner) throw new NotFoundError(`user '${username}' not found`, 'user_not_found');
   return pageOfRepos(em, { ownerUserId: owner.userId, $or: await readableBy(em, viewer) }, page);
 }
+
+/** Which of these repo ids are live (one query; the default filter hides tombstones). */
+export async function liveRepoIds(em: EntityManager, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await em.find(RepoSchema, { repoId: { $in: [...new Set(ids)] } }, { fields: ['repoId'] });
+  return new Set(rows.map((r) => r.repoId));
+}

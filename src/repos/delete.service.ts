@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
+import type { AuthUser } from '../users/index.ts';
+import type { RepoLivenessCache } from './liveness-cache.ts';
+import { type Repo, RepoSchema } from './repo.entity.ts';
+import { canRead } from './repo.service.ts';
+
+/** The channel every gateway process LISTENs on; payload: {"op", "repoId", "owner", "slug"}. */
+export const LIVENESS_CHANNEL = 'musehub_repo_liveness';
+
+export type LivenessOp = 'delete' | 'restore' | 'create' | 'update';
+
+/** Queue a liveness notification; PostgreSQL delivers it only if and when the transaction commits. */
+export async function notifyLiveness(em: EntityManager, op: LivenessOp, repo: Pick<Repo, 'repoId' | 'owner' | 'slug'>) {
+  const payload = JSON.stringify({ op, repoId: repo.repoId, owner: repo.owner, slug: repo.slug });
+  await em
+    .getConnection()
+    .execute('SELECT pg_notify(?, ?)', [LIVENESS_CHANNEL, payload], 'all', em.getTransactionContext());
+}
+
+/**
+ * What one delete tombstones, each statement limited to rows not tombstoned already and
+ * stamping the delete's deletion_id. Explicit UPDATEs, never ORM cascades; nothing is
+ * hard-deleted. docs/soft-delete.md lists every table and why it is (or is not) here.
+ */
+const CASCADE = [
+  ['issues', `UPDATE musehub_issues SET deleted_at = ?, deletion_id = ? WHERE repo_id = ? AND deleted_at IS NULL`],
+  [
+    'issueComments',
+    `UPDATE musehub_issue_comments SET is_deleted = true, deletion_id = ? WHERE repo_id = ? AND NOT is_deleted`,
+  ],
+  [
+    'proposals',
+    `UPDATE musehub_proposals SET deleted_at = ?, deletion_id = ? WHERE repo_id = ? AND deleted_at IS NULL`,
+  ],
+  [
+    'proposalComments',
+    `UPDATE musehub_proposal_comments SET is_deleted = true, deletion_id = ? WHERE repo_id = ? AND NOT is_deleted`,
+  ],
+  ['webhooks', `UPDATE musehub_webhooks SET active = false, deletion_id = ? WHERE repo_id = ? AND active`],
+] as const;
+
+/** The reverse: only rows stamped with this deletion_id (a comment its author deleted earlier stays deleted). */
+const RESTORE = [
+  ['issues', `UPDATE musehub_issues SET deleted_at = NULL, deletion_id = NULL WHERE repo_id = ? AND deletion_id = ?`],
+  [
+    'issueComments',
+    `UPDATE musehub_issue_comments SET is_deleted = false, deletion_id = NULL WHERE repo_id = ? AND deletion_id = ?`,
+  ],
+  [
+    'proposals',
+    `UPDATE musehub_proposals SET deleted_at = NULL, deletion_id = NULL WHERE repo_id = ? AND deletion_id = ?`,
+  ],
+  [
+    'proposalComments',
+    `UPDATE musehub_proposal_comments SET is_deleted = false, deletion_id = NULL WHERE repo_id = ? AND deletion_id = ?`,
+  ],
+  ['webhooks', `UPDATE musehub_webhooks SET active = true, deletion_id = NULL WHERE repo_id = ? AND deletion_id = ?`],
+] as const;
+
+export type TableCounts = Record<(typeof CASCADE)[number][0], number>;
+
+async function audit(
+  em: EntityManager,
+  action: 'repo.delete' | 'repo.restore',
+  actor: AuthUser,
+  repoId: string,
+  deletionId: string,
+  details: object,
+) {
+  await em
+    .getConnection()
+    .execute(
+      `INSERT INTO musehub_audit_events (event_id, actor_user_id, action, repo_id, deletion_id, details) VALUES (?, ?, ?, ?, ?, ?::jsonb)`,
+      [randomUUID(), actor.userId, action, repoId, deletionId, JSON.stringify(details)],
+      'run',
+      em.getTransactionContext(),
+    );
+}
+
+/** The repo row, tombstoned or not, locked FOR UPDATE until the transaction ends. */
+async function lockAnyRepo(tx: EntityManager, repoId: string): Promise<Repo | null> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(repoId)) return null;
+  return tx.findOne(RepoSchema, { repoId }, { filters: false, lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+}
+
+export interface DeleteResult {
+  alreadyDeleted: boolean;
+  deletionId: string;
+  counts: TableCounts | null;
+  /** How long the repo row stayed locked, ms (lock acquired → commit issued). */
+  lockedMs: number;
+}
+
+/**
+ * Soft-deletes a repo and tombstones what hangs off it, in one transaction. Owner only:
+ * anyone else gets the repo 404 (already deleted, or private and unreadable to them) or
+ * 403 (a live repo they can see). Deleting again is a no-op success. After commit the local liveness cache
+ * forgets the repo; other processes do so on the NOTIFY.
+ */
+export async function softDeleteRepo(
+  em: EntityManager,
+  cache: RepoLivenessCache | undefined,
+  actor: AuthUser,
+  repoId: string,
+): Promise<DeleteResult> {
+  let lockedAt = 0;
+  const result = await em.transactional(async (tx) => {
+    const repo = await lockAnyRepo(tx, repoId);
+    lockedAt = performance.now();
+    if (!repo) throw repoNotFound();
+    if (repo.ownerUserId !== actor.userId) {
+      // Deleted, or private and not theirs to read: the same 404 as a repo that never existed.
+      if (repo.deletedAt || !(await canRead(tx, repo, actor))) throw repoNotFound();
+      throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');
+    }
+    if (repo.deletedAt) return { repo, alreadyDeleted: true, deletionId: repo.deletionId ?? '', counts: null };
+    const deletionId = randomUUID();
+    const conn = tx.getConnection();
+    const ctx = tx.getTransactionContext();
+    // clock_timestamp(), not now(): taken after the lock was granted, so every push that
+    // committed before this delete has an earlier timestamp than deleted_at.
+    const [stamped] = await conn.execute<{ deleted_at: Date }[]>(
+      `UPDATE musehub_repos SET deleted_at = clock_timestamp(), deleted_by = ?, deletion_id = ?, updated_at = clock_timestamp()
+        WHERE repo_id = ? RETURNING deleted_at`,
+      [actor.userId, deletionId, repoId],
+      'all',
+      ctx,
+    );
+    const counts = {} as TableCounts;
+    for (const [table, sql] of CASCADE) {
+      const params = sql.includes('deleted_at = ?') ? [stamped!.deleted_at, deletionId, repoId] : [deletionId, repoId];
+      counts[table] = (await conn.execute<{ affectedRows: number }>(sql, params, 'run', ctx)).affectedRows;
+    }
+    await audit(tx, 'repo.delete', actor, repoId, deletionId, {
+      owner: repo.owner,
+      slug: repo.slug,
+      tombstoned: counts,
+    });
+    await notifyLiveness(tx, 'delete', repo);
+    return { repo, alreadyDeleted: false, deletionId, counts };
+  });
+  const lockedMs = performance.now() - lockedAt;
+  cache?.evictRepo(repoId);
+  cache?.evictName(result.repo.owner, result.repo.slug);
+  return { alreadyDeleted: result.alreadyDeleted, deletionId: result.deletionId, counts: result.counts, lockedMs };
+}
+
+/**
+ * Revives a deleted repo and exactly the rows its delete tombstoned. 409 when a live repo
+ * has taken the owner/slug meanwhile. Owner only; anyone else sees the repo 404.
+ */
+export async function restoreRepo(
+  em: EntityManager,
+  cache: RepoLivenessCache | undefined,
+  actor: AuthUser,
+  repoId: string,
+): Promise<Repo> {
+  const repo = await em.transactional(async (tx) => {
+    const found = await lockAnyRepo(tx, repoId);
+    if (!found || found.ownerUserId !== actor.userId) throw repoNotFound();
+    if (!found.deletedAt) return found;
+    const conn = tx.getConnection();
+    const ctx = tx.getTransactionContext();
+    const taken = await conn.execute(
+      'SELECT 1 FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL AND repo_id <> ?',
+      [found.owner, found.slug, repoId],
+      'all',
+      ctx,
+    );
+    if (taken.length) {
+      throw new ConflictError(
+        `a live repo named '${found.owner}/${found.slug}' exists; delete or rename it first`,
+        'repo_name_taken',
+      );
+    }
+    const deletionId = found.deletionId!;
+    const counts = {} as TableCounts;
+    for (const [table, sql] of RESTORE)
+      counts[table] = (
+        await conn.execute<{ affectedRows: number }>(sql, [repoId, deletionId], 'run', ctx)
+      ).affectedRows;
+    await conn.execute(
+      `UPDATE musehub_repos SET deleted_at = NULL, deleted_by = NULL, deletion_id = NULL, updated_at = clock_timestamp() WHERE repo_id = ?`,
+      [repoId],
+      'run',
+      ctx,
+    );
+    await audit(tx, 'repo.restore', actor, repoId, deletionId, {
+      owner: found.owner,
+      slug: found.slug,
+      revived: counts,
+    });
+    await notifyLiveness(tx, 'restore', found);
+    return found;
+  });
+  cache?.evictRepo(repoId);
+  cache?.evictName(repo.owner, repo.slug);
+  // A fresh read: the locked entity above still carries its tombstone fields.
+  return (await em.fork().findOne(RepoSchema, { repoId }))!;
+}
