@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { addCollaborator, createRepo, expectRepo404, type RepoBody } from '../helpers/builders.ts';
+import { addCollaborator, createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wire } from '../helpers/muse.ts';
