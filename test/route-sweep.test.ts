@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { addCollaborator, createRepo, REPO_404, type RepoBody } from './helpers/builders.ts';
+import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { makeCommit, makeSnapshot, pushAll, wirePackr } from './helpers/muse.ts';
+
+/**
+ * Generated from the routes Hono has registered, so a new route cannot escape it: for every
+ * route that names a repo, a stranger to a private repo and anyone asking about a deleted
+ * repo get exactly the 404 body of a repo that never existed. (The owner may still delete
+ * again, idempotently, and restore.)
+ */
+type U = { token: string; userId: string; username: string };
+let gw: TestGateway;
+let alice: U;
+let bob: U;
+let carol: U;
+let priv: RepoBody;
+let deleted: RepoBody;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  alice = await gw.user('alice');
+  bob = await gw.user('bob');
+  carol = await gw.user('carol');
+  priv = await createRepo(gw, alice.token, { name: 'private one' });
+  deleted = await createRepo(gw, alice.token, { name: 'deleted one', visibility: 'public' });
+  await addCollaborator(gw, alice.token, deleted.repoId, 'bob', 'write');
+  for (const repo of [priv, deleted]) {
+    const api = `/api/v1/repos/${repo.repoId}`;
+    await gw.request('POST', `${api}/issues`, { token: alice.token, json: { title: 'i' } });
+    await gw.request('POST', `${api}/issues/1/comments`, { token: alice.token, json: { body: 'c' } });
+    await gw.request('POST', `${api}/proposals`, { token: alice.token, json: { title: 'p', fromBranch: 'dev' } });
+    const { snapshot, objects } = makeSnapshot({ 'f.txt': `bytes of ${repo.slug}` });
+    await pushAll(gw, `/alice/${repo.slug}`, alice.token, {
+      commits: [makeCommit({ snapshotId: snapshot.snapshot_id })],
+      snapshots: [snapshot],
+      objects,
+    });
+  }
+  expect((await gw.request('DELETE', `/api/v1/repos/${deleted.repoId}`, { token: alice.token })).status).toBe(204);
+});
+afterAll(() => gw?.close());
+
+/** A body each route accepts, so the answer is decided by the repo, not by validation. */
+function bodyFor(method: string, path: string): { json?: unknown; msgpack?: unknown } {
+  if (method === 'GET' || method === 'DELETE') return {};
+  if (!path.startsWith('/api/')) return { msgpack: { object_ids: [], want: [], have: [], objects: [] } };
+  if (path.endsWith('/issues') || path.endsWith('/issues/:number')) return { json: { title: 'x' } };
+  if (path.endsWith('/labels')) return { json: { labels: ['x'] } };
+  if (path.endsWith('/comments')) return { json: { body: 'x' } };
+  if (path.endsWith('/proposals')) return { json: { title: 'x', fromBranch: 'dev' } };
+  if (path.endsWith('/proposals/:number')) return { json: { title: 'x' } };
+  if (path.includes('/collaborators/')) return { json: { permission: 'read' } };
+  if (path.endsWith('/webhooks')) return { json: { url: 'http://x.test/', events: ['push'] } };
+  return { json: {} };
+}
+
+function fill(path: string, repo: { repoId: string; owner: string; slug: string }) {
+  return path
+    .replace(':repo_id', repo.repoId)
+    .replace(':owner', repo.owner)
+    .replace(':username/repos/:slug', `${repo.owner}/repos/${repo.slug}`)
+    .replace(':slug', repo.slug)
+    .replace(':number', '1')
+    .replace(':comment_id', randomUUID())
+    .replace(':webhook_id', randomUUID())
+    .replace(':label', 'x')
+    .replace(':username', 'bob');
+}
+
+async function call(method: string, path: string, token: string | undefined) {
+  const { json, msgpack } = bodyFor(method, path.replace(/[0-9a-f-]{36}/g, ''));
+  const headers: Record<string, string> = { accept: 'application/x-msgpack, application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | Uint8Array | undefined;
+  if (json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(json);
+  } else if (msgpack !== undefined) {
+    headers['content-type'] = 'application/x-msgpack';
+    body = new Uint8Array(wirePackr.pack(msgpack));
+  }
+  const res = await fetch(`${gw.url}${path}`, { method, headers, body });
+  return { status: res.status, text: await res.text() };
+}
+
+const repoRoutes = () =>
+  gw.app.routes
+    .filter(
+      (r) =>
+        r.method !== 'ALL' &&
+        (r.path.includes(':repo_id') || r.path.includes(':slug')) &&
+        !r.path.startsWith('/presigned/'),
+    )
+    .map((r) => [r.method, r.path] as const)
+    .filter(([m, p], i, all) => all.findIndex(([m2, p2]) => m2 === m && p2 === p) === i);
+
+test('the sweep covers every repo route (REST and wire protocol)', () => {
+  const routes = repoRoutes();
+  expect(routes.length).toBeGreaterThan(30);
+  expect(routes).toContainEqual(['GET', '/:owner/:slug/refs']);
+  expect(routes).toContainEqual(['POST', '/:owner/:slug/fetch']);
+  expect(routes).toContainEqual(['DELETE', '/api/v1/repos/:repo_id']);
+});
+
+test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404 of a repo that never existed', async () => {
+  const never = { repoId: randomUUID(), owner: 'alice', slug: 'never-existed' };
+  const asRepo = (r: RepoBody) => ({ repoId: r.repoId, owner: 'alice', slug: r.slug });
+  const failures: string[] = [];
+  for (const [method, path] of repoRoutes()) {
+    const baseline = await call(method, fill(path, never), alice.token);
+    const cases: [string, Awaited<ReturnType<typeof call>>][] = [
+      ['missing', baseline],
+      ['private, stranger', await call(method, fill(path, asRepo(priv)), carol.token)],
+      ['private, anonymous', await call(method, fill(path, asRepo(priv)), undefined)],
+      ['deleted, collaborator', await call(method, fill(path, asRepo(deleted)), bob.token)],
+      ['deleted, anonymous', await call(method, fill(path, asRepo(deleted)), undefined)],
+    ];
+    const ownerMayStill = (method === 'DELETE' && path === '/api/v1/repos/:repo_id') || path.endsWith('/restore');
+    if (!ownerMayStill) cases.push(['deleted, owner', await call(method, fill(path, asRepo(deleted)), alice.token)]);
+    for (const [label, res] of cases) {
+      // Anonymous writes may be refused earlier with 401 (sign in first); they learn nothing either way.
+      if (res.status === 401 && label.includes('anonymous')) continue;
+      if (res.status !== 404 || res.text !== REPO_404)
+        failures.push(`${method} ${path} [${label}] → ${res.status} ${res.text.slice(0, 120)}`);
+    }
+  }
+  expect(failures).toEqual([]);
+});
+
+test('the owner may delete a deleted repo again (204) but reads of it are 404', async () => {
+  expect((await call('DELETE', `/api/v1/repos/${deleted.repoId}`, alice.token)).status).toBe(204);
+  expect((await call('GET', `/api/v1/repos/${deleted.repoId}`, alice.token)).text).toBe(REPO_404);
+});
