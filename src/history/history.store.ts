@@ -35,13 +35,19 @@ export interface NewSnapshot {
   record: Buffer;
 }
 
+/** Advisory-lock key shared by writers (shared) and the delete (exclusive) of one repo. */
+export const repoGateKey = (repoId: string) => `musehub-repo-gate:${repoId}`;
+
 /**
- * Locks the repo row against a concurrent delete for the rest of the transaction; false when
- * gone. FOR KEY SHARE rather than FOR SHARE: it still blocks the delete's SELECT … FOR UPDATE
- * (which conflicts with every row lock), but not a push's own UPDATE of pushed_at, so two
- * pushes holding it cannot deadlock on that update.
+ * Holds off a concurrent delete for the rest of the transaction; false when the repo is
+ * gone. Two locks: a shared advisory "gate" lock, which queues fairly behind a waiting
+ * delete (row share locks do not: a steady stream of pushes could starve a delete's
+ * FOR UPDATE forever), then the row itself FOR KEY SHARE, which still conflicts with the
+ * delete's FOR UPDATE but not with a push's own UPDATE of pushed_at, so two pushes cannot
+ * deadlock there.
  */
 export async function lockLiveRepo(em: EntityManager, repoId: string): Promise<boolean> {
+  await run(em, 'SELECT pg_advisory_xact_lock_shared(hashtextextended(?, 0))', [repoGateKey(repoId)]);
   const sql = 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR KEY SHARE';
   return (await run(em, sql, [repoId])).length > 0;
 }

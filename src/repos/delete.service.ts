@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
+import { repoGateKey } from '../history/history.store.ts';
 import type { AuthUser } from '../users/index.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
@@ -80,9 +81,21 @@ async function audit(
     );
 }
 
-/** The repo row, tombstoned or not, locked FOR UPDATE until the transaction ends. */
+/**
+ * The repo row, tombstoned or not, locked FOR UPDATE until the transaction ends. The
+ * exclusive gate lock first: writers queue behind it, so a stream of pushes cannot starve
+ * the delete (see lockLiveRepo).
+ */
 async function lockAnyRepo(tx: EntityManager, repoId: string): Promise<Repo | null> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(repoId)) return null;
+  await tx
+    .getConnection()
+    .execute(
+      'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))',
+      [repoGateKey(repoId)],
+      'all',
+      tx.getTransactionContext(),
+    );
   return tx.findOne(RepoSchema, { repoId }, { filters: false, lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
 }
 

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createRepo } from '../helpers/builders.ts';
+import { sql } from '../helpers/db.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, wire } from '../helpers/muse.ts';
+
+let gw: TestGateway;
+let token: string;
+beforeAll(async () => {
+  gw = await startTestGateway({ MUSEHUB_DB_POOL_MAX: '20' });
+  ({ token } = await gw.user('alice'));
+});
+afterAll(() => gw?.close());
+
+test('pushes racing a delete: each either committed before the delete or wrote nothing', async () => {
+  const repo = await createRepo(gw, token, { name: 'Racing', visibility: 'public' });
+  const remote = `/alice/${repo.slug}`;
+  // Every pusher uploads its object first, then pushes its own branch, all at once with the delete.
+  const pushes = Array.from({ length: 30 }, (_, i) => {
+    const { snapshot, objects } = makeSnapshot({ [`p${i}.txt`]: `pusher ${i}` });
+    return {
+      branch: `b${i}`,
+      commit: makeCommit({ snapshotId: snapshot.snapshot_id, branch: `b${i}` }),
+      snapshot,
+      objects,
+    };
+  });
+  await wire(gw, 'POST', `${remote}/push/objects`, { objects: pushes.flatMap((p) => p.objects) }, { token });
+
+  const pushing = pushes.map((p, i) =>
+    new Promise((r) => setTimeout(r, i * 10)).then(() =>
+      wire(
+        gw,
+        'POST',
+        `${remote}/push`,
+        { bundle: { commits: [p.commit], snapshots: [p.snapshot], objects: [] }, branch: p.branch, force: false },
+        { token },
+      ),
+    ),
+  );
+  const deleting = new Promise((r) => setTimeout(r, 100)).then(() =>
+    gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token }),
+  );
+  const [deleted, ...results] = await Promise.all([deleting, ...pushing]);
+  expect((deleted as Response).status).toBe(204);
+
+  const statuses = results.map((r) => r.status);
+  expect(statuses.every((s) => s === 200 || s === 404)).toBe(true);
+  const [{ deleted_at }] = (await sql(gw.databaseUrl, 'SELECT deleted_at FROM musehub_repos WHERE repo_id = $1', [
+    repo.repoId,
+  ])) as [{ deleted_at: Date }];
+  const stored = await sql<{ commit_id: string; created_at: Date }>(
+    gw.databaseUrl,
+    'SELECT commit_id, created_at FROM musehub_commits WHERE repo_id = $1',
+    [repo.repoId],
+  );
+  const branches = await sql<{ name: string }>(gw.databaseUrl, 'SELECT name FROM musehub_branches WHERE repo_id = $1', [
+    repo.repoId,
+  ]);
+  const storedIds = new Set(stored.map((c) => c.commit_id));
+  const branchNames = new Set(branches.map((b) => b.name));
+  results.forEach((res, i) => {
+    const p = pushes[i]!;
+    if (res.status === 200) {
+      expect(storedIds.has(p.commit.commit_id)).toBe(true);
+      expect(branchNames.has(p.branch)).toBe(true);
+    } else {
+      // Refused with 404: not a single row of that push exists.
+      expect(storedIds.has(p.commit.commit_id)).toBe(false);
+      expect(branchNames.has(p.branch)).toBe(false);
+    }
+  });
+  // Everything that landed landed before the delete took the lock.
+  for (const c of stored) expect(c.created_at.getTime()).toBeLessThanOrEqual(deleted_at.getTime());
+  // The race really happened on this run: some pushes got in, some were refused.
+  expect(statuses.filter((s) => s === 404).length).toBeGreaterThan(0);
+  // And after it, the repo is gone for every push.
+  const late = await wire(
+    gw,
+    'POST',
+    `${remote}/push`,
+    {
+      bundle: { commits: [pushes[0]!.commit], snapshots: [pushes[0]!.snapshot], objects: [] },
+      branch: 'late',
+      force: false,
+    },
+    { token },
+  );
+  expect(late.status).toBe(404);
+});
