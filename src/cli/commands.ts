@@ -152,6 +152,27 @@ export function registerRepoCommands(program: Command): void {
       emit(o, found, `${found.owner}/${found.slug}  ${found.visibility}  ${found.repoId}\n${found.cloneUrl}`);
     });
   repo
+    .command('delete <repo>')
+    .option('--json', 'print JSON')
+    .description('soft-delete a repo (owner only): it answers 404 everywhere; nothing is destroyed')
+    .action(async (ref: string, o: OutputOptions) => {
+      const repoId = await repoIdOf(ref);
+      await callApi('DELETE', `/repos/${repoId}`);
+      emit(
+        o,
+        { repoId, deleted: true },
+        `deleted ${ref} (repo id ${repoId}; restore with: musehub repo restore ${repoId})`,
+      );
+    });
+  repo
+    .command('restore <repoId>')
+    .option('--json', 'print JSON')
+    .description('restore a deleted repo by its id (owner only)')
+    .action(async (repoId: string, o: OutputOptions) => {
+      const restored = await callApi<RepoJson>('POST', `/repos/${encodeURIComponent(repoId)}/restore`);
+      emit(o, restored, `restored ${restored.owner}/${restored.slug}`);
+    });
+  repo
     .command('list')
     .option('--user <username>', "list this user's repos instead of your own")
     .option('--limit <n>', 'page size', '20')

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { runCli } from '../helpers/process.ts';
 
@@ -80,4 +81,45 @@ test('issue and proposal create/list by owner/slug', async () => {
   const bad = await runCli(['proposal', 'create', 'ivy/songbook', '--title', 'x', '--from', 'a..b'], e);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toMatch(/not a valid branch name \(HTTP 400\)/);
+});
+
+test('repo delete end to end: read is 404, the rows are kept and tombstoned, deleting again succeeds, restore brings it back', async () => {
+  const user = JSON.parse((await runCli(['user', 'create', 'dana', '--json'], env)).stdout);
+  const e = { ...env, MUSEHUB_TOKEN: user.token };
+  const repo = JSON.parse((await runCli(['repo', 'create', '--name', 'Doomed', '--json'], e)).stdout);
+  await runCli(['issue', 'create', 'dana/doomed', '--title', 'an issue'], e);
+  await runCli(['proposal', 'create', 'dana/doomed', '--title', 'a proposal', '--from', 'dev'], e);
+  const api = (p: string, json: unknown) =>
+    gw.request('POST', `/api/v1/repos/${repo.repoId}${p}`, { token: user.token, json });
+  await api('/issues/1/comments', { body: 'issue comment' });
+  await api('/proposals/1/comments', { body: 'proposal comment' });
+
+  const deleted = await runCli(['repo', 'delete', 'dana/doomed', '--json'], e);
+  expect(deleted.code).toBe(0);
+  expect(JSON.parse(deleted.stdout)).toEqual({ repoId: repo.repoId, deleted: true });
+
+  const read = await runCli(['repo', 'read', 'dana/doomed'], e);
+  expect(read.code).toBe(1);
+  expect(read.stderr).toBe('musehub: repo not found (HTTP 404)\n');
+
+  const [row] = await sql(gw.databaseUrl, 'SELECT deleted_at, deletion_id FROM musehub_repos WHERE repo_id = $1', [
+    repo.repoId,
+  ]);
+  expect(row!.deleted_at).toBeInstanceOf(Date);
+  const tomb = await sql(
+    gw.databaseUrl,
+    `SELECT (SELECT count(*) FROM musehub_issues WHERE repo_id = $1 AND deleted_at IS NOT NULL AND deletion_id = $2)::int AS issues,
+            (SELECT count(*) FROM musehub_issue_comments WHERE repo_id = $1 AND is_deleted AND deletion_id = $2)::int AS issue_comments,
+            (SELECT count(*) FROM musehub_proposals WHERE repo_id = $1 AND deleted_at IS NOT NULL AND deletion_id = $2)::int AS proposals,
+            (SELECT count(*) FROM musehub_proposal_comments WHERE repo_id = $1 AND is_deleted AND deletion_id = $2)::int AS proposal_comments`,
+    [repo.repoId, row!.deletion_id],
+  );
+  expect(tomb).toEqual([{ issues: 1, issue_comments: 1, proposals: 1, proposal_comments: 1 }]);
+
+  // Deleting again succeeds (by id: the name no longer resolves).
+  expect((await runCli(['repo', 'delete', repo.repoId], e)).code).toBe(0);
+  const restored = await runCli(['repo', 'restore', repo.repoId, '--json'], e);
+  expect(restored.code).toBe(0);
+  expect(JSON.parse(restored.stdout).slug).toBe('doomed');
+  expect((await runCli(['repo', 'read', 'dana/doomed'], e)).code).toBe(0);
 });
