@@ -16,6 +16,7 @@ import autocannon from 'autocannon';
 import { openOrm } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
+import { measureCascade } from './cascade.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -216,6 +217,8 @@ async function main() {
       }),
     );
 
+    const cascadeOrm = await openOrm(pg.url, 4);
+    const cascade = await measureCascade(cascadeOrm).finally(() => cascadeOrm.close());
     const bytesCopied = await fileCopyRate(tmp);
     const table = rows
       .filter((r) => r.scenario !== 'warm-up')
@@ -230,6 +233,10 @@ async function main() {
       }));
     console.table(table);
     console.log(`file copy baseline (same disk): ${bytesCopied.toFixed(0)} MB/s`);
+    console.log(
+      `cascade delete of 10,000 issues + 100,000 comments: ${cascade.softDeleteMs} ms (${cascade.rowsPerSec} rows/s, repo row locked ${cascade.lockedMs} ms); ` +
+        `hand-written SQL UPDATE of the same rows: ${cascade.handSqlMs} ms (${cascade.handSqlRowsPerSec} rows/s); ratio ${cascade.ratio}`,
+    );
     const result = {
       ranAt: new Date().toISOString(),
       machine: {
@@ -242,6 +249,7 @@ async function main() {
       connections: CONNECTIONS,
       seed: { commits: 1000, objects: 5000, branches: 20, totalMiB: Math.round(totalBytes / 1024 / 1024) },
       fileCopyMBps: Math.round(bytesCopied),
+      cascade,
       rows,
     };
     await fs.mkdir(path.join(root, 'bench/results'), { recursive: true });
