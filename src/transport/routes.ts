@@ -11,7 +11,7 @@ import {
   repoNotFound,
   UnauthorizedError,
 } from '../errors.ts';
-import { insertObjectRows, lockLiveRepo } from '../history/history.store.ts';
+import { insertObjectRows, isLive, lockLiveRepo } from '../history/history.store.ts';
 import { resolveRepo } from '../middleware/resolve-repo.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
 import { OBJECT_ID, type ObjectStore } from '../storage/object-store.ts';
@@ -165,6 +165,8 @@ export function transportRoutes(deps: TransportDeps) {
     const declared = Number(c.req.header('content-length') ?? 'NaN');
     if (declared > maxBytes)
       throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
+    // Refuse before reading any bytes when the repo is already gone; the transaction below re-checks.
+    if (!(await isLive(c.var.em, repoId))) throw repoNotFound();
     const body = c.req.raw.body;
     if (!body) throw new BadRequestError('request body is empty', 'empty_body');
     const size = await store.putStream(objectId, Readable.fromWeb(body as WebReadableStream), maxBytes);

@@ -238,4 +238,25 @@ describe('transport after delete', () => {
     }
     expect((await fetch(`${gw.url}/o/${objects[0]!.object_id}`)).status).toBe(404);
   });
+
+  test('a signed upload URL issued before the delete stores nothing after it', async () => {
+    const repo = await createRepo(gw, alice.token, { name: 'Signed Then Gone', visibility: 'public' });
+    const big = makeSnapshot({ 'big.bin': Buffer.alloc(70 * 1024, 3) }).objects[0]!;
+    const presign = await wire(
+      gw,
+      'POST',
+      `/alice/${repo.slug}/presign`,
+      { object_ids: [big.object_id], direction: 'put' },
+      { token: alice.token },
+    );
+    const url = presign.body.presigned[big.object_id] as string;
+    await gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token: alice.token });
+    const res = await fetch(url, { method: 'PUT', body: big.content });
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('{"detail":"repo not found","code":"repo_not_found"}');
+    const rows = await sql(gw.databaseUrl, 'SELECT count(*)::int AS n FROM musehub_objects WHERE repo_id = $1', [
+      repo.repoId,
+    ]);
+    expect(rows).toEqual([{ n: 0 }]);
+  });
 });
