@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { retryOnDeadlock } from '../db/retry.ts';
 import { PayloadTooLargeError, repoNotFound } from '../errors.ts';
 import { insertObjectRows, lockLiveRepo, presentObjectIds } from '../history/history.store.ts';
 import { HashMismatchError, type ObjectStore, sha256Hex } from '../storage/object-store.ts';
@@ -47,13 +48,15 @@ export async function storeObjects(
   const present = await presentObjectIds(em, repoId, [...unique.keys()]);
   const fresh = [...unique].filter(([id]) => !present.has(id));
   await eachLimited(fresh, 8, ([id, bytes]) => store.put(id, bytes));
-  const inserted = await em.transactional(async (tx) => {
-    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
-    return insertObjectRows(
-      tx,
-      repoId,
-      fresh.map(([objectId, bytes]) => ({ objectId, size: bytes.length })),
-    );
-  });
+  const inserted = await retryOnDeadlock(() =>
+    em.transactional(async (tx) => {
+      if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+      return insertObjectRows(
+        tx,
+        repoId,
+        fresh.map(([objectId, bytes]) => ({ objectId, size: bytes.length })),
+      );
+    }),
+  );
   return { stored: inserted, skipped: objects.length - inserted };
 }

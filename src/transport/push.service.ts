@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
+import { retryOnDeadlock } from '../db/retry.ts';
 import { BadRequestError, ConflictError, repoNotFound } from '../errors.ts';
 import {
   branchCount,
@@ -61,98 +62,100 @@ export async function applyPush(
   const newHead = bundle.branch_heads?.[branch] ?? tipOf(bundle.commits, branch);
   if (!newHead) throw new BadRequestError(`the push names no commit for branch '${branch}'`, 'empty_push');
 
-  return em.transactional(async (tx) => {
-    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
-    const firstBranch = (await branchCount(tx, repoId)) === 0;
-    const { head: before, created } = await lockBranch(tx, repoId, branch, newHead);
+  return retryOnDeadlock(() =>
+    em.transactional(async (tx) => {
+      if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+      const firstBranch = (await branchCount(tx, repoId)) === 0;
+      const { head: before, created } = await lockBranch(tx, repoId, branch, newHead);
 
-    const bundleCommitIds = new Set(bundle.commits.map((c) => c.commit_id));
-    const bundleSnapshotIds = new Set(bundle.snapshots.map((s) => s.snapshot_id));
-    const named = new Set(bundle.snapshots.flatMap((s) => Object.values(s.manifest)));
-    const presentObjects = await presentObjectIds(tx, repoId, [...named]);
-    const missingObjects = [...named].filter((id) => !presentObjects.has(id));
-    if (missingObjects.length) {
-      throw new BadRequestError(
-        `snapshots name ${missingObjects.length} object(s) this repo does not have (upload them first): ${sample(missingObjects)}`,
-        'missing_objects',
-      );
-    }
-    const outsideSnapshots = [...new Set(bundle.commits.map((c) => c.snapshot_id))].filter(
-      (id) => !bundleSnapshotIds.has(id),
-    );
-    const storedSnapshots = await presentSnapshotIds(tx, repoId, outsideSnapshots);
-    const missingSnapshots = outsideSnapshots.filter((id) => !storedSnapshots.has(id));
-    if (missingSnapshots.length) {
-      throw new BadRequestError(`commits name unknown snapshots: ${sample(missingSnapshots)}`, 'missing_snapshots');
-    }
-    const outsideParents = [
-      ...new Set(
-        bundle.commits
-          .flatMap((c) => [c.parent_commit_id, c.parent2_commit_id])
-          .filter((id): id is string => !!id && !bundleCommitIds.has(id)),
-      ),
-    ];
-    const headOutside = bundleCommitIds.has(newHead) ? [] : [newHead];
-    const stored = await presentCommitIds(tx, repoId, [...outsideParents, ...headOutside]);
-    const missingParents = [...outsideParents, ...headOutside].filter((id) => !stored.has(id));
-    if (missingParents.length) {
-      throw new BadRequestError(
-        `the push refers to commits this repo does not have: ${sample(missingParents)}`,
-        'missing_commits',
-      );
-    }
-
-    await insertSnapshots(
-      tx,
-      repoId,
-      bundle.snapshots.map((s, i) => ({
-        snapshot_id: s.snapshot_id,
-        object_ids: [...new Set(Object.values(s.manifest))],
-        record: packr.pack(rawSnapshots[i]),
-      })),
-    );
-    await insertCommits(
-      tx,
-      repoId,
-      bundle.commits.map(
-        (c, i): NewCommit => ({
-          commit_id: c.commit_id,
-          parent_commit_id: c.parent_commit_id ?? null,
-          parent2_commit_id: c.parent2_commit_id ?? null,
-          snapshot_id: c.snapshot_id,
-          branch: c.branch ?? null,
-          author: c.author ?? null,
-          message: c.message ?? null,
-          committed_at: c.committed_at ?? null,
-          record: packr.pack(rawCommits[i]),
-        }),
-      ),
-    );
-
-    if (!created && before !== newHead) {
-      if (!force && !(await isAncestor(tx, repoId, before, newHead))) {
-        throw new ConflictError(
-          `non-fast-forward push to '${branch}' — use force=true to overwrite`,
-          'non_fast_forward',
+      const bundleCommitIds = new Set(bundle.commits.map((c) => c.commit_id));
+      const bundleSnapshotIds = new Set(bundle.snapshots.map((s) => s.snapshot_id));
+      const named = new Set(bundle.snapshots.flatMap((s) => Object.values(s.manifest)));
+      const presentObjects = await presentObjectIds(tx, repoId, [...named]);
+      const missingObjects = [...named].filter((id) => !presentObjects.has(id));
+      if (missingObjects.length) {
+        throw new BadRequestError(
+          `snapshots name ${missingObjects.length} object(s) this repo does not have (upload them first): ${sample(missingObjects)}`,
+          'missing_objects',
         );
       }
-      await setBranchHead(tx, repoId, branch, newHead);
-    }
-    await recordPush(tx, repoId, branch, firstBranch);
-    await enqueueEvent(tx, repoId, 'push', {
-      repo: { repoId, owner: repo.owner, slug: repo.slug },
-      branch,
-      before: created ? null : before,
-      after: newHead,
-      forced: force && !created && before !== newHead,
-      commits: bundle.commits.length,
-      pusher: user.username,
-    });
-    return {
-      ok: true,
-      message: `pushed ${bundle.commits.length} commit(s) to '${branch}'`,
-      branch_heads: await branchHeads(tx, repoId),
-      remote_head: newHead,
-    };
-  });
+      const outsideSnapshots = [...new Set(bundle.commits.map((c) => c.snapshot_id))].filter(
+        (id) => !bundleSnapshotIds.has(id),
+      );
+      const storedSnapshots = await presentSnapshotIds(tx, repoId, outsideSnapshots);
+      const missingSnapshots = outsideSnapshots.filter((id) => !storedSnapshots.has(id));
+      if (missingSnapshots.length) {
+        throw new BadRequestError(`commits name unknown snapshots: ${sample(missingSnapshots)}`, 'missing_snapshots');
+      }
+      const outsideParents = [
+        ...new Set(
+          bundle.commits
+            .flatMap((c) => [c.parent_commit_id, c.parent2_commit_id])
+            .filter((id): id is string => !!id && !bundleCommitIds.has(id)),
+        ),
+      ];
+      const headOutside = bundleCommitIds.has(newHead) ? [] : [newHead];
+      const stored = await presentCommitIds(tx, repoId, [...outsideParents, ...headOutside]);
+      const missingParents = [...outsideParents, ...headOutside].filter((id) => !stored.has(id));
+      if (missingParents.length) {
+        throw new BadRequestError(
+          `the push refers to commits this repo does not have: ${sample(missingParents)}`,
+          'missing_commits',
+        );
+      }
+
+      await insertSnapshots(
+        tx,
+        repoId,
+        bundle.snapshots.map((s, i) => ({
+          snapshot_id: s.snapshot_id,
+          object_ids: [...new Set(Object.values(s.manifest))],
+          record: packr.pack(rawSnapshots[i]),
+        })),
+      );
+      await insertCommits(
+        tx,
+        repoId,
+        bundle.commits.map(
+          (c, i): NewCommit => ({
+            commit_id: c.commit_id,
+            parent_commit_id: c.parent_commit_id ?? null,
+            parent2_commit_id: c.parent2_commit_id ?? null,
+            snapshot_id: c.snapshot_id,
+            branch: c.branch ?? null,
+            author: c.author ?? null,
+            message: c.message ?? null,
+            committed_at: c.committed_at ?? null,
+            record: packr.pack(rawCommits[i]),
+          }),
+        ),
+      );
+
+      if (!created && before !== newHead) {
+        if (!force && !(await isAncestor(tx, repoId, before, newHead))) {
+          throw new ConflictError(
+            `non-fast-forward push to '${branch}' — use force=true to overwrite`,
+            'non_fast_forward',
+          );
+        }
+        await setBranchHead(tx, repoId, branch, newHead);
+      }
+      await recordPush(tx, repoId, branch, firstBranch);
+      await enqueueEvent(tx, repoId, 'push', {
+        repo: { repoId, owner: repo.owner, slug: repo.slug },
+        branch,
+        before: created ? null : before,
+        after: newHead,
+        forced: force && !created && before !== newHead,
+        commits: bundle.commits.length,
+        pusher: user.username,
+      });
+      return {
+        ok: true,
+        message: `pushed ${bundle.commits.length} commit(s) to '${branch}'`,
+        branch_heads: await branchHeads(tx, repoId),
+        remote_head: newHead,
+      };
+    }),
+  );
 }
