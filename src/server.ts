@@ -6,6 +6,7 @@ import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
 import { LivenessListener } from './db/liveness-listener.ts';
+import { liveRefs } from './history/history.store.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
 import { RepoLivenessCache } from './repos/index.ts';
@@ -41,7 +42,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     throw err;
   }
 
-  const cache = new RepoLivenessCache(orm, config.repoCache);
+  const cache = new RepoLivenessCache(orm, config.repoCache, (repoId) => liveRefs(orm.em.fork(), repoId));
   const listener = new LivenessListener(db.url, cache, logger.child({ component: 'liveness' }));
   await listener.start();
   const store = await new FsObjectStore(path.join(config.dataDir, 'objects')).init();

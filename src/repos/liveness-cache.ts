@@ -22,6 +22,14 @@ interface Entry {
   repo: LiveRepo | null;
 }
 
+/** A live repo's default branch and branch heads, as refs answers them. */
+export interface RepoRefs {
+  defaultBranch: string;
+  heads: Record<string, string>;
+}
+
+type RefsLoader = (repoId: string) => Promise<RepoRefs | null>;
+
 const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
 
 /**
@@ -32,6 +40,7 @@ const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
  */
 export class RepoLivenessCache {
   private readonly cache: LRUCache<string, Entry>;
+  private readonly refsCache: LRUCache<string, { refs: RepoRefs | null }>;
   private readonly keyByRepoId = new Map<string, string>();
   /** While cross-process invalidation is down, nothing is cached: every lookup asks the database. */
   private bypass = false;
@@ -40,7 +49,15 @@ export class RepoLivenessCache {
   constructor(
     private readonly orm: MikroORM,
     opts: LivenessCacheOptions,
+    private readonly loadRefs?: RefsLoader,
   ) {
+    // Branch heads per repo id: refs (ls-remote), the hottest read, then needs no database
+    // round trip. Evicted with the repo, and on every push (locally and through NOTIFY).
+    this.refsCache = new LRUCache({
+      max: opts.max,
+      ttl: Math.max(1, opts.ttlMs),
+      fetchMethod: async (repoId) => ({ refs: (await this.loadRefs?.(repoId)) ?? null }),
+    });
     const negativeTtl = Math.max(1, opts.negativeTtlMs);
     this.cache = new LRUCache<string, Entry>({
       max: opts.max,
@@ -87,8 +104,14 @@ export class RepoLivenessCache {
     if (this.bypass) return this.load(owner, slug);
     const key = keyOf(owner, slug);
     if (this.cache.has(key)) this.stats.hits++;
-    const entry = await this.cache.fetch(key);
-    return entry?.repo ?? null;
+    try {
+      const entry = await this.cache.fetch(key);
+      return entry?.repo ?? null;
+    } catch {
+      // An eviction (e.g. a delete's NOTIFY) aborted the in-flight load: what it was loading
+      // may already be stale, so read the database directly instead of serving it.
+      return this.load(owner, slug);
+    }
   }
 
   /** Forget one owner/slug (e.g. a negative entry once a repo of that name is created). */
@@ -96,8 +119,20 @@ export class RepoLivenessCache {
     if (this.cache.delete(keyOf(owner, slug))) this.stats.evictions++;
   }
 
-  /** Forget a repo by id (after delete, restore, rename or a visibility change). */
+  /** Default branch and heads of a live repo; null when it is gone. */
+  async refs(repoId: string): Promise<RepoRefs | null> {
+    if (this.bypass || !this.loadRefs) return (await this.loadRefs?.(repoId)) ?? null;
+    try {
+      const entry = await this.refsCache.fetch(repoId);
+      return entry?.refs ?? null;
+    } catch {
+      return (await this.loadRefs(repoId)) ?? null; // load aborted by an eviction: see resolve()
+    }
+  }
+
+  /** Forget a repo by id (after delete, restore, push, rename or a visibility change). */
   evictRepo(repoId: string): void {
+    this.refsCache.delete(repoId);
     const key = this.keyByRepoId.get(repoId);
     if (key && this.cache.delete(key)) this.stats.evictions++;
     this.keyByRepoId.delete(repoId);
@@ -106,6 +141,7 @@ export class RepoLivenessCache {
   clear(): void {
     this.stats.evictions += this.cache.size;
     this.cache.clear();
+    this.refsCache.clear();
     this.keyByRepoId.clear();
   }
 }

@@ -18,7 +18,7 @@ import {
   setBranchHead,
 } from '../history/history.store.ts';
 import { enqueueEvent } from '../hub/events.ts';
-import type { LiveRepo } from '../repos/index.ts';
+import { type LiveRepo, notifyLiveness } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
 import type { PushRequest, WireCommit } from './wire-schemas.ts';
@@ -141,6 +141,8 @@ export async function applyPush(
         await setBranchHead(tx, repoId, branch, newHead);
       }
       await recordPush(tx, repoId, branch, firstBranch);
+      // Other processes drop their cached heads for this repo when this commits.
+      await notifyLiveness(tx, 'update', repo);
       await enqueueEvent(tx, repoId, 'push', {
         repo: { repoId, owner: repo.owner, slug: repo.slug },
         branch,

@@ -1,11 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { repoNotFound } from '../errors.ts';
-import { commitsByIds, isLive, liveRefs, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
-import type { LiveRepo } from '../repos/index.ts';
+import { commitsByIds, isLive, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
+import type { LiveRepo, RepoLivenessCache } from '../repos/index.ts';
 
-/** GET refs: what `muse clone`, `pull`, `fetch`, `push` and `ls-remote` start from. */
-export async function readRefs(em: EntityManager, repo: LiveRepo) {
-  const refs = await liveRefs(em, repo.repoId);
+/**
+ * GET refs: what `muse clone`, `pull`, `fetch`, `push` and `ls-remote` start from. Served from
+ * the per-repo heads cache; a push or delete evicts it here and, through NOTIFY, everywhere.
+ */
+export async function readRefs(cache: RepoLivenessCache, repo: LiveRepo) {
+  const refs = await cache.refs(repo.repoId);
   if (!refs) throw repoNotFound();
   return {
     repo_id: repo.repoId,

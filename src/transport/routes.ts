@@ -73,7 +73,7 @@ export function transportRoutes(deps: TransportDeps) {
   const small = limit(16 * 1024 * 1024);
   const large = limit(limits.maxBodyBytes);
 
-  app.get('/:owner/:slug/refs', read, async (c) => reply(c, await readRefs(c.var.em, c.var.repo)));
+  app.get('/:owner/:slug/refs', read, async (c) => reply(c, await readRefs(cache, c.var.repo)));
 
   app.post('/:owner/:slug/filter-objects', small, read, async (c) => {
     const req = parseWire(FilterObjectsRequest, await readBody(c));

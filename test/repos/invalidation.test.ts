@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
 import { eventually, exited, waitForLine } from '../helpers/process.ts';
 
 /**
@@ -107,4 +108,25 @@ test('a process that loses its LISTEN session stops trusting its cache until it 
     10_000,
     50,
   );
+});
+
+test('a push through A moves the branch head that B serves from its refs cache', async () => {
+  const repo = await createRepo(a, token, { name: 'moving head', visibility: 'public' });
+  const remote = `/alice/${repo.slug}`;
+  const refsB = async () => {
+    const res = await fetch(`${bUrl}${remote}/refs`, { headers: { accept: 'application/x-msgpack' } });
+    return wirePackr.unpack(Buffer.from(await res.arrayBuffer())) as { branch_heads: Record<string, string> };
+  };
+  const first = makeSnapshot({ 'a.txt': 'one' });
+  const c1 = makeCommit({ snapshotId: first.snapshot.snapshot_id });
+  expect(
+    (await pushAll(a, remote, token, { commits: [c1], snapshots: [first.snapshot], objects: first.objects })).status,
+  ).toBe(200);
+  await eventually(async () => (await refsB()).branch_heads.main === c1.commit_id);
+  const second = makeSnapshot({ 'a.txt': 'two' });
+  const c2 = makeCommit({ snapshotId: second.snapshot.snapshot_id, parent: c1.commit_id });
+  expect(
+    (await pushAll(a, remote, token, { commits: [c2], snapshots: [second.snapshot], objects: second.objects })).status,
+  ).toBe(200);
+  await eventually(async () => (await refsB()).branch_heads.main === c2.commit_id, 5_000, 5);
 });

@@ -10,7 +10,7 @@ let gw: TestGateway;
 let alice: U;
 
 beforeAll(async () => {
-  gw = await startTestGateway();
+  gw = await startTestGateway({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' });
   alice = await gw.user('alice');
 });
 afterAll(() => gw?.close());
@@ -203,6 +203,10 @@ describe('fast-forward rule and concurrency', () => {
     });
     const results = await Promise.all(racers.map((r) => pushAll(gw, remote, alice.token, r)));
     const statuses = results.map((r) => r.status);
+    const odd = results
+      .filter((r) => r.status !== 200 && r.status !== 409)
+      .map((r) => `${r.status} ${JSON.stringify(r.body)}`);
+    expect(odd).toEqual([]);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     const winner = racers[statuses.indexOf(200)]!.commits[0]!.commit_id;
