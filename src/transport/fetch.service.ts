@@ -92,6 +92,19 @@ function checkSize(plan: FetchPlan, recordBytes: number): number {
   return total;
 }
 
+/** The stored commit (in walk order) and snapshot records of a plan, size-checked before anything is sent. */
+async function loadRecords(em: EntityManager, repoId: string, plan: FetchPlan) {
+  const commits = await commitRecords(em, repoId, plan.commitIds);
+  const snapshots = await snapshotsByIds(em, repoId, plan.snapshotIds);
+  checkSize(
+    plan,
+    [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
+  );
+  const order = new Map(plan.commitIds.map((id, i) => [id, i]));
+  commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
+  return { commits, snapshots };
+}
+
 /**
  * The fetch response as a msgpack stream: commit and snapshot records are spliced in as
  * stored, and object bytes are read from the store one at a time as the client drains
@@ -103,14 +116,7 @@ export async function fetchResponseStream(
   repoId: string,
   plan: FetchPlan,
 ): Promise<Readable> {
-  const commits = await commitRecords(em, repoId, plan.commitIds);
-  const snapshots = await snapshotsByIds(em, repoId, plan.snapshotIds);
-  checkSize(
-    plan,
-    [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
-  );
-  const order = new Map(plan.commitIds.map((id, i) => [id, i]));
-  commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
+  const { commits, snapshots } = await loadRecords(em, repoId, plan);
 
   async function* pieces() {
     yield mapHeader(4);
@@ -135,14 +141,7 @@ export async function fetchResponseStream(
 
 /** The same response as a plain value, for JSON clients (curl, scripts). */
 export async function fetchResponseValue(em: EntityManager, store: ObjectStore, repoId: string, plan: FetchPlan) {
-  const commits = await commitRecords(em, repoId, plan.commitIds);
-  const snapshots = await snapshotsByIds(em, repoId, plan.snapshotIds);
-  checkSize(
-    plan,
-    [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
-  );
-  const order = new Map(plan.commitIds.map((id, i) => [id, i]));
-  commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
+  const { commits, snapshots } = await loadRecords(em, repoId, plan);
   const objects = [];
   for (const o of plan.objects) objects.push({ object_id: o.object_id, content: await store.get(o.object_id) });
   return {
