@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { createdAt, updatedAt } from '../db/columns.ts';
 
 // As for repos: foreign keys are plain columns, so a filtered parent never silently
 // removes a child through an automatic join. Each query states what it needs.
@@ -14,15 +15,8 @@ export const IssueSchema = defineEntity({
     body: p.text().default(''),
     state: p.enum(['open', 'closed']).default('open'),
     authorUserId: p.uuid().fieldName('author_user_id'),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName('updated_at')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
     closedAt: p.datetime().fieldName('closed_at').nullable(),
     deletedAt: p.datetime().fieldName('deleted_at').nullable(),
     deletionId: p.uuid().fieldName('deletion_id').nullable(),
@@ -42,15 +36,8 @@ export const IssueCommentSchema = defineEntity({
     body: p.text(),
     isDeleted: p.boolean().fieldName('is_deleted').default(false),
     deletionId: p.uuid().fieldName('deletion_id').nullable(),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName('updated_at')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   filters: { liveComments: { name: 'liveComments', cond: { isDeleted: false }, default: true } },
 });
@@ -63,10 +50,7 @@ export const IssueLabelSchema = defineEntity({
     issueId: p.uuid().primary().fieldName('issue_id'),
     label: p.text().primary(),
     repoId: p.uuid().fieldName('repo_id'),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 export type IssueLabel = InferEntity<typeof IssueLabelSchema>;
@@ -84,15 +68,8 @@ export const ProposalSchema = defineEntity({
     toBranch: p.text().fieldName('to_branch'),
     state: p.enum(['open', 'closed', 'merged']).default('open'),
     authorUserId: p.uuid().fieldName('author_user_id'),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName('updated_at')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
     closedAt: p.datetime().fieldName('closed_at').nullable(),
     mergedAt: p.datetime().fieldName('merged_at').nullable(),
     deletedAt: p.datetime().fieldName('deleted_at').nullable(),
@@ -113,15 +90,8 @@ export const ProposalCommentSchema = defineEntity({
     body: p.text(),
     isDeleted: p.boolean().fieldName('is_deleted').default(false),
     deletionId: p.uuid().fieldName('deletion_id').nullable(),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName('updated_at')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   filters: { liveComments: { name: 'liveComments', cond: { isDeleted: false }, default: true } },
 });
@@ -139,15 +109,8 @@ export const WebhookSchema = defineEntity({
     active: p.boolean().default(true),
     createdBy: p.uuid().fieldName('created_by'),
     deletionId: p.uuid().fieldName('deletion_id').nullable(),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName('updated_at')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
 });
 export type Webhook = InferEntity<typeof WebhookSchema>;

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { createdAt, updatedAt } from '../db/columns.ts';
 
 export type Visibility = 'public' | 'private';
 export type Permission = 'read' | 'write' | 'admin';
@@ -19,15 +20,8 @@ export const RepoSchema = defineEntity({
     visibility: p.enum(['public', 'private']).default('private'),
     defaultBranch: p.text().fieldName('default_branch').default('main'),
     forkParentId: p.uuid().fieldName('fork_parent_id').nullable(),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName('updated_at')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
     pushedAt: p.datetime().fieldName('pushed_at').nullable(),
     deletedAt: p.datetime().fieldName('deleted_at').nullable(),
     deletedBy: p.uuid().fieldName('deleted_by').nullable(),
@@ -49,10 +43,7 @@ export const CollaboratorSchema = defineEntity({
     repoId: p.uuid().primary().fieldName('repo_id'),
     userId: p.uuid().primary().fieldName('user_id'),
     permission: p.enum(['read', 'write', 'admin']),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 export type Collaborator = InferEntity<typeof CollaboratorSchema>;

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { createdAt } from '../db/columns.ts';
 
 export const UserSchema = defineEntity({
   name: 'User',
@@ -6,10 +7,7 @@ export const UserSchema = defineEntity({
   properties: {
     userId: p.uuid().primary().fieldName('user_id'),
     username: p.text().unique('musehub_users_username_key'),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 export type User = InferEntity<typeof UserSchema>;
@@ -23,10 +21,7 @@ export const TokenSchema = defineEntity({
     // SHA-256 of the secret: a leaked table reveals no usable token.
     tokenHash: p.text().fieldName('token_hash').unique('musehub_tokens_token_hash_key'),
     name: p.text().nullable(),
-    createdAt: p
-      .datetime()
-      .fieldName('created_at')
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
     lastUsedAt: p.datetime().fieldName('last_used_at').nullable(),
     revokedAt: p.datetime().fieldName('revoked_at').nullable(),
   },
