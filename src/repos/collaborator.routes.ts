@@ -10,7 +10,7 @@ import {
   withNextLink,
 } from '../openapi.ts';
 import { listCollaborators, putCollaborator, removeCollaborator } from './collaborator.service.ts';
-import { notifyLiveness } from './delete.service.ts';
+import { announceNewRepo } from './delete.service.ts';
 import { forkRepo, listForks } from './fork.service.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { RepoSchemaJson, reposToJson } from './repo.routes.ts';
@@ -114,8 +114,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     async (c) => {
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : {};
       const fork = await forkRepo(c.var.em, c.var.user, c.req.valid('param').repo_id, body);
-      cache.evictName(fork.owner, fork.slug);
-      await notifyLiveness(c.var.em, 'create', fork);
+      await announceNewRepo(c.var.em, cache, fork);
       c.header('Location', `${publicUrl}/api/v1/repos/${fork.repoId}`);
       return c.json((await reposToJson(c.var.em, [fork], publicUrl))[0]!, 201);
     },

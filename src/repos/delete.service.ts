@@ -22,6 +22,19 @@ export async function notifyLiveness(em: EntityManager, op: LivenessOp, repo: Pi
 }
 
 /**
+ * A repo came into being under a name (create, fork): forget a cached "no such repo" for that
+ * name here at once, and in every other process when the notification arrives.
+ */
+export async function announceNewRepo(
+  em: EntityManager,
+  cache: RepoLivenessCache,
+  repo: Pick<Repo, 'repoId' | 'owner' | 'slug'>,
+) {
+  cache.evictName(repo.owner, repo.slug);
+  await notifyLiveness(em, 'create', repo);
+}
+
+/**
  * What one delete tombstones, each statement limited to rows not tombstoned already and
  * stamping the delete's deletion_id. Explicit UPDATEs, never ORM cascades; nothing is
  * hard-deleted. docs/soft-delete.md lists every table and why it is (or is not) here.

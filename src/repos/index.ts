@@ -6,7 +6,14 @@ export {
   putCollaborator,
   removeCollaborator,
 } from './collaborator.service.ts';
-export { type DeleteResult, LIVENESS_CHANNEL, notifyLiveness, restoreRepo, softDeleteRepo } from './delete.service.ts';
+export {
+  announceNewRepo,
+  type DeleteResult,
+  LIVENESS_CHANNEL,
+  notifyLiveness,
+  restoreRepo,
+  softDeleteRepo,
+} from './delete.service.ts';
 export { forkRepo, listForks } from './fork.service.ts';
 export { type LivenessCacheOptions, type LiveRepo, RepoLivenessCache } from './liveness-cache.ts';
 export { isValidBranchName, slugFromName, slugify } from './names.ts';

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { requireUser as requireSignedIn, requireUser } from '../middleware/auth.ts';
+import { requireUser } from '../middleware/auth.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
-import { notifyLiveness, restoreRepo, softDeleteRepo } from './delete.service.ts';
+import { announceNewRepo, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import type { Repo } from './repo.entity.ts';
 import {
@@ -95,9 +95,7 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache) {
     async (c) => {
       const user = requireUser(c.var.user);
       const repo = await createRepo(c.var.em, user, c.req.valid('json'));
-      // A cached "no such repo" for this name, here or in another process, must not outlive the create.
-      cache.evictName(repo.owner, repo.slug);
-      await notifyLiveness(c.var.em, 'create', repo);
+      await announceNewRepo(c.var.em, cache, repo);
       c.header('Location', `${publicUrl}/api/v1/repos/${repo.repoId}`);
       return c.json(repoToJson(repo, publicUrl), 201);
     },
@@ -187,7 +185,7 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache) {
       responses: { 204: { description: 'Deleted (or already deleted)' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      await softDeleteRepo(c.var.em, cache, requireSignedIn(c.var.user), c.req.valid('param').repo_id);
+      await softDeleteRepo(c.var.em, cache, requireUser(c.var.user), c.req.valid('param').repo_id);
       return c.body(null, 204);
     },
   );
@@ -202,7 +200,7 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache) {
       responses: { 200: json(RepoSchemaJson, 'The restored repo'), ...errorResponses(401, 404, 409) },
     }),
     async (c) => {
-      const repo = await restoreRepo(c.var.em, cache, requireSignedIn(c.var.user), c.req.valid('param').repo_id);
+      const repo = await restoreRepo(c.var.em, cache, requireUser(c.var.user), c.req.valid('param').repo_id);
       return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
     },
   );
