@@ -3,9 +3,15 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { entities } from './src/db/entities.ts';
 import { migrationsList } from './src/migrations/index.ts';
 
+interface PgConnection {
+  query(sql: string, cb: (err: Error | null) => void): void;
+}
+
 export interface OrmSettings {
   url: string | undefined;
   poolMax?: number;
+  /** statement_timeout set on every new pooled connection; 0 or unset = none. */
+  statementTimeoutMs?: number;
   /** Where the ORM's own messages (e.g. the migrator's) go; silent when omitted. */
   log?: (message: string) => void;
 }
@@ -20,7 +26,15 @@ export function createOrmConfig(settings: OrmSettings): Options {
     logger: settings.log ?? (() => undefined),
     // Entities are EntitySchema definitions: nothing to discover from files or decorators.
     discovery: { disableDynamicFileAccess: true, warnWhenNoEntities: false },
-    pool: { min: 0, max: settings.poolMax ?? 10 },
+    pool: {
+      min: 0,
+      max: settings.poolMax ?? 10,
+      afterCreate: (conn: PgConnection, done: (err: Error | null, conn: PgConnection) => void) => {
+        const ms = settings.statementTimeoutMs ?? 0;
+        if (!ms) return done(null, conn);
+        conn.query(`SET statement_timeout = ${Math.trunc(ms)}`, (err) => done(err, conn));
+      },
+    },
     migrations: {
       tableName: 'musehub_migrations',
       migrationsList,

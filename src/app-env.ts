@@ -7,6 +7,7 @@ import type { AuthUser } from './users/index.ts';
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** The process logger; add `requestId` to what you log. */
     log: Logger;
     /** A fresh EntityManager fork per request: no identity map outlives a request. */
     em: EntityManager;

@@ -18,6 +18,7 @@ import type { RepoLivenessCache } from './repos/index.ts';
 import { repoRoutes } from './repos/repo.routes.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 import { type TransportDeps, transportRoutes } from './transport/routes.ts';
+import type { TokenCache } from './users/index.ts';
 
 export interface AppDeps {
   orm: MikroORM;
@@ -26,12 +27,13 @@ export interface AppDeps {
   cache: RepoLivenessCache;
   store: ObjectStore;
   presignKey: Buffer;
+  tokens: TokenCache;
 }
 
 const REST_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the Hono app: middleware order is request context → limits → db context → auth → routes. */
-export function createApp({ orm, config, logger, cache, store, presignKey }: AppDeps) {
+export function createApp({ orm, config, logger, cache, store, presignKey, tokens }: AppDeps) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
@@ -40,7 +42,8 @@ export function createApp({ orm, config, logger, cache, store, presignKey }: App
   app.get('/health', async (c) => {
     try {
       await orm.em.getConnection().execute('SELECT 1');
-      return c.json({ status: 'ok', database: 'ok' });
+      // pid: which process answered (several share the port under --workers).
+      return c.json({ status: 'ok', database: 'ok', pid: process.pid });
     } catch {
       c.header('Retry-After', '5');
       return c.json(
@@ -60,7 +63,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey }: App
     }),
   );
   api.use(dbContext(orm));
-  api.use(auth());
+  api.use(auth(tokens));
   api.route('/', repoRoutes(config.publicUrl, cache));
   api.route('/', repoMemberRoutes(config.publicUrl, cache));
   api.route('/', issueRoutes(config.publicUrl));
@@ -87,12 +90,13 @@ export function createApp({ orm, config, logger, cache, store, presignKey }: App
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API' }));
 
   // The muse wire protocol: /{owner}/{slug}/refs|fetch|push…, /presigned/…, /o/{id}.
+  // No per-request EntityManager fork here: refs is served from cache, and the handlers that
+  // touch the database fork their own.
   const transport = new Hono<AppEnv>();
-  transport.use(dbContext(orm));
-  transport.use(auth());
+  transport.use(auth(tokens));
   transport.route(
     '/',
-    transportRoutes({ cache, store, presignKey, publicUrl: config.publicUrl, limits: config.transport }),
+    transportRoutes({ orm, cache, store, presignKey, publicUrl: config.publicUrl, limits: config.transport }),
   );
   app.route('/', transport);
   return app;

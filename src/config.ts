@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -35,6 +36,8 @@ const envSchema = z.object({
   MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: intIn(0, 3_600_000).default(1_000),
   MUSEHUB_REPO_CACHE_MAX: intIn(1, 10_000_000).default(10_000),
   MUSEHUB_DB_POOL_MAX: intIn(1, 1000).default(10),
+  MUSEHUB_DB_STATEMENT_TIMEOUT_MS: intIn(0, 86_400_000).default(60_000),
+  MUSEHUB_WORKERS: intIn(1, 64).optional(),
   MUSEHUB_SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
   MUSEHUB_WEBHOOK_POLL_MS: intIn(10, 600_000).default(1_000),
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
@@ -56,6 +59,10 @@ export interface Config {
   logLevel: (typeof logLevels)[number];
   repoCache: { ttlMs: number; negativeTtlMs: number; max: number };
   dbPoolMax: number;
+  /** PostgreSQL statement_timeout for every pooled connection; 0 = none. */
+  dbStatementTimeoutMs: number;
+  /** Gateway processes (node:cluster) behind one port; 1 = no cluster. */
+  workers: number;
   shutdownTimeoutMs: number;
   webhooks: { pollIntervalMs: number; backoffMs: number; maxAttempts: number; timeoutMs: number };
   transport: { maxBodyBytes: number; maxObjectBytes: number; presignTtlSeconds: number };
@@ -93,6 +100,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       max: e.MUSEHUB_REPO_CACHE_MAX,
     },
     dbPoolMax: e.MUSEHUB_DB_POOL_MAX,
+    dbStatementTimeoutMs: e.MUSEHUB_DB_STATEMENT_TIMEOUT_MS,
+    // One per core, at most 4: each worker holds its own pool (MUSEHUB_DB_POOL_MAX) plus a
+    // LISTEN session, and PostgreSQL's default max_connections is 100.
+    workers: e.MUSEHUB_WORKERS ?? Math.min(os.availableParallelism(), 4),
     shutdownTimeoutMs: e.MUSEHUB_SHUTDOWN_TIMEOUT_MS,
     webhooks: {
       pollIntervalMs: e.MUSEHUB_WEBHOOK_POLL_MS,

@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { runPrimary, runWorker } from './cluster.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startGateway } from './server.ts';
@@ -15,6 +17,19 @@ export async function runServe(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  if (cluster.isWorker) {
+    await runWorker(config, logger);
+    return;
+  }
+  if (config.workers > 1) {
+    try {
+      await runPrimary(config, logger);
+    } catch (err) {
+      logger.fatal({ err }, 'gateway failed to start');
+      process.exit(1);
+    }
+    return;
+  }
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config, logger);

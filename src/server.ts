@@ -12,6 +12,7 @@ import type { Logger } from './logger.ts';
 import { RepoLivenessCache } from './repos/index.ts';
 import { FsObjectStore } from './storage/object-store.ts';
 import { loadPresignKey } from './transport/presign.ts';
+import { TokenCache } from './users/index.ts';
 
 export interface RunningGateway {
   url: string;
@@ -21,20 +22,26 @@ export interface RunningGateway {
   dispatcher: WebhookDispatcher;
   app: ReturnType<typeof createApp>;
   cache: RepoLivenessCache;
+  tokens: TokenCache;
   listener: LivenessListener;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
 }
 
 /** config → database (embedded or DATABASE_URL) → migrate → serve. */
-export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: Config,
+  logger: Logger,
+  opts: { migrate?: boolean } = {},
+): Promise<RunningGateway> {
   const started = performance.now();
   const db = await provideDatabase(config, (line) => logger.debug({ postgres: line }));
   logger.info({ database: db.source, ms: Math.round(performance.now() - started) }, 'database ready');
   let orm: MikroORM | undefined;
   try {
-    orm = await openOrm(db.url, config.dbPoolMax);
-    const applied = await migrateUp(orm);
+    orm = await openOrm(db.url, config.dbPoolMax, undefined, config.dbStatementTimeoutMs);
+    // Cluster workers skip this: the primary migrated before forking them.
+    const applied = opts.migrate === false ? [] : await migrateUp(orm);
     if (applied.length) logger.info({ applied }, 'migrations applied');
   } catch (err) {
     await orm?.close();
@@ -43,7 +50,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   }
 
   const cache = new RepoLivenessCache(orm, config.repoCache, (repoId) => liveRefs(orm.em.fork(), repoId));
-  const listener = new LivenessListener(db.url, cache, logger.child({ component: 'liveness' }));
+  const tokens = new TokenCache(orm, config.repoCache);
+  const listener = new LivenessListener(db.url, [cache, tokens], logger.child({ component: 'liveness' }));
   await listener.start();
   const store = await new FsObjectStore(path.join(config.dataDir, 'objects')).init();
   const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
@@ -62,7 +70,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   const publicUrl = config.publicUrl ?? url;
-  app = createApp({ orm, config: { ...config, publicUrl }, logger, cache, store, presignKey });
+  app = createApp({ orm, config: { ...config, publicUrl }, logger, cache, store, presignKey, tokens });
   const dispatcher = new WebhookDispatcher(orm, logger.child({ component: 'webhooks' }), config.webhooks);
   dispatcher.start();
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
@@ -86,5 +94,5 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     })();
     return closing;
   };
-  return { url, port, orm, server, dispatcher, app, cache, listener, close };
+  return { url, port, orm, server, dispatcher, app, cache, tokens, listener, close };
 }

@@ -10,7 +10,12 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('run the gateway (embedded PostgreSQL unless DATABASE_URL is set)')
-    .action(async () => (await import('../main.ts')).runServe());
+    .option('--workers <n>', 'gateway processes sharing the port (default: MUSEHUB_WORKERS, else CPUs up to 4)')
+    .action(async (opts: { workers?: string }) => {
+      // Through the environment, so the value is validated with the rest of the config.
+      if (opts.workers !== undefined) process.env.MUSEHUB_WORKERS = opts.workers;
+      await (await import('../main.ts')).runServe();
+    });
   registerAdminCommands(program);
   registerRepoCommands(program);
   registerHubCommands(program);

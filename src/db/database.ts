@@ -26,8 +26,13 @@ export async function provideDatabase(
   };
 }
 
-export async function openOrm(url: string, poolMax = 10, log?: (message: string) => void): Promise<MikroORM> {
-  return MikroORM.init(createOrmConfig({ url, poolMax, log }));
+export async function openOrm(
+  url: string,
+  poolMax = 10,
+  log?: (message: string) => void,
+  statementTimeoutMs = 0,
+): Promise<MikroORM> {
+  return MikroORM.init(createOrmConfig({ url, poolMax, log, statementTimeoutMs }));
 }
 
 /** Applies pending migrations; returns the names applied. */

@@ -1,14 +1,15 @@
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
-import { LIVENESS_CHANNEL, type RepoLivenessCache } from '../repos/index.ts';
+import { INVALIDATION_CHANNEL, type Invalidation, type InvalidationTarget } from './invalidation.ts';
 
 /**
- * Keeps this process's liveness cache coherent with every other gateway process: a
- * dedicated session LISTENs for the notifications a delete, restore or create sends at
- * commit, and evicts the named repo. If the session is lost, the cache is bypassed (every
- * lookup asks the database) until a new session listens again — so a missed notification
- * can never leave a deleted repo served from cache. Needs a session-mode connection
- * (not PgBouncer transaction pooling).
+ * Keeps this process's caches (repo liveness and heads, tokens) coherent with every other
+ * gateway process: a dedicated session LISTENs for the notifications a delete, restore,
+ * create, push or token revocation sends at commit, and hands each to every cache. If the
+ * session is lost, the caches are bypassed (every lookup asks the database) until a new
+ * session listens again — so a missed notification can never leave a deleted repo or a
+ * revoked token served from cache. Needs a session-mode connection (not PgBouncer
+ * transaction pooling).
  */
 export class LivenessListener {
   private client: pg.Client | undefined;
@@ -18,7 +19,7 @@ export class LivenessListener {
 
   constructor(
     private readonly url: string,
-    private readonly cache: RepoLivenessCache,
+    private readonly targets: InvalidationTarget[],
     private readonly log: Logger,
     private readonly maxBackoffMs = 5_000,
   ) {}
@@ -34,19 +35,20 @@ export class LivenessListener {
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     await client.connect();
-    await client.query(`LISTEN ${LIVENESS_CHANNEL}`);
+    await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
     this.client = client;
   }
 
   private onNotification(payload: string | undefined): void {
     this.stats.notifications++;
+    let msg: Invalidation;
     try {
-      const { repoId, owner, slug } = JSON.parse(payload ?? '{}') as { repoId?: string; owner?: string; slug?: string };
-      if (repoId) this.cache.evictRepo(repoId);
-      if (owner && slug) this.cache.evictName(owner, slug);
+      msg = JSON.parse(payload ?? '{}') as Invalidation;
     } catch {
-      this.cache.clear();
+      for (const t of this.targets) t.clear();
+      return;
     }
+    for (const t of this.targets) t.invalidate(msg);
   }
 
   private lost(client: pg.Client, err?: Error): void {
@@ -56,7 +58,7 @@ export class LivenessListener {
       { err: err ? String(err) : undefined },
       'liveness LISTEN connection lost; bypassing the cache until reconnected',
     );
-    this.cache.setBypass(true);
+    for (const t of this.targets) t.setBypass(true);
     client.end().catch(() => undefined);
     this.scheduleReconnect(100);
   }
@@ -67,7 +69,7 @@ export class LivenessListener {
       try {
         await this.connect();
         this.stats.reconnects++;
-        this.cache.setBypass(false);
+        for (const t of this.targets) t.setBypass(false);
         this.log.info('liveness LISTEN connection restored');
       } catch {
         this.scheduleReconnect(Math.min(delayMs * 2, this.maxBackoffMs));

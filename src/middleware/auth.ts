@@ -1,13 +1,13 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { UnauthorizedError } from '../errors.ts';
-import { authenticateToken } from '../users/index.ts';
+import type { TokenCache } from '../users/index.ts';
 
 /**
  * `Authorization: Bearer <token>` → c.var.user. No header means anonymous; a header that is
  * present but malformed, unknown or revoked is 401 on every route, public reads included.
  */
-export function auth(): MiddlewareHandler<AppEnv> {
+export function auth(tokens: TokenCache): MiddlewareHandler<AppEnv> {
   return async function authMiddleware(c, next) {
     const header = c.req.header('authorization');
     if (header === undefined) {
@@ -16,7 +16,7 @@ export function auth(): MiddlewareHandler<AppEnv> {
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw new UnauthorizedError('expected Authorization: Bearer <token>', 'invalid_token');
-    c.set('user', await authenticateToken(c.var.em, match[1]!));
+    c.set('user', await tokens.authenticate(match[1]!));
     return next();
   };
 }

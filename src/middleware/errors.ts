@@ -53,11 +53,11 @@ export const handleError: ErrorHandler<AppEnv> = (err, c) => {
   }
   const log = c.get('log');
   if (isDatabaseUnavailable(err)) {
-    log?.warn({ err: String(err) }, 'database unavailable');
+    log?.warn({ requestId: c.get('requestId'), err: String(err) }, 'database unavailable');
     c.header('Retry-After', '5');
     return respond(c, 503, 'the database is unavailable; retry shortly', 'unavailable');
   }
-  log?.error({ err }, 'unhandled error');
+  log?.error({ requestId: c.get('requestId'), err }, 'unhandled error');
   return respond(c, 500, `internal error (request ${c.get('requestId') ?? 'unknown'})`, 'internal');
 };
 

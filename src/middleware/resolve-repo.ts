@@ -1,3 +1,4 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
@@ -24,7 +25,11 @@ const isOwnerName = (s: string) => {
  * deleted and private-to-the-caller are one 404 with the same bytes. For writes, a caller
  * who may read but not write gets 403, an anonymous one 401.
  */
-export function resolveRepo(cache: RepoLivenessCache, need: 'read' | 'write'): MiddlewareHandler<AppEnv> {
+export function resolveRepo(
+  cache: RepoLivenessCache,
+  orm: MikroORM,
+  need: 'read' | 'write',
+): MiddlewareHandler<AppEnv> {
   return async function resolveRepoMiddleware(c, next) {
     const owner = c.req.param('owner') ?? '';
     const slug = c.req.param('slug') ?? '';
@@ -35,7 +40,7 @@ export function resolveRepo(cache: RepoLivenessCache, need: 'read' | 'write'): M
     let permission: Permission | null = null;
     if (user && user.userId === live.ownerUserId) permission = 'admin';
     else if (user && (live.visibility === 'private' || need === 'write')) {
-      const rows = await c.var.em
+      const rows = await orm.em
         .getConnection()
         .execute<{ permission: Permission }[]>(
           'SELECT permission FROM musehub_collaborators WHERE repo_id = ? AND user_id = ?',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { INVALIDATION_CHANNEL } from '../db/invalidation.ts';
 import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
 import { repoGateKey } from '../history/history.store.ts';
 import type { AuthUser } from '../users/index.ts';
@@ -8,8 +9,8 @@ import type { RepoLivenessCache } from './liveness-cache.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
 import { canRead } from './repo.service.ts';
 
-/** The channel every gateway process LISTENs on; payload: {"op", "repoId", "owner", "slug"}. */
-export const LIVENESS_CHANNEL = 'musehub_repo_liveness';
+/** The invalidation channel every gateway process LISTENs on (see db/invalidation.ts). */
+export const LIVENESS_CHANNEL = INVALIDATION_CHANNEL;
 
 export type LivenessOp = 'delete' | 'restore' | 'create' | 'update';
 

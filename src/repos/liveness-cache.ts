@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { LRUCache } from 'lru-cache';
+import type { Invalidation, InvalidationTarget } from '../db/invalidation.ts';
 import type { Visibility } from './repo.entity.ts';
 
 /** What the transport needs to know about a live repo; never a tombstoned one. */
@@ -38,7 +39,7 @@ const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
  * scan of random names cannot hammer the database. The soft-delete service evicts entries;
  * the TTL is only the last line of defence.
  */
-export class RepoLivenessCache {
+export class RepoLivenessCache implements InvalidationTarget {
   private readonly cache: LRUCache<string, Entry>;
   private readonly refsCache: LRUCache<string, { refs: RepoRefs | null }>;
   private readonly keyByRepoId = new Map<string, string>();
@@ -103,7 +104,12 @@ export class RepoLivenessCache {
   async resolve(owner: string, slug: string): Promise<LiveRepo | null> {
     if (this.bypass) return this.load(owner, slug);
     const key = keyOf(owner, slug);
-    if (this.cache.has(key)) this.stats.hits++;
+    // A hit is answered synchronously: fetch() would cost a promise chain per request.
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.stats.hits++;
+      return hit.repo;
+    }
     try {
       const entry = await this.cache.fetch(key);
       return entry?.repo ?? null;
@@ -122,12 +128,20 @@ export class RepoLivenessCache {
   /** Default branch and heads of a live repo; null when it is gone. */
   async refs(repoId: string): Promise<RepoRefs | null> {
     if (this.bypass || !this.loadRefs) return (await this.loadRefs?.(repoId)) ?? null;
+    const hit = this.refsCache.get(repoId);
+    if (hit) return hit.refs;
     try {
       const entry = await this.refsCache.fetch(repoId);
       return entry?.refs ?? null;
     } catch {
       return (await this.loadRefs(repoId)) ?? null; // load aborted by an eviction: see resolve()
     }
+  }
+
+  /** A message from the invalidation channel (another process, or this one, changed a repo). */
+  invalidate(msg: Invalidation): void {
+    if (msg.repoId) this.evictRepo(msg.repoId);
+    if (msg.owner && msg.slug) this.evictName(msg.owner, msg.slug);
   }
 
   /** Forget a repo by id (after delete, restore, push, rename or a visibility change). */

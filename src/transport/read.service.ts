@@ -1,23 +1,38 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { repoNotFound } from '../errors.ts';
 import { commitsByIds, isLive, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
-import type { LiveRepo, RepoLivenessCache } from '../repos/index.ts';
+import type { LiveRepo, RepoLivenessCache, RepoRefs } from '../repos/index.ts';
+import { packr } from './codec.ts';
 
 /**
  * GET refs: what `muse clone`, `pull`, `fetch`, `push` and `ls-remote` start from. Served from
  * the per-repo heads cache; a push or delete evicts it here and, through NOTIFY, everywhere.
  */
-export async function readRefs(cache: RepoLivenessCache, repo: LiveRepo) {
+export async function readRefs(cache: RepoLivenessCache, repo: LiveRepo): Promise<RefsAnswer> {
   const refs = await cache.refs(repo.repoId);
   if (!refs) throw repoNotFound();
-  return {
-    repo_id: repo.repoId,
-    // The hub does not track a per-repo domain yet; muse's default is "code".
-    domain: 'code',
-    default_branch: refs.defaultBranch,
-    branch_heads: refs.heads,
-  };
+  let answer = answers.get(refs);
+  if (!answer) {
+    const value = {
+      repo_id: repo.repoId,
+      // The hub does not track a per-repo domain yet; muse's default is "code".
+      domain: 'code',
+      default_branch: refs.defaultBranch,
+      branch_heads: refs.heads,
+    };
+    answer = { value, msgpack: new Uint8Array(packr.pack(value)) };
+    answers.set(refs, answer);
+  }
+  return answer;
 }
+
+export interface RefsAnswer {
+  value: Record<string, unknown>;
+  /** Encoded once per cached heads entry: most ls-remote calls just copy these bytes. */
+  msgpack: Uint8Array<ArrayBuffer>;
+}
+
+const answers = new WeakMap<RepoRefs, RefsAnswer>();
 
 /** filter-objects: the ids this repo does not hold yet, in the order asked. */
 export async function filterObjects(em: EntityManager, repoId: string, ids: string[]) {

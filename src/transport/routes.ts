@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../app-env.ts';
@@ -33,6 +34,7 @@ import {
 } from './wire-schemas.ts';
 
 export interface TransportDeps {
+  orm: MikroORM;
   cache: RepoLivenessCache;
   store: ObjectStore;
   publicUrl: string;
@@ -66,23 +68,28 @@ const limit = (maxSize: number) =>
  * service, encode.
  */
 export function transportRoutes(deps: TransportDeps) {
-  const { cache, store, limits } = deps;
+  const { orm, cache, store, limits } = deps;
+  const fork = () => orm.em.fork();
   const app = new Hono<AppEnv>();
-  const read = resolveRepo(cache, 'read');
-  const write = resolveRepo(cache, 'write');
+  const read = resolveRepo(cache, orm, 'read');
+  const write = resolveRepo(cache, orm, 'write');
   const small = limit(16 * 1024 * 1024);
   const large = limit(limits.maxBodyBytes);
 
-  app.get('/:owner/:slug/refs', read, async (c) => reply(c, await readRefs(cache, c.var.repo)));
+  app.get('/:owner/:slug/refs', read, async (c) => {
+    const refs = await readRefs(cache, c.var.repo);
+    if (!acceptsMsgpack(c.req.header('accept'))) return c.json(toJsonSafe(refs.value) as object);
+    return c.body(refs.msgpack, 200, { 'content-type': MSGPACK });
+  });
 
   app.post('/:owner/:slug/filter-objects', small, read, async (c) => {
     const req = parseWire(FilterObjectsRequest, await readBody(c));
-    return reply(c, await filterObjects(c.var.em, c.var.repo.repoId, req.object_ids));
+    return reply(c, await filterObjects(fork(), c.var.repo.repoId, req.object_ids));
   });
 
   app.post('/:owner/:slug/push/objects', large, write, async (c) => {
     const req = parseWire(PushObjectsRequest, await readBody(c));
-    return reply(c, await storeObjects(c.var.em, store, c.var.repo.repoId, req.objects, limits.maxObjectBytes));
+    return reply(c, await storeObjects(fork(), store, c.var.repo.repoId, req.objects, limits.maxObjectBytes));
   });
 
   app.post('/:owner/:slug/push', large, write, async (c) => {
@@ -90,10 +97,10 @@ export function transportRoutes(deps: TransportDeps) {
     const req = parseWire(PushRequest, raw);
     const rawBundle = (raw as { bundle: Record<string, unknown[]> }).bundle;
     if (req.bundle.objects.length) {
-      await storeObjects(c.var.em, store, c.var.repo.repoId, req.bundle.objects, limits.maxObjectBytes);
+      await storeObjects(fork(), store, c.var.repo.repoId, req.bundle.objects, limits.maxObjectBytes);
     }
     const result = await applyPush(
-      c.var.em,
+      fork(),
       c.var.repo,
       c.var.user!,
       req,
@@ -107,13 +114,14 @@ export function transportRoutes(deps: TransportDeps) {
 
   app.post('/:owner/:slug/negotiate', small, read, async (c) => {
     const req = parseWire(NegotiateRequest, await readBody(c));
-    return reply(c, await negotiate(c.var.em, c.var.repo.repoId, req.want, req.have));
+    return reply(c, await negotiate(fork(), c.var.repo.repoId, req.want, req.have));
   });
 
   // Clone is refs + fetch with an empty `have`: one handler for both.
   app.post('/:owner/:slug/fetch', limit(32 * 1024 * 1024), read, async (c) => {
     const req = parseWire(FetchRequest, await readBody(c));
-    const { em, repo } = c.var;
+    const { repo } = c.var;
+    const em = fork();
     const plan = await planFetch(em, repo.repoId, req.want, req.have);
     if (!acceptsMsgpack(c.req.header('accept'))) {
       return c.json(toJsonSafe(await fetchResponseValue(em, store, repo.repoId, plan)) as object);
@@ -166,11 +174,11 @@ export function transportRoutes(deps: TransportDeps) {
     if (declared > maxBytes)
       throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
     // Refuse before reading any bytes when the repo is already gone; the transaction below re-checks.
-    if (!(await isLive(c.var.em, repoId))) throw repoNotFound();
+    if (!(await isLive(fork(), repoId))) throw repoNotFound();
     const body = c.req.raw.body;
     if (!body) throw new BadRequestError('request body is empty', 'empty_body');
     const size = await store.putStream(objectId, Readable.fromWeb(body as WebReadableStream), maxBytes);
-    await c.var.em.transactional(async (tx) => {
+    await fork().transactional(async (tx) => {
       if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
       await insertObjectRows(tx, repoId, [{ objectId, size }]);
     });
@@ -179,7 +187,7 @@ export function transportRoutes(deps: TransportDeps) {
 
   app.get('/o/:object_id', async (c) => {
     const objectId = c.req.param('object_id');
-    const found = await findServableObject(c.var.em, c.var.user, objectId);
+    const found = await findServableObject(fork(), c.var.user, objectId);
     const etag = `"${objectId}"`;
     // Short-lived caching only: a delete or a visibility change must be able to hide these bytes.
     const headers = {

@@ -8,4 +8,5 @@ export {
   revokeToken,
   validateUsername,
 } from './token.service.ts';
+export { TokenCache } from './token-cache.ts';
 export type { Token, User } from './user.entity.ts';

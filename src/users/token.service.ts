@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { INVALIDATION_CHANNEL } from '../db/invalidation.ts';
 import { BadRequestError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { type Token, TokenSchema, type User, UserSchema } from './user.entity.ts';
 
@@ -79,18 +80,33 @@ export async function revokeToken(em: EntityManager, tokenId: string): Promise<T
   if (!token) throw new NotFoundError(`token '${tokenId}' not found`, 'token_not_found');
   token.revokedAt ??= new Date();
   await em.flush();
+  // Committed above: every gateway process drops its cached copy when this arrives.
+  await em
+    .getConnection()
+    .execute('SELECT pg_notify(?, ?)', [INVALIDATION_CHANNEL, JSON.stringify({ op: 'token', tokenId })]);
   return token;
 }
 
 const invalidToken = () => new UnauthorizedError('invalid or revoked token', 'invalid_token');
 
-/** Bearer token → user. Malformed, unknown and revoked tokens all fail the same way. */
-export async function authenticateToken(em: EntityManager, token: string): Promise<AuthUser> {
+/** What authentication needs from a token's row; null when no such token id exists. */
+export interface TokenRow {
+  tokenHash: Buffer;
+  revoked: boolean;
+  user: AuthUser;
+}
+
+/** Splits `mh_<id hex>_<secret>` into the token id (uuid form) and the secret; null if malformed. */
+export function parseToken(token: string): { tokenId: string; secret: string } | null {
   const m = TOKEN_FORMAT.exec(token);
-  if (!m) throw invalidToken();
+  if (!m) return null;
   const hex = m[1]!;
   const tokenId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  // Lean lookup on the primary key: this runs on every authenticated request.
+  return { tokenId, secret: m[2]! };
+}
+
+/** Lean lookup on the primary key (no entity hydration): it backs every authenticated request. */
+export async function loadTokenRow(em: EntityManager, tokenId: string): Promise<TokenRow | null> {
   const rows: { token_hash: string; revoked_at: Date | null; user_id: string; username: string }[] = await em
     .getConnection()
     .execute(
@@ -100,10 +116,27 @@ export async function authenticateToken(em: EntityManager, token: string): Promi
       [tokenId],
     );
   const row = rows[0];
-  const presented = sha256(m[2]!);
-  const stored = row ? Buffer.from(row.token_hash, 'hex') : Buffer.alloc(32);
+  if (!row) return null;
+  return {
+    tokenHash: Buffer.from(row.token_hash, 'hex'),
+    revoked: row.revoked_at !== null,
+    user: { userId: row.user_id, username: row.username },
+  };
+}
+
+/** The presented secret against the stored row. Malformed, unknown and revoked tokens all fail the same way. */
+export function verifyToken(row: TokenRow | null, secret: string): AuthUser {
+  const presented = sha256(secret);
+  const stored = row?.tokenHash ?? Buffer.alloc(32);
   // Constant-time comparison, done even for unknown ids so timing reveals nothing.
   const matches = stored.length === presented.length && timingSafeEqual(stored, presented);
-  if (!row || !matches || row.revoked_at) throw invalidToken();
-  return { userId: row.user_id, username: row.username };
+  if (!row || !matches || row.revoked) throw invalidToken();
+  return row.user;
+}
+
+/** Bearer token → user, straight from the database (no cache). */
+export async function authenticateToken(em: EntityManager, token: string): Promise<AuthUser> {
+  const parsed = parseToken(token);
+  if (!parsed) throw invalidToken();
+  return verifyToken(await loadTokenRow(em, parsed.tokenId), parsed.secret);
 }

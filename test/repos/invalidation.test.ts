@@ -32,6 +32,8 @@ beforeAll(async () => {
       MUSEHUB_DATA_DIR: bData,
       MUSEHUB_REPO_CACHE_TTL_MS: '600000',
       MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
+      // One process: the LISTEN-session count below assumes it (test/cli/workers.test.ts covers clusters).
+      MUSEHUB_WORKERS: '1',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

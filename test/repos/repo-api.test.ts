@@ -198,7 +198,7 @@ describe('service endpoints', () => {
   test('GET /health checks the database', async () => {
     const res = await gw.request('GET', '/health');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', database: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', database: 'ok', pid: process.pid });
   });
 
   test('/openapi.json documents every REST route; /docs serves a page', async () => {

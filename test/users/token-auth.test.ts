@@ -2,11 +2,13 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createToken, revokeToken } from '../../src/users/index.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/process.ts';
 
 let gw: TestGateway;
 let alice: { token: string; userId: string };
 beforeAll(async () => {
-  gw = await startTestGateway();
+  // A ten-minute cache TTL: only the revocation's NOTIFY can explain a prompt refusal.
+  gw = await startTestGateway({ MUSEHUB_REPO_CACHE_TTL_MS: '600000' });
   alice = await gw.user('alice');
 });
 afterAll(() => gw?.close());
@@ -43,10 +45,17 @@ test.each([
   expect((await gw.request('GET', '/api/v1/users/alice/repos')).status).toBe(200);
 });
 
-test('a revoked token is refused from the next request on', async () => {
+test('a revoked token is refused once the revocation notice arrives, long before the cache TTL', async () => {
   const { token, record } = await createToken(gw.em(), 'alice', 'ci');
   expect((await listRepos({ authorization: `Bearer ${token}` })).status).toBe(200);
+  const missesBefore = gw.tokens.stats.misses;
+  expect((await listRepos({ authorization: `Bearer ${token}` })).status).toBe(200);
+  expect(gw.tokens.stats.misses).toBe(missesBefore); // served from the token cache
+  // As `musehub token revoke` does it: a database write plus NOTIFY, not a call into this process.
   await revokeToken(gw.em(), record.tokenId);
+  const t0 = performance.now();
+  await eventually(async () => (await listRepos({ authorization: `Bearer ${token}` })).status === 401, 2_000, 1);
+  console.log(`token revocation took effect after ${(performance.now() - t0).toFixed(1)} ms`);
   const res = await listRepos({ authorization: `Bearer ${token}` });
   expect(res.status).toBe(401);
   expect((await res.json()).detail).toBe('invalid or revoked token');

@@ -1,0 +1,128 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Config } from './config.ts';
+import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
+import type { Logger } from './logger.ts';
+import { startGateway } from './server.ts';
+import { loadPresignKey } from './transport/presign.ts';
+
+type WorkerMessage = { type: 'listening'; url: string } | { type: 'failed'; error: string };
+
+/**
+ * `musehub serve` with MUSEHUB_WORKERS > 1: this primary provides the database (embedded or
+ * DATABASE_URL), migrates once, creates the presign key, then forks N workers that share one
+ * port through node:cluster. Workers keep their caches coherent through the same NOTIFY
+ * channel separate machines would use. SIGINT/SIGTERM drains every worker, then stops the
+ * embedded database. A worker that dies is replaced; if one fails while starting, the whole
+ * gateway stops (a broken config would otherwise restart forever).
+ */
+export async function runPrimary(config: Config, logger: Logger): Promise<void> {
+  const started = performance.now();
+  const db = await provideDatabase(config, (line) => logger.debug({ postgres: line }));
+  try {
+    const orm = await openOrm(db.url, 1);
+    try {
+      const applied = await migrateUp(orm);
+      if (applied.length) logger.info({ applied }, 'migrations applied');
+    } finally {
+      await orm.close();
+    }
+    await loadPresignKey(config.dataDir, config.presignSecret);
+  } catch (err) {
+    await db.stop();
+    throw err;
+  }
+
+  let stopping = false;
+  let starting = true;
+  const env = { MUSEHUB_CLUSTER_WORKER: '1', DATABASE_URL: db.url };
+  let onWorkerMessage: (msg: WorkerMessage) => void = () => undefined;
+  const ready = new Promise<string>((resolve, reject) => {
+    let listening = 0;
+    onWorkerMessage = (msg) => {
+      if (msg.type === 'failed') reject(new Error(msg.error));
+      else if (++listening === config.workers) resolve(msg.url);
+    };
+  });
+  const fork = () => cluster.fork(env).on('message', (msg: WorkerMessage) => onWorkerMessage(msg));
+  cluster.on('exit', (worker, code, signal) => {
+    // Exit code 0 is a worker that drained on a signal (e.g. Ctrl-C reaching the process group).
+    if (stopping || code === 0) return;
+    if (starting) return failStart(`worker ${worker.process.pid} exited while starting (${signal ?? code})`);
+    logger.warn({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
+    fork();
+  });
+  let failStart: (reason: string) => void = () => undefined;
+  const startFailed = new Promise<never>((_, reject) => {
+    failStart = (reason) => reject(new Error(reason));
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+
+  const stopAll = async () => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            const kill = setTimeout(() => w.process.kill('SIGKILL'), config.shutdownTimeoutMs + 5_000);
+            w.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    await db.stop();
+  };
+
+  try {
+    const url = await Promise.race([ready, startFailed]);
+    starting = false;
+    logger.info({ url, workers: config.workers, ms: Math.round(performance.now() - started) }, 'gateway listening');
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    stopAll().then(
+      () => {
+        logger.info('gateway stopped');
+        process.exit(0);
+      },
+      (err) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** A cluster worker: one gateway on the primary's database; reports back once listening. */
+export async function runWorker(config: Config, logger: Logger): Promise<void> {
+  const log = logger.child({ worker: cluster.worker?.id });
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config, log, { migrate: false });
+  } catch (err) {
+    process.send?.({ type: 'failed', error: err instanceof Error ? err.message : String(err) } satisfies WorkerMessage);
+    throw err;
+  }
+  process.send?.({ type: 'listening', url: gateway.url } satisfies WorkerMessage);
+  const shutdown = () => {
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  // Ctrl-C reaches the whole process group; the primary also sends SIGTERM. Either drains.
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  // The primary is gone (e.g. SIGKILL): do not live on as an orphan holding the port.
+  process.once('disconnect', shutdown);
+}

@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { openOrm } from '../../src/db/database.ts';
+import { createToken, createUser } from '../../src/users/index.ts';
+import { createRepo } from '../helpers/builders.ts';
+import { createTestDatabase } from '../helpers/db.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
+import { eventually, exited, waitForLine } from '../helpers/process.ts';
+
+/**
+ * `musehub serve --workers 2` on one database. Each worker caches liveness and heads for ten
+ * minutes; a keep-alive connection with one socket stays on one worker, so each cache can be
+ * watched on its own. Whichever worker handles a push or delete, the other one can only learn
+ * of it through NOTIFY.
+ */
+let server: ReturnType<typeof spawn>;
+let url: string;
+let dataDir: string;
+let token: string;
+let agents: http.Agent[] = [];
+
+/** GET over one pinned keep-alive connection. */
+function get(agent: http.Agent, p: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${url}${p}`, { agent, headers: { accept: 'application/x-msgpack' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
+  });
+}
+
+const pidOf = async (agent: http.Agent) => JSON.parse((await get(agent, '/health')).body.toString()).pid as number;
+
+beforeAll(async () => {
+  const databaseUrl = await createTestDatabase();
+  const orm = await openOrm(databaseUrl, 2);
+  await createUser(orm.em.fork(), 'alice');
+  ({ token } = await createToken(orm.em.fork(), 'alice'));
+  await orm.close();
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-workers-'));
+  server = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve', '--workers', '2'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      MUSEHUB_DATA_DIR: dataDir,
+      MUSEHUB_REPO_CACHE_TTL_MS: '600000',
+      MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  url = (await waitForLine(server, /"url":"(http:\/\/[^"]+)","workers":2[^\n]*"gateway listening"/))[1]!;
+  server.stdout?.resume();
+  // One pinned connection per worker.
+  const byPid = new Map<number, http.Agent>();
+  for (let i = 0; i < 20 && byPid.size < 2; i++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const pid = await pidOf(agent);
+    if (byPid.has(pid)) agent.destroy();
+    else byPid.set(pid, agent);
+  }
+  agents = [...byPid.values()];
+});
+
+afterAll(async () => {
+  for (const a of agents) a.destroy();
+  server?.kill('SIGTERM');
+  if (server) await exited(server);
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+// pushAll and createRepo only need a url and fetch: any worker may serve them.
+const viaAnyWorker = () => ({ url, request: requestAny }) as unknown as TestGateway;
+function requestAny(method: string, p: string, opts: { token?: string; json?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.json !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`${url}${p}`, {
+    method,
+    headers,
+    body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
+  });
+}
+
+const headsOn = async (agent: http.Agent, remote: string) => {
+  const res = await get(agent, `${remote}/refs`);
+  return res.status === 200
+    ? (wirePackr.unpack(res.body) as { branch_heads: Record<string, string> }).branch_heads
+    : null;
+};
+
+test('two workers answer on one port, each with its own pid and health', async () => {
+  expect(agents).toHaveLength(2);
+  const pids = await Promise.all(agents.map(pidOf));
+  expect(new Set(pids).size).toBe(2);
+  for (const pid of pids) expect(pid).not.toBe(server.pid);
+});
+
+test('a push and a delete through one worker are seen by the other well inside its cache TTL', async () => {
+  const gw = viaAnyWorker();
+  const repo = await createRepo(gw, token, { name: 'shared', visibility: 'public' });
+  const remote = `/alice/${repo.slug}`;
+  const one = makeSnapshot({ 'a.txt': 'one' });
+  const c1 = makeCommit({ snapshotId: one.snapshot.snapshot_id });
+  expect(
+    (await pushAll(gw, remote, token, { commits: [c1], snapshots: [one.snapshot], objects: one.objects })).status,
+  ).toBe(200);
+  // Both workers now cache main = c1 (for ten minutes, unless told otherwise).
+  for (const agent of agents) await eventually(async () => (await headsOn(agent, remote))?.main === c1.commit_id);
+
+  const two = makeSnapshot({ 'a.txt': 'two' });
+  const c2 = makeCommit({ snapshotId: two.snapshot.snapshot_id, parent: c1.commit_id });
+  expect(
+    (await pushAll(gw, remote, token, { commits: [c2], snapshots: [two.snapshot], objects: two.objects })).status,
+  ).toBe(200);
+  const t0 = performance.now();
+  for (const agent of agents)
+    await eventually(async () => (await headsOn(agent, remote))?.main === c2.commit_id, 2_000, 2);
+  const pushSeenMs = performance.now() - t0;
+
+  expect((await requestAny('DELETE', `/api/v1/repos/${repo.repoId}`, { token })).status).toBe(204);
+  const t1 = performance.now();
+  for (const agent of agents)
+    await eventually(async () => (await get(agent, `${remote}/refs`)).status === 404, 2_000, 2);
+  const deleteSeenMs = performance.now() - t1;
+  console.log(`workers: push seen by both in ${pushSeenMs.toFixed(1)} ms, delete in ${deleteSeenMs.toFixed(1)} ms`);
+});
+
+test('SIGTERM drains both workers and the primary exits 0', async () => {
+  server.kill('SIGTERM');
+  expect(await exited(server)).toBe(0);
+  await expect(get(agents[0]!, '/health')).rejects.toThrow();
+});
