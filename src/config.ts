@@ -38,6 +38,9 @@ const envSchema = z.object({
   MUSEHUB_DB_POOL_MAX: intIn(1, 1000).default(10),
   MUSEHUB_DB_STATEMENT_TIMEOUT_MS: intIn(0, 86_400_000).default(60_000),
   MUSEHUB_WORKERS: intIn(1, 64).optional(),
+  MUSEHUB_OBJECT_STORE: z
+    .enum(['filesystem', 'postgres'], { error: 'expected filesystem or postgres' })
+    .default('filesystem'),
   MUSEHUB_SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
   MUSEHUB_WEBHOOK_POLL_MS: intIn(10, 600_000).default(1_000),
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
@@ -61,6 +64,8 @@ export interface Config {
   dbPoolMax: number;
   /** PostgreSQL statement_timeout for every pooled connection; 0 = none. */
   dbStatementTimeoutMs: number;
+  /** Where object bytes live: files under MUSEHUB_DATA_DIR/objects, or the database. */
+  objectStore: 'filesystem' | 'postgres';
   /** Gateway processes (node:cluster) behind one port; 1 = no cluster. */
   workers: number;
   shutdownTimeoutMs: number;
@@ -101,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     dbPoolMax: e.MUSEHUB_DB_POOL_MAX,
     dbStatementTimeoutMs: e.MUSEHUB_DB_STATEMENT_TIMEOUT_MS,
+    objectStore: e.MUSEHUB_OBJECT_STORE,
     // One per core, at most 4: each worker holds its own pool (MUSEHUB_DB_POOL_MAX) plus a
     // LISTEN session, and PostgreSQL's default max_connections is 100.
     workers: e.MUSEHUB_WORKERS ?? Math.min(os.availableParallelism(), 4),

@@ -11,6 +11,7 @@ import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
 import { RepoLivenessCache } from './repos/index.ts';
 import { FsObjectStore } from './storage/object-store.ts';
+import { PgObjectStore } from './storage/pg-object-store.ts';
 import { loadPresignKey } from './transport/presign.ts';
 import { TokenCache } from './users/index.ts';
 
@@ -53,7 +54,10 @@ export async function startGateway(
   const tokens = new TokenCache(orm, config.repoCache);
   const listener = new LivenessListener(db.url, [cache, tokens], logger.child({ component: 'liveness' }));
   await listener.start();
-  const store = await new FsObjectStore(path.join(config.dataDir, 'objects')).init();
+  const store =
+    config.objectStore === 'postgres'
+      ? new PgObjectStore(orm)
+      : await new FsObjectStore(path.join(config.dataDir, 'objects')).init();
   const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
   // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
   let app: ReturnType<typeof createApp> | undefined;

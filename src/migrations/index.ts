@@ -1,6 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000000_hub_schema } from './Migration20261128000000_hub_schema.ts';
 import { Migration20261128020000_soft_delete } from './Migration20261128020000_soft_delete.ts';
+import { Migration20261128040000_object_blobs } from './Migration20261128040000_object_blobs.ts';
 
 /**
  * Every migration, oldest first. Listed statically so the migrator never has to
@@ -10,4 +11,5 @@ import { Migration20261128020000_soft_delete } from './Migration20261128020000_s
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128000000_hub_schema', class: Migration20261128000000_hub_schema },
   { name: 'Migration20261128020000_soft_delete', class: Migration20261128020000_soft_delete },
+  { name: 'Migration20261128040000_object_blobs', class: Migration20261128040000_object_blobs },
 ];

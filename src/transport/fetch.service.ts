@@ -128,8 +128,7 @@ export async function fetchResponseStream(
     for (const s of snapshots) yield s.record;
     yield str('objects');
     yield arrayHeader(plan.objects.length);
-    for (const o of plan.objects) {
-      const bytes = await store.get(o.object_id);
+    for await (const [o, bytes] of readAhead(store, plan.objects)) {
       yield Buffer.concat([mapHeader(2), str('object_id'), str(o.object_id), str('content'), binHeader(bytes.length)]);
       yield bytes;
     }
@@ -137,6 +136,39 @@ export async function fetchResponseStream(
     yield packr.pack(plan.branchHeads);
   }
   return Readable.from(pieces(), { objectMode: false });
+}
+
+/**
+ * Object bytes in plan order, with a few reads in flight ahead of the consumer (at most
+ * `count` objects and about `bytes` bytes, always at least one), so a clone is not one
+ * store round trip per object while memory stays bounded by the window, not the repo.
+ */
+export async function* readAhead(
+  store: ObjectStore,
+  objects: readonly { object_id: string; size: number }[],
+  window = { count: 8, bytes: 8 * 1024 * 1024 },
+): AsyncGenerator<[{ object_id: string; size: number }, Buffer]> {
+  const inFlight: Promise<Buffer>[] = [];
+  let next = 0;
+  let bufferedBytes = 0;
+  const fill = () => {
+    while (
+      next < objects.length &&
+      (inFlight.length === 0 || (inFlight.length < window.count && bufferedBytes + objects[next]!.size <= window.bytes))
+    ) {
+      const o = objects[next++]!;
+      bufferedBytes += o.size;
+      const read = store.get(o.object_id);
+      read.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
+      inFlight.push(read);
+    }
+  };
+  for (let i = 0; i < objects.length; i++) {
+    fill();
+    const bytes = await inFlight.shift()!;
+    bufferedBytes -= objects[i]!.size;
+    yield [objects[i]!, bytes];
+  }
 }
 
 /** The same response as a plain value, for JSON clients (curl, scripts). */

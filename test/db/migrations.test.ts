@@ -30,6 +30,7 @@ const EXPECTED = [
   'musehub_issue_comments',
   'musehub_issue_labels',
   'musehub_issues',
+  'musehub_object_blobs',
   'musehub_objects',
   'musehub_proposal_comments',
   'musehub_proposals',
@@ -109,7 +110,7 @@ test('upgrading a populated database from the first migration keeps every row; d
               (SELECT count(*) FROM musehub_proposal_comments)::int AS pc, (SELECT count(*) FROM musehub_webhooks)::int AS hooks`,
     );
   const before = await counts();
-  await migrator.up();
+  await migrator.up({ to: 'Migration20261128020000_soft_delete' });
   expect(await counts()).toEqual(before);
   expect(await deletedAtTables()).toEqual(['musehub_issues', 'musehub_proposals', 'musehub_repos']);
   const [proposal] = await sql(url, 'SELECT deleted_at, deletion_id FROM musehub_proposals');

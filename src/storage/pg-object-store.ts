@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
+import { HashMismatchError, OBJECT_ID, type ObjectStore } from './object-store.ts';
+
+/**
+ * Object bytes in musehub_object_blobs (MUSEHUB_OBJECT_STORE=postgres): every gateway that
+ * reaches the database sees every object, with no shared filesystem. Rows are written with
+ * ON CONFLICT DO NOTHING (content-addressed, so a second writer has the same bytes).
+ */
+export class PgObjectStore implements ObjectStore {
+  constructor(private readonly orm: MikroORM) {}
+
+  private run<T>(sql: string, params: unknown[]): Promise<T[]> {
+    return this.orm.em.getConnection().execute<T[]>(sql, params);
+  }
+
+  async has(objectId: string): Promise<boolean> {
+    return (await this.run('SELECT 1 FROM musehub_object_blobs WHERE object_id = ?', [objectId])).length > 0;
+  }
+
+  async put(objectId: string, bytes: Uint8Array): Promise<void> {
+    if (!OBJECT_ID.test(objectId)) throw new Error(`not an object id: ${objectId}`);
+    await this.run(
+      'INSERT INTO musehub_object_blobs (object_id, size, content) VALUES (?, ?, ?) ON CONFLICT (object_id) DO NOTHING',
+      [objectId, bytes.length, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)],
+    );
+  }
+
+  /** Buffers the body (bounded by maxBytes), verifies its hash, then inserts it. */
+  async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
+    const hash = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > maxBytes)
+        throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
+      hash.update(buf);
+      chunks.push(buf);
+    }
+    const actual = hash.digest('hex');
+    if (actual !== objectId) throw new HashMismatchError(objectId, actual);
+    await this.put(objectId, Buffer.concat(chunks, size));
+    return size;
+  }
+
+  async get(objectId: string): Promise<Buffer> {
+    const rows = await this.run<{ content: Buffer }>('SELECT content FROM musehub_object_blobs WHERE object_id = ?', [
+      objectId,
+    ]);
+    if (!rows[0]) throw new NotFoundError('object not found', 'object_not_found');
+    return rows[0].content;
+  }
+
+  stream(objectId: string): Readable {
+    const get = () => this.get(objectId);
+    return Readable.from(
+      (async function* () {
+        yield await get();
+      })(),
+      { objectMode: false },
+    );
+  }
+}
