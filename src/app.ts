@@ -9,6 +9,7 @@ import { proposalRoutes } from './hub/proposal.routes.ts';
 import { buildSitemap } from './hub/sitemap.ts';
 import { webhookRoutes } from './hub/webhook.routes.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
@@ -28,16 +29,23 @@ export interface AppDeps {
   store: ObjectStore;
   presignKey: Buffer;
   tokens: TokenCache;
+  metrics: Metrics;
 }
 
 const REST_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the Hono app: middleware order is request context → limits → db context → auth → routes. */
-export function createApp({ orm, config, logger, cache, store, presignKey, tokens }: AppDeps) {
+export function createApp({ orm, config, logger, cache, store, presignKey, tokens, metrics }: AppDeps) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
+  app.use(metrics.middleware());
   app.use(requestContext(logger));
+
+  // Per process: under --workers, each scrape is answered by whichever worker takes it.
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
 
   app.get('/health', async (c) => {
     try {
@@ -64,7 +72,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   );
   api.use(dbContext(orm));
   api.use(auth(tokens));
-  api.route('/', repoRoutes(config.publicUrl, cache));
+  api.route('/', repoRoutes(config.publicUrl, cache, metrics));
   api.route('/', repoMemberRoutes(config.publicUrl, cache));
   api.route('/', issueRoutes(config.publicUrl));
   api.route('/', proposalRoutes(config.publicUrl));

@@ -9,6 +9,7 @@ import { LivenessListener } from './db/liveness-listener.ts';
 import { liveRefs } from './history/history.store.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
 import { RepoLivenessCache } from './repos/index.ts';
 import { FsObjectStore } from './storage/object-store.ts';
 import { PgObjectStore } from './storage/pg-object-store.ts';
@@ -74,7 +75,8 @@ export async function startGateway(
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   const publicUrl = config.publicUrl ?? url;
-  app = createApp({ orm, config: { ...config, publicUrl }, logger, cache, store, presignKey, tokens });
+  const metrics = new Metrics({ orm, cache, tokens, listener, poolMax: config.dbPoolMax });
+  app = createApp({ orm, config: { ...config, publicUrl }, logger, cache, store, presignKey, tokens, metrics });
   const dispatcher = new WebhookDispatcher(orm, logger.child({ component: 'webhooks' }), config.webhooks);
   dispatcher.start();
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');

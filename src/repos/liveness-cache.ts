@@ -45,7 +45,8 @@ export class RepoLivenessCache implements InvalidationTarget {
   private readonly keyByRepoId = new Map<string, string>();
   /** While cross-process invalidation is down, nothing is cached: every lookup asks the database. */
   private bypass = false;
-  readonly stats = { hits: 0, misses: 0, evictions: 0 };
+  /** Read by /metrics. evictions: invalidations and capacity evictions, not TTL expiry. */
+  readonly stats = { hits: 0, misses: 0, evictions: 0, refsHits: 0, refsMisses: 0 };
 
   constructor(
     private readonly orm: MikroORM,
@@ -63,7 +64,8 @@ export class RepoLivenessCache implements InvalidationTarget {
     this.cache = new LRUCache<string, Entry>({
       max: opts.max,
       ttl: Math.max(1, opts.ttlMs),
-      dispose: (entry, key) => {
+      dispose: (entry, key, reason) => {
+        if (reason === 'delete' || reason === 'evict') this.stats.evictions++;
         if (entry.repo && this.keyByRepoId.get(entry.repo.repoId) === key) this.keyByRepoId.delete(entry.repo.repoId);
       },
       fetchMethod: async (key, _stale, { options }) => {
@@ -122,14 +124,18 @@ export class RepoLivenessCache implements InvalidationTarget {
 
   /** Forget one owner/slug (e.g. a negative entry once a repo of that name is created). */
   evictName(owner: string, slug: string): void {
-    if (this.cache.delete(keyOf(owner, slug))) this.stats.evictions++;
+    this.cache.delete(keyOf(owner, slug));
   }
 
   /** Default branch and heads of a live repo; null when it is gone. */
   async refs(repoId: string): Promise<RepoRefs | null> {
     if (this.bypass || !this.loadRefs) return (await this.loadRefs?.(repoId)) ?? null;
     const hit = this.refsCache.get(repoId);
-    if (hit) return hit.refs;
+    if (hit) {
+      this.stats.refsHits++;
+      return hit.refs;
+    }
+    this.stats.refsMisses++;
     try {
       const entry = await this.refsCache.fetch(repoId);
       return entry?.refs ?? null;
@@ -148,12 +154,11 @@ export class RepoLivenessCache implements InvalidationTarget {
   evictRepo(repoId: string): void {
     this.refsCache.delete(repoId);
     const key = this.keyByRepoId.get(repoId);
-    if (key && this.cache.delete(key)) this.stats.evictions++;
+    if (key) this.cache.delete(key);
     this.keyByRepoId.delete(repoId);
   }
 
   clear(): void {
-    this.stats.evictions += this.cache.size;
     this.cache.clear();
     this.refsCache.clear();
     this.keyByRepoId.clear();

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Metrics } from '../metrics.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
 import { announceNewRepo, restoreRepo, softDeleteRepo } from './delete.service.ts';
@@ -80,7 +81,7 @@ const UsernameParam = z.object({
 });
 
 /** REST routes for repos, mounted under /api/v1. */
-export function repoRoutes(publicUrl: string, cache: RepoLivenessCache) {
+export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics: Pick<Metrics, 'countTombstones'>) {
   const app = createRouter();
 
   app.openapi(
@@ -185,7 +186,8 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache) {
       responses: { 204: { description: 'Deleted (or already deleted)' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      await softDeleteRepo(c.var.em, cache, requireUser(c.var.user), c.req.valid('param').repo_id);
+      const result = await softDeleteRepo(c.var.em, cache, requireUser(c.var.user), c.req.valid('param').repo_id);
+      metrics.countTombstones(result.alreadyDeleted ? null : result.counts);
       return c.body(null, 204);
     },
   );

@@ -1,0 +1,123 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AppEnv } from './app-env.ts';
+import type { LivenessListener } from './db/liveness-listener.ts';
+import type { RepoLivenessCache } from './repos/index.ts';
+import type { TokenCache } from './users/index.ts';
+
+export interface MetricsSources {
+  orm: MikroORM;
+  cache: RepoLivenessCache;
+  tokens: TokenCache;
+  listener: LivenessListener;
+  poolMax: number;
+}
+
+interface TarnPool {
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+/**
+ * One Prometheus registry per gateway process (GET /metrics). Request metrics are labelled by
+ * the route *pattern* (`/:owner/:slug/refs`), never the path: no repo or user name, private
+ * or deleted, appears in a label, and cardinality stays fixed. Cache, listener and pool
+ * figures are read when scraped, so they cost nothing per request.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly duration: Histogram<'method' | 'route' | 'status'>;
+  private readonly tombstones: Counter<'table'>;
+
+  constructor(sources: MetricsSources) {
+    const { registry } = this;
+    collectDefaultMetrics({ register: registry });
+    this.duration = new Histogram({
+      name: 'musehub_http_request_duration_seconds',
+      help: 'Request latency by route pattern and status; its _count is the request count.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.tombstones = new Counter({
+      name: 'musehub_tombstones_written_total',
+      help: 'Rows tombstoned by repo deletes, by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    });
+    const fromStats = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const { cache, tokens, listener } = sources;
+    fromStats('musehub_repo_cache_hits_total', 'Repo liveness cache hits.', () => cache.stats.hits);
+    fromStats(
+      'musehub_repo_cache_misses_total',
+      'Repo liveness cache misses (database lookups).',
+      () => cache.stats.misses,
+    );
+    fromStats(
+      'musehub_repo_cache_evictions_total',
+      'Repo liveness entries dropped: invalidations and capacity.',
+      () => cache.stats.evictions,
+    );
+    fromStats('musehub_refs_cache_hits_total', 'Branch-heads cache hits.', () => cache.stats.refsHits);
+    fromStats('musehub_refs_cache_misses_total', 'Branch-heads cache misses.', () => cache.stats.refsMisses);
+    fromStats('musehub_token_cache_hits_total', 'Token cache hits.', () => tokens.stats.hits);
+    fromStats('musehub_token_cache_misses_total', 'Token cache misses.', () => tokens.stats.misses);
+    fromStats(
+      'musehub_invalidations_received_total',
+      'NOTIFY messages received on the invalidation channel.',
+      () => listener.stats.notifications,
+    );
+    fromStats('musehub_listener_reconnects_total', 'LISTEN session re-established.', () => listener.stats.reconnects);
+    const pool = () =>
+      (sources.orm.em.getConnection() as unknown as { getKnex(): { client: { pool?: TarnPool } } }).getKnex().client
+        .pool;
+    const poolGauge = (name: string, help: string, read: (p: TarnPool) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const p = pool();
+          this.set(p ? read(p) : 0);
+        },
+      });
+    poolGauge('musehub_db_pool_used', 'Database connections in use.', (p) => p.numUsed());
+    poolGauge('musehub_db_pool_free', 'Idle database connections in the pool.', (p) => p.numFree());
+    poolGauge('musehub_db_pool_pending', 'Requests waiting for a database connection.', (p) => p.numPendingAcquires());
+    new Gauge({ name: 'musehub_db_pool_max', help: 'Configured pool size.', registers: [registry] }).set(
+      sources.poolMax,
+    );
+  }
+
+  /** Outermost middleware: times every request, labelled by the route that answered it. */
+  middleware(): MiddlewareHandler<AppEnv> {
+    const duration = this.duration;
+    return async function metricsMiddleware(c, next) {
+      const started = performance.now();
+      try {
+        await next();
+      } finally {
+        duration.observe(
+          { method: c.req.method, route: routePath(c) || 'unmatched', status: String(c.res.status) },
+          (performance.now() - started) / 1000,
+        );
+      }
+    };
+  }
+
+  countTombstones(counts: Record<string, number> | null): void {
+    for (const [table, n] of Object.entries(counts ?? {})) if (n) this.tombstones.inc({ table }, n);
+  }
+}

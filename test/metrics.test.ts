@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createRepo } from './helpers/builders.ts';
+import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { wire } from './helpers/muse.ts';
+import { eventually } from './helpers/process.ts';
+
+let gw: TestGateway;
+let token: string;
+beforeAll(async () => {
+  gw = await startTestGateway();
+  ({ token } = await gw.user('alice'));
+});
+afterAll(() => gw?.close());
+
+const scrape = async () => {
+  const res = await gw.request('GET', '/metrics');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  return res.text();
+};
+
+/** The value of one sample line, e.g. value(text, 'musehub_db_pool_max'); NaN when absent. */
+const value = (text: string, sample: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : Number.NaN;
+};
+
+test('requests by route pattern and status, cache and pool figures, tombstones by table', async () => {
+  const repo = await createRepo(gw, token, { name: 'secret-song-name', visibility: 'private' });
+  const remote = `/alice/${repo.slug}`;
+  for (let i = 0; i < 3; i++) expect((await wire(gw, 'GET', `${remote}/refs`, undefined, { token })).status).toBe(200);
+  for (let i = 0; i < 2; i++) {
+    const res = await gw.request('POST', `/api/v1/repos/${repo.repoId}/issues`, { token, json: { title: `bug ${i}` } });
+    expect(res.status).toBe(201);
+  }
+  expect((await gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token })).status).toBe(204);
+  expect((await wire(gw, 'GET', `${remote}/refs`, undefined, { token })).status).toBe(404);
+
+  // The delete's NOTIFY comes back to this process too.
+  await eventually(async () => value(await scrape(), 'musehub_invalidations_received_total') >= 1);
+  const text = await scrape();
+  expect(
+    value(text, 'musehub_http_request_duration_seconds_count{method="GET",route="/:owner/:slug/refs",status="200"}'),
+  ).toBe(3);
+  expect(
+    value(text, 'musehub_http_request_duration_seconds_count{method="GET",route="/:owner/:slug/refs",status="404"}'),
+  ).toBe(1);
+  expect(value(text, 'musehub_tombstones_written_total{table="issues"}')).toBe(2);
+  expect(value(text, 'musehub_repo_cache_hits_total')).toBeGreaterThanOrEqual(2);
+  expect(value(text, 'musehub_repo_cache_misses_total')).toBeGreaterThanOrEqual(1);
+  expect(value(text, 'musehub_repo_cache_evictions_total')).toBeGreaterThanOrEqual(1);
+  expect(value(text, 'musehub_refs_cache_hits_total')).toBeGreaterThanOrEqual(2);
+  expect(value(text, 'musehub_token_cache_hits_total')).toBeGreaterThanOrEqual(1);
+  expect(value(text, 'musehub_db_pool_max')).toBe(10);
+  expect(value(text, 'musehub_db_pool_used')).toBeGreaterThanOrEqual(0);
+  // Labels are route patterns: no repo name (private, and now deleted) leaks into metrics.
+  expect(text).not.toContain('secret-song-name');
+  expect(text).not.toContain(repo.repoId);
+});
