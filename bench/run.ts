@@ -1,189 +1,218 @@
 /**
- * `npm run bench`: the reference benchmark. Starts a gateway (its own process) on a fresh
- * embedded PostgreSQL, seeds a realistic repo, drives each scenario with autocannon from
- * this process, and compares against baselines measured in the same run. Writes
- * bench/results/latest.json and prints a table.
+ * `npm run bench`: the reference benchmark. Starts gateways (their own processes) on a fresh
+ * embedded PostgreSQL — filesystem object store, PostgreSQL object store, and a two-worker
+ * cluster for refs — seeds realistic repos, drives each scenario from this process, samples
+ * every gateway process's RSS while it runs, and compares against baselines measured in the
+ * same run: a bare Hono endpoint serving the refs bytes from memory, and a plain file copy.
+ * Prints one table; writes bench/results/latest.json.
  *
- * BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50).
+ * BENCH_DURATION (seconds per load scenario, default 10), BENCH_CONNECTIONS (default 50),
+ * BENCH_CLONES (full clones timed per store, default 3).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { loadConfig } from '../src/config.ts';
 import { openOrm } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { measureCascade } from './cascade.ts';
+import { type BenchGateway, sampleRss, spawnGateway } from './gateway.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const CLONES = Number(process.env.BENCH_CLONES ?? 3);
 const root = path.resolve(import.meta.dirname, '..');
+const MiB = 1024 * 1024;
 
 interface Row {
   scenario: string;
-  reqPerSec: number;
-  mbPerSec: number;
+  reqPerSec?: number;
+  mbPerSec?: number;
   p50ms: number;
   p99ms: number;
   errors: number;
-  non2xx: number;
+  peakRssMiB: number;
   baseline?: string;
   ratio?: number;
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+const mib = (bytes: number) => round(bytes / MiB);
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
 
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const m = pattern.exec(buf);
-      if (m) resolve(m);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)));
-  });
-}
-
-async function waitHealthy(url: string) {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('gateway did not become healthy');
-}
-
-async function run(name: string, opts: autocannon.Options): Promise<Row> {
-  const result = await autocannon({ duration: DURATION, connections: CONNECTIONS, ...opts });
+/** An autocannon run against one gateway, with that gateway's peak RSS while it ran. */
+async function load(gw: BenchGateway | null, scenario: string, opts: autocannon.Options): Promise<Row> {
+  const run = () => autocannon({ duration: DURATION, connections: CONNECTIONS, ...opts });
+  const { result, peakBytes } = gw ? await sampleRss(gw, run) : { result: await run(), peakBytes: 0 };
   return {
-    scenario: name,
-    reqPerSec:
-      result.requests.average < 100
-        ? Math.round(result.requests.average * 10) / 10
-        : Math.round(result.requests.average),
-    mbPerSec: Math.round((result.throughput.average / 1024 / 1024) * 10) / 10,
+    scenario,
+    reqPerSec: result.requests.average < 100 ? round(result.requests.average) : Math.round(result.requests.average),
+    mbPerSec: round(result.throughput.average / MiB),
     p50ms: result.latency.p50,
     p99ms: result.latency.p99,
-    errors: result.errors,
-    non2xx: result.non2xx,
+    errors: result.errors + result.non2xx,
+    peakRssMiB: mib(peakBytes),
+  };
+}
+
+/** Full clones one after another (a clone is seconds long, too long for a fixed-duration load run). */
+async function clones(gw: BenchGateway, scenario: string, remote: string, want: string, n: number): Promise<Row> {
+  const body = new Uint8Array(packr.pack({ want: [want], have: [] }));
+  const { result, peakBytes } = await sampleRss(gw, async () => {
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${gw.url}${remote}/fetch`, { method: 'POST', headers: msgpack, body });
+      if (!res.ok) throw new Error(`${scenario}: HTTP ${res.status} ${await res.text()}`);
+      for await (const chunk of res.body!) bytes += (chunk as Uint8Array).length;
+      times.push(performance.now() - t0);
+    }
+    return { times: times.sort((a, b) => a - b), bytes };
+  });
+  const seconds = result.times.reduce((a, b) => a + b, 0) / 1000;
+  return {
+    scenario,
+    mbPerSec: round(result.bytes / 1e6 / seconds),
+    p50ms: Math.round(result.times[Math.floor(n / 2)]!),
+    p99ms: Math.round(result.times.at(-1)!),
+    errors: 0,
+    peakRssMiB: mib(peakBytes),
   };
 }
 
 async function main() {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-bench-'));
   await fs.chmod(tmp, 0o711); // the embedded PostgreSQL (user postgres) must reach tmp/db
+  const gateways: BenchGateway[] = [];
   const children: ChildProcess[] = [];
   const pg = await startEmbeddedPostgres({ dir: path.join(tmp, 'db') });
   try {
-    const port = await freePort();
-    const gateway = spawn(process.execPath, [path.join(root, 'bin/musehub.mjs'), 'serve'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: pg.url,
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        MUSEHUB_DATA_DIR: path.join(tmp, 'data'),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const settings = { MUSEHUB_WORKERS: '1' };
+    const fsGw = await spawnGateway(pg.url, path.join(tmp, 'data-fs'), settings);
+    gateways.push(fsGw);
+    const pgGw = await spawnGateway(pg.url, path.join(tmp, 'data-pg'), {
+      ...settings,
+      MUSEHUB_OBJECT_STORE: 'postgres',
     });
-    children.push(gateway);
-    const base = `http://127.0.0.1:${port}`;
-    await waitHealthy(base);
+    gateways.push(pgGw);
+    const config = loadConfig(fsGw.env);
 
     const orm = await openOrm(pg.url, 2);
     await createUser(orm.em.fork(), 'bench');
     const { token } = await createToken(orm.em.fork(), 'bench');
     await orm.close();
     const auth = { authorization: `Bearer ${token}` };
-    const created = await fetch(`${base}/api/v1/repos`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', visibility: 'public' }),
-    });
-    if (!created.ok) throw new Error(await created.text());
-    const remote = `${base}/bench/bench`;
+    const createRepo = async (gw: BenchGateway, name: string) => {
+      const res = await fetch(`${gw.url}/api/v1/repos`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, visibility: 'public' }),
+      });
+      if (!res.ok) throw new Error(await res.text());
+      return `/bench/${name}`;
+    };
 
-    const seedStarted = performance.now();
+    // The reference repo (1,000 commits, 5,000 objects of 1–64 KiB, 20 branches) and a 60 MiB
+    // one of 1 MiB objects, each pushed through both stores: the seed doubles as a whole-repo
+    // push measurement.
     const repo = buildRepo({ commits: 1000, objects: 5000, branches: 20, filesPerSnapshot: 50 });
-    await pushRepo(remote, token, repo, 20);
-    const totalBytes = repo.objects.reduce((n, o) => n + o.content.length, 0);
+    const big = buildRepo({ commits: 10, objects: 60, branches: 1, filesPerSnapshot: 60, objectSize: () => MiB });
+    const repoBytes = repo.objects.reduce((n, o) => n + o.content.length, 0);
+    const seedMs: Record<string, number> = {};
+    const remotes: Record<string, string> = {};
+    for (const [store, gw] of [
+      ['filesystem', fsGw],
+      ['postgres', pgGw],
+    ] as const) {
+      remotes[store] = await createRepo(gw, `bench-${store}`);
+      remotes[`${store}-big`] = await createRepo(gw, `big-${store}`);
+      const t0 = performance.now();
+      await pushRepo(`${gw.url}${remotes[store]}`, token, repo, 20);
+      seedMs[store] = Math.round(performance.now() - t0);
+      await pushRepo(`${gw.url}${remotes[`${store}-big`]}`, token, big, 1);
+    }
     console.log(
-      `seeded 1000 commits, 5000 objects (${(totalBytes / 1024 / 1024).toFixed(1)} MiB), 20 branches in ${Math.round(performance.now() - seedStarted)} ms`,
+      `seeded 1000 commits, 5000 objects (${mib(repoBytes)} MiB), 20 branches: ${seedMs.filesystem} ms (filesystem store), ${seedMs.postgres} ms (postgres store)`,
     );
 
-    const refsBytes = Buffer.from(
-      await (await fetch(`${remote}/refs`, { headers: { accept: 'application/x-msgpack' } })).arrayBuffer(),
-    );
+    const remote = `${fsGw.url}${remotes.filesystem}`;
+    const refsBytes = Buffer.from(await (await fetch(`${remote}/refs`, { headers: msgpack })).arrayBuffer());
     const baseline = spawn(
       process.execPath,
       ['--import', 'tsx', path.join(root, 'bench/baseline-server.ts'), refsBytes.toString('base64')],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.push(baseline);
     const baselinePort = Number((await waitForLine(baseline, /listening (\d+)/))[1]);
 
-    const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
     const rows: Row[] = [];
-    // Warm both servers before measuring.
-    await run('warm-up', { url: `${remote}/refs`, duration: 3, headers: msgpack });
-    const bare = await run('bare Hono refs bytes (baseline)', {
+    const against = (row: Row, of: Row, label: string): Row => ({
+      ...row,
+      baseline: label,
+      ratio: round(row.reqPerSec! / of.reqPerSec!, 2),
+    });
+    await load(fsGw, 'warm-up', { url: `${remote}/refs`, duration: 3, headers: msgpack });
+    const bare = await load(null, 'bare Hono, refs bytes from memory (baseline)', {
       url: `http://127.0.0.1:${baselinePort}/refs`,
       headers: msgpack,
     });
     rows.push(bare);
-    const withBaseline = (row: Row, of: Row, label: string): Row => ({
-      ...row,
-      baseline: label,
-      ratio: Math.round((row.reqPerSec / of.reqPerSec) * 100) / 100,
-    });
-
     rows.push(
-      withBaseline(
-        await run('refs (ls-remote), anonymous', { url: `${remote}/refs`, headers: msgpack }),
+      against(
+        await load(fsGw, 'refs (ls-remote), anonymous', { url: `${remote}/refs`, headers: msgpack }),
         bare,
         'bare Hono',
       ),
     );
     rows.push(
-      withBaseline(
-        await run('refs (ls-remote), with token', { url: `${remote}/refs`, headers: { ...msgpack, ...auth } }),
+      against(
+        await load(fsGw, 'refs (ls-remote), with token', { url: `${remote}/refs`, headers: { ...msgpack, ...auth } }),
         bare,
         'bare Hono',
       ),
     );
+    // The same refs against `musehub serve --workers 2` on the same database and objects.
+    const cluster = await spawnGateway(pg.url, path.join(tmp, 'data-fs'), { MUSEHUB_WORKERS: '2' });
+    gateways.push(cluster);
+    await load(cluster, 'warm-up', { url: `${cluster.url}${remotes.filesystem}/refs`, duration: 3, headers: msgpack });
+    rows.push(
+      against(
+        await load(cluster, 'refs (ls-remote), anonymous, 2 workers', {
+          url: `${cluster.url}${remotes.filesystem}/refs`,
+          headers: msgpack,
+        }),
+        bare,
+        'bare Hono',
+      ),
+    );
+    await cluster.stop();
 
+    const fileCopy = await fileCopyRate(tmp);
     const head = repo.commits.at(-1)!.commit_id as string;
-    const cloneBody = Buffer.from(packr.pack({ want: [head], have: [] }));
-    rows.push(
-      await run('full clone (fetch, have=[])', {
-        url: `${remote}/fetch`,
-        method: 'POST',
-        headers: msgpack,
-        body: cloneBody,
-        connections: 2,
-      }),
-    );
+    const bigHead = big.commits.at(-1)!.commit_id as string;
+    for (const [store, gw] of [
+      ['filesystem', fsGw],
+      ['postgres', pgGw],
+    ] as const) {
+      const clone = await clones(gw, `full clone, reference repo (${store} store)`, remotes[store]!, head, CLONES);
+      rows.push({ ...clone, baseline: 'file copy', ratio: round(clone.mbPerSec! / fileCopy, 3) });
+      rows.push(
+        await clones(gw, `full clone, 60 MiB of 1 MiB objects (${store} store)`, remotes[`${store}-big`]!, bigHead, 1),
+      );
+    }
+
     const incBody = Buffer.from(
       packr.pack({ want: [head], have: repo.commits.slice(0, -1).map((c) => c.commit_id as string) }),
     );
     rows.push(
-      await run('incremental fetch (1 new commit, have=999)', {
+      await load(fsGw, 'incremental fetch (1 new commit, have = 999 ids)', {
         url: `${remote}/fetch`,
         method: 'POST',
         headers: msgpack,
@@ -191,10 +220,9 @@ async function main() {
         connections: 10,
       }),
     );
-
     const filterBody = Buffer.from(packr.pack({ object_ids: repo.objects.map((o) => o.object_id) }));
     rows.push(
-      await run('filter-objects (5,000 ids)', {
+      await load(fsGw, 'filter-objects (5,000 ids)', {
         url: `${remote}/filter-objects`,
         method: 'POST',
         headers: { ...msgpack, ...auth },
@@ -202,37 +230,56 @@ async function main() {
         connections: 10,
       }),
     );
-
-    rows.push(
-      await run('push/objects (100 new 4 KiB objects)', {
-        url: `${remote}/push/objects`,
-        method: 'POST',
-        headers: { ...msgpack, ...auth },
-        connections: 4,
-        requests: [
-          {
-            setupRequest: (req) => ({ ...req, body: freshObjectsBody() }),
-          },
-        ],
-      }),
-    );
+    for (const [store, gw] of [
+      ['filesystem', fsGw],
+      ['postgres', pgGw],
+    ] as const) {
+      rows.push(
+        await load(gw, `push/objects, 100 new 4 KiB objects (${store} store)`, {
+          url: `${gw.url}${remotes[store]}/push/objects`,
+          method: 'POST',
+          headers: { ...msgpack, ...auth },
+          connections: 4,
+          requests: [{ setupRequest: (req) => ({ ...req, body: freshObjectsBody() }) }],
+        }),
+      );
+    }
 
     const cascadeOrm = await openOrm(pg.url, 4);
     const cascade = await measureCascade(cascadeOrm).finally(() => cascadeOrm.close());
-    const bytesCopied = await fileCopyRate(tmp);
+
+    const first = JSON.parse(await fs.readFile(path.join(root, 'bench/results/first.json'), 'utf8')) as Record<
+      string,
+      number
+    >;
     const table = rows
       .filter((r) => r.scenario !== 'warm-up')
-      .map((r) => ({
-        scenario: r.scenario,
-        'req/s': r.reqPerSec,
-        'MB/s': r.mbPerSec,
-        'p50 ms': r.p50ms,
-        'p99 ms': r.p99ms,
-        'errors/non-2xx': `${r.errors}/${r.non2xx}`,
-        'ratio to baseline': r.ratio ?? '',
-      }));
+      .map((r) => {
+        const now = r.reqPerSec ?? r.mbPerSec;
+        const before = first[r.scenario];
+        return {
+          scenario: r.scenario,
+          'req/s': r.reqPerSec ?? '',
+          'MB/s': r.mbPerSec ?? '',
+          'p50 ms': r.p50ms,
+          'p99 ms': r.p99ms,
+          'err/non-2xx': r.errors,
+          'peak RSS MiB': r.peakRssMiB || '',
+          ratio: r.ratio === undefined ? '' : `${r.ratio} × ${r.baseline}`,
+          'vs first run': before && now ? `${round(now / before, 2)}×` : '',
+        };
+      });
     console.table(table);
-    console.log(`file copy baseline (same disk): ${bytesCopied.toFixed(0)} MB/s`);
+    const memory = rows.filter((r) => r.scenario.startsWith('full clone, 60 MiB'));
+    console.log(
+      `baselines: bare Hono ${bare.reqPerSec} req/s; file copy ${Math.round(fileCopy)} MB/s (same disk as the filesystem store)`,
+    );
+    console.log(
+      `settings: 1 worker per gateway unless stated, pool ${config.dbPoolMax} connections, statement timeout ${config.dbStatementTimeoutMs} ms, log level warn`,
+    );
+    console.log(
+      `60 MiB clone, gateway peak RSS: ${memory.map((r) => `${r.peakRssMiB} MiB (${r.scenario})`).join('; ')}`,
+    );
     console.log(
       `cascade delete of 10,000 issues + 100,000 comments: ${cascade.softDeleteMs} ms (${cascade.rowsPerSec} rows/s, repo row locked ${cascade.lockedMs} ms); ` +
         `hand-written SQL UPDATE of the same rows: ${cascade.handSqlMs} ms (${cascade.handSqlRowsPerSec} rows/s); ratio ${cascade.ratio}`,
@@ -247,8 +294,14 @@ async function main() {
       },
       durationSeconds: DURATION,
       connections: CONNECTIONS,
-      seed: { commits: 1000, objects: 5000, branches: 20, totalMiB: Math.round(totalBytes / 1024 / 1024) },
-      fileCopyMBps: Math.round(bytesCopied),
+      settings: {
+        workers: 1,
+        dbPoolMax: config.dbPoolMax,
+        dbStatementTimeoutMs: config.dbStatementTimeoutMs,
+        logLevel: 'warn',
+      },
+      seed: { commits: 1000, objects: 5000, branches: 20, totalMiB: mib(repoBytes), pushMs: seedMs },
+      fileCopyMBps: Math.round(fileCopy),
       cascade,
       rows,
     };
@@ -257,12 +310,23 @@ async function main() {
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    for (const gw of gateways) await gw.stop();
     await pg.stop();
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      const m = pattern.exec(buf);
+      if (m) resolve(m);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)));
+  });
+}
 
 /** A push/objects body of 100 fresh 4 KiB objects: every request uploads new content. */
 function freshObjectsBody() {
@@ -276,7 +340,7 @@ function freshObjectsBody() {
 /** MB/s of copying a 64 MiB file on the disk the object store uses: the ceiling for object transfer. */
 async function fileCopyRate(dir: string): Promise<number> {
   const src = path.join(dir, 'copy-src');
-  await fs.writeFile(src, randomBytes(64 * 1024 * 1024));
+  await fs.writeFile(src, randomBytes(64 * MiB));
   const started = performance.now();
   for (let i = 0; i < 3; i++) await fs.copyFile(src, path.join(dir, `copy-${i}`));
   const seconds = (performance.now() - started) / 1000;

@@ -9,6 +9,8 @@ export interface SeedOptions {
   objects: number;
   branches: number;
   filesPerSnapshot: number;
+  /** Object size in bytes; default 1–64 KiB skewed small. */
+  objectSize?: () => number;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface SeedOptions {
  */
 export function buildRepo(opts: SeedOptions) {
   const objects = Array.from({ length: opts.objects }, () => {
-    const size = Math.round(1024 * 64 ** (Math.random() ** 2));
+    const size = opts.objectSize?.() ?? Math.round(1024 * 64 ** (Math.random() ** 2));
     const content = randomBytes(size);
     return { object_id: sha(content), content };
   });
@@ -79,9 +81,19 @@ export async function pushRepo(base: string, token: string, repo: ReturnType<typ
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${bytes.toString().slice(0, 300)}`);
     return packr.unpack(bytes);
   };
-  for (let i = 0; i < repo.objects.length; i += 400) {
-    await post('/push/objects', { objects: repo.objects.slice(i, i + 400) });
+  // Chunks of at most 400 objects or 16 MiB, well inside the gateway's body limit.
+  let chunk: typeof repo.objects = [];
+  let bytes = 0;
+  for (const o of repo.objects) {
+    if (chunk.length && (chunk.length === 400 || bytes + o.content.length > 16 * 1024 * 1024)) {
+      await post('/push/objects', { objects: chunk });
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(o);
+    bytes += o.content.length;
   }
+  if (chunk.length) await post('/push/objects', { objects: chunk });
   await post('/push', {
     bundle: { commits: repo.commits, snapshots: repo.snapshots, objects: [] },
     branch: 'main',

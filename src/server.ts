@@ -11,7 +11,7 @@ import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { RepoLivenessCache } from './repos/index.ts';
-import { FsObjectStore } from './storage/object-store.ts';
+import { FsObjectStore, type ObjectStore } from './storage/object-store.ts';
 import { PgObjectStore } from './storage/pg-object-store.ts';
 import { loadPresignKey } from './transport/presign.ts';
 import { TokenCache } from './users/index.ts';
@@ -25,6 +25,7 @@ export interface RunningGateway {
   app: ReturnType<typeof createApp>;
   cache: RepoLivenessCache;
   tokens: TokenCache;
+  store: ObjectStore;
   listener: LivenessListener;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
@@ -100,5 +101,5 @@ export async function startGateway(
     })();
     return closing;
   };
-  return { url, port, orm, server, dispatcher, app, cache, tokens, listener, close };
+  return { url, port, orm, server, dispatcher, app, cache, tokens, listener, store, close };
 }

@@ -218,6 +218,39 @@ export async function isAncestor(em: EntityManager, repoId: string, ancestor: st
   return rows.length > 0;
 }
 
+/**
+ * Every commit reachable from `want` without passing through a `have` commit, in one
+ * recursive query (UNION: a commit reached along two paths is walked once). `have` is
+ * materialised once and probed per generation, so a large `have` costs a hash, not a scan
+ * per row. Rows come back unordered.
+ */
+export function commitsReachable(
+  em: EntityManager,
+  repoId: string,
+  want: readonly string[],
+  have: readonly string[],
+): Promise<CommitRow[]> {
+  if (!want.length) return Promise.resolve([]);
+  return run<CommitRow>(
+    em,
+    `WITH RECURSIVE
+       have AS MATERIALIZED (SELECT jsonb_array_elements_text(?::jsonb) AS id),
+       walk AS (
+         SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id FROM musehub_commits
+          WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))
+            AND commit_id NOT IN (SELECT id FROM have)
+         UNION
+         SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
+           FROM walk w
+           JOIN musehub_commits c
+             ON c.repo_id = ? AND c.commit_id IN (w.parent_commit_id, w.parent2_commit_id)
+          WHERE c.commit_id NOT IN (SELECT id FROM have)
+       )
+     SELECT * FROM walk`,
+    [list(have), repoId, list(want), repoId],
+  );
+}
+
 /** One generation of the ancestry walk: the stored commits among `ids`. */
 export function commitsByIds(em: EntityManager, repoId: string, ids: readonly string[]): Promise<CommitRow[]> {
   if (!ids.length) return Promise.resolve([]);
@@ -235,6 +268,17 @@ export function commitRecords(em: EntityManager, repoId: string, ids: readonly s
     em,
     `SELECT commit_id, record FROM musehub_commits
       WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+}
+
+/** The object ids each snapshot names (without the records: planning a fetch needs only these). */
+export function snapshotObjectIds(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return Promise.resolve([]);
+  return run<{ snapshot_id: string; object_ids: string[] }>(
+    em,
+    `SELECT snapshot_id, object_ids FROM musehub_snapshots
+      WHERE repo_id = ? AND snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
     [repoId, list(ids)],
   );
 }

@@ -36,7 +36,7 @@ export function resolveRepo(
     // Names that cannot exist never reach the cache or the database.
     const live = isOwnerName(owner) && SLUG.test(slug) ? await cache.resolve(owner, slug) : null;
     if (!live) throw repoNotFound();
-    const user = c.var.user;
+    const user = c.get('user'); // c.get, not c.var: c.var copies every variable into a new object
     let permission: Permission | null = null;
     if (user && user.userId === live.ownerUserId) permission = 'admin';
     else if (user && (live.visibility === 'private' || need === 'write')) {

@@ -1,13 +1,14 @@
-import { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BadRequestError, GatewayError, repoNotFound } from '../errors.ts';
 import {
   branchHeads,
+  type CommitRow,
   commitRecords,
-  commitsByIds,
+  commitsReachable,
   isLive,
   objectIdsOfCommits,
   objectSizes,
+  snapshotObjectIds,
   snapshotsByIds,
 } from '../history/history.store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -36,40 +37,25 @@ export interface FetchPlan {
 }
 
 /**
- * Every commit reachable from `want` and not from `have`, walked one generation per query;
+ * Every commit reachable from `want` without passing through `have`, in one recursive query;
  * their snapshots; and the objects those snapshots name, less those the `have` commits'
  * snapshots already gave the client.
  */
 export async function planFetch(em: EntityManager, repoId: string, want: string[], have: string[]): Promise<FetchPlan> {
   if (!(await isLive(em, repoId))) throw repoNotFound();
   const haveSet = new Set(have);
-  const seen = new Set<string>();
-  const commits: { commit_id: string; snapshot_id: string | null }[] = [];
-  let frontier = [...new Set(want)].filter((id) => !haveSet.has(id));
-  let first = true;
-  while (frontier.length) {
-    for (const id of frontier) seen.add(id);
-    const rows = await commitsByIds(em, repoId, frontier);
-    if (first && rows.length < frontier.length) {
-      const found = new Set(rows.map((r) => r.commit_id));
-      const unknown = frontier.filter((id) => !found.has(id));
-      throw new BadRequestError(
-        `want names commits this repo does not have: ${unknown.slice(0, 3).join(', ')}`,
-        'unknown_commit',
-      );
-    }
-    first = false;
-    const next = new Set<string>();
-    for (const row of rows) {
-      commits.push(row);
-      for (const p of [row.parent_commit_id, row.parent2_commit_id]) {
-        if (p && !seen.has(p) && !haveSet.has(p)) next.add(p);
-      }
-    }
-    frontier = [...next];
+  const wanted = [...new Set(want)].filter((id) => !haveSet.has(id));
+  const commits = inWalkOrder(await commitsReachable(em, repoId, wanted, have), wanted);
+  const found = new Set(commits.map((c) => c.commit_id));
+  const unknown = wanted.filter((id) => !found.has(id));
+  if (unknown.length) {
+    throw new BadRequestError(
+      `want names commits this repo does not have: ${unknown.slice(0, 3).join(', ')}`,
+      'unknown_commit',
+    );
   }
   const snapshotIds = [...new Set(commits.map((c) => c.snapshot_id).filter((s): s is string => !!s))];
-  const snapshots = await snapshotsByIds(em, repoId, snapshotIds);
+  const snapshots = await snapshotObjectIds(em, repoId, snapshotIds);
   const held = await objectIdsOfCommits(em, repoId, have);
   const needed = [...new Set(snapshots.flatMap((s) => s.object_ids))].filter((id) => !held.has(id));
   const objects = (await objectSizes(em, repoId, needed)).map((o) => ({
@@ -82,6 +68,26 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
     objects,
     branchHeads: await branchHeads(em, repoId),
   };
+}
+
+/** Breadth-first from `want`, newest first: the order the per-generation walk produced. */
+function inWalkOrder(rows: CommitRow[], want: string[]): CommitRow[] {
+  const byId = new Map(rows.map((r) => [r.commit_id, r]));
+  const ordered: CommitRow[] = [];
+  const seen = new Set<string>();
+  let frontier = want.filter((id) => byId.has(id));
+  while (frontier.length) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const row = byId.get(id)!;
+      ordered.push(row);
+      for (const p of [row.parent_commit_id, row.parent2_commit_id]) if (p && byId.has(p) && !seen.has(p)) next.push(p);
+    }
+    frontier = next;
+  }
+  return ordered;
 }
 
 /** Upper bound of the encoded response; refuses before a byte is sent when it cannot fit. */
@@ -106,19 +112,21 @@ async function loadRecords(em: EntityManager, repoId: string, plan: FetchPlan) {
 }
 
 /**
- * The fetch response as a msgpack stream: commit and snapshot records are spliced in as
- * stored, and object bytes are read from the store one at a time as the client drains
- * the stream, so memory does not grow with the size of the repository.
+ * The fetch response as a msgpack byte stream: commit and snapshot records are spliced in as
+ * stored, and object bytes are read from the store a few at a time as the client drains
+ * the stream (pull-based, so a slow client holds the read-ahead window, not the repo).
+ * Small pieces are coalesced into chunks of about 256 KiB: one stream hand-off per object
+ * header would cost more than the bytes.
  */
 export async function fetchResponseStream(
   em: EntityManager,
   store: ObjectStore,
   repoId: string,
   plan: FetchPlan,
-): Promise<Readable> {
+): Promise<ReadableStream<Uint8Array>> {
   const { commits, snapshots } = await loadRecords(em, repoId, plan);
 
-  async function* pieces() {
+  async function* pieces(): AsyncGenerator<Uint8Array> {
     yield mapHeader(4);
     yield str('commits');
     yield arrayHeader(commits.length);
@@ -135,7 +143,33 @@ export async function fetchResponseStream(
     yield str('branch_heads');
     yield packr.pack(plan.branchHeads);
   }
-  return Readable.from(pieces(), { objectMode: false });
+  const chunks = coalesce(pieces(), 256 * 1024);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  });
+}
+
+/** Joins small pieces into chunks of at least `size` bytes; large pieces pass through as they are. */
+async function* coalesce(pieces: AsyncGenerator<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  for await (const piece of pieces) {
+    pending.push(piece);
+    pendingBytes += piece.length;
+    if (pendingBytes >= size) {
+      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (pendingBytes) yield Buffer.concat(pending, pendingBytes);
 }
 
 /**
@@ -146,7 +180,7 @@ export async function fetchResponseStream(
 export async function* readAhead(
   store: ObjectStore,
   objects: readonly { object_id: string; size: number }[],
-  window = { count: 8, bytes: 8 * 1024 * 1024 },
+  window = { count: 32, bytes: 8 * 1024 * 1024 },
 ): AsyncGenerator<[{ object_id: string; size: number }, Buffer]> {
   const inFlight: Promise<Buffer>[] = [];
   let next = 0;

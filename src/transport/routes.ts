@@ -77,7 +77,7 @@ export function transportRoutes(deps: TransportDeps) {
   const large = limit(limits.maxBodyBytes);
 
   app.get('/:owner/:slug/refs', read, async (c) => {
-    const refs = await readRefs(cache, c.var.repo);
+    const refs = await readRefs(cache, c.get('repo'));
     if (!acceptsMsgpack(c.req.header('accept'))) return c.json(toJsonSafe(refs.value) as object);
     return c.body(refs.msgpack, 200, { 'content-type': MSGPACK });
   });
@@ -126,8 +126,7 @@ export function transportRoutes(deps: TransportDeps) {
     if (!acceptsMsgpack(c.req.header('accept'))) {
       return c.json(toJsonSafe(await fetchResponseValue(em, store, repo.repoId, plan)) as object);
     }
-    const stream = await fetchResponseStream(em, store, repo.repoId, plan);
-    return c.body(Readable.toWeb(stream) as unknown as ReadableStream, 200, { 'content-type': MSGPACK });
+    return c.body(await fetchResponseStream(em, store, repo.repoId, plan), 200, { 'content-type': MSGPACK });
   });
 
   app.post('/:owner/:slug/presign', small, read, async (c) => {

@@ -137,6 +137,55 @@ describe('round trip', () => {
     );
   });
 
+  test('a merge history: fetch walks both parents once, newest first, and stops at what the client has', async () => {
+    const repo = await createRepo(gw, alice.token, { name: 'Merges', visibility: 'public' });
+    const remote = `/alice/${repo.slug}`;
+    //   root ← a1 ← a2 ←┐
+    //      ↖ b1 ← b2 ←── merge ← tip
+    const s = (name: string) => makeSnapshot({ [`${name}.txt`]: name });
+    const snaps = Object.fromEntries(['root', 'a1', 'a2', 'b1', 'b2', 'merge', 'tip'].map((n) => [n, s(n)]));
+    const root = makeCommit({ snapshotId: snaps.root!.snapshot.snapshot_id });
+    const a1 = makeCommit({ snapshotId: snaps.a1!.snapshot.snapshot_id, parent: root.commit_id });
+    const a2 = makeCommit({ snapshotId: snaps.a2!.snapshot.snapshot_id, parent: a1.commit_id });
+    const b1 = makeCommit({ snapshotId: snaps.b1!.snapshot.snapshot_id, parent: root.commit_id });
+    const b2 = makeCommit({ snapshotId: snaps.b2!.snapshot.snapshot_id, parent: b1.commit_id });
+    const merge = makeCommit({
+      snapshotId: snaps.merge!.snapshot.snapshot_id,
+      parent: a2.commit_id,
+      parent2: b2.commit_id,
+    });
+    const tip = makeCommit({ snapshotId: snaps.tip!.snapshot.snapshot_id, parent: merge.commit_id });
+    const all = [root, a1, a2, b1, b2, merge, tip];
+    const bundle = {
+      commits: all,
+      snapshots: Object.values(snaps).map((x) => x.snapshot),
+      objects: Object.values(snaps).flatMap((x) => x.objects),
+    };
+    expect((await pushAll(gw, remote, alice.token, bundle)).status).toBe(200);
+
+    const ids = (body: { commits: { commit_id: string }[] }) => body.commits.map((c) => c.commit_id);
+    const clone = await wire(gw, 'POST', `${remote}/fetch`, { want: [tip.commit_id], have: [] });
+    expect(clone.status).toBe(200);
+    expect(ids(clone.body)).toHaveLength(7);
+    expect(new Set(ids(clone.body))).toEqual(new Set(all.map((c) => c.commit_id)));
+    expect(ids(clone.body).slice(0, 2)).toEqual([tip.commit_id, merge.commit_id]);
+    expect(ids(clone.body).at(-1)).toBe(root.commit_id);
+
+    // The client has the a-branch: only the b-branch, the merge and the tip come back.
+    const pull = await wire(gw, 'POST', `${remote}/fetch`, {
+      want: [tip.commit_id],
+      have: [root.commit_id, a1.commit_id, a2.commit_id],
+    });
+    expect(new Set(ids(pull.body))).toEqual(new Set([b1, b2, merge, tip].map((c) => c.commit_id)));
+    const sent = new Set(pull.body.objects.map((o: { object_id: string }) => o.object_id));
+    for (const o of snaps.a2!.objects) expect(sent.has(o.object_id)).toBe(false);
+    for (const o of snaps.b1!.objects) expect(sent.has(o.object_id)).toBe(true);
+
+    const unknown = await wire(gw, 'POST', `${remote}/fetch`, { want: ['e'.repeat(64)], have: [] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('unknown_commit');
+  });
+
   test('a JSON client gets JSON with base64 content', async () => {
     const repo = await createRepo(gw, alice.token, { visibility: 'public' });
     const h = history(1);
