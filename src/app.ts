@@ -42,9 +42,9 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   app.use(metrics.middleware());
   app.use(requestContext(logger));
 
-  // Per process: under --workers, each scrape is answered by whichever worker takes it.
+  // Under --workers, whichever worker takes the scrape answers for all of them.
   app.get('/metrics', async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+    c.body(await metrics.render(), 200, { 'content-type': metrics.registry.contentType }),
   );
 
   app.get('/health', async (c) => {

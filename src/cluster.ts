@@ -1,11 +1,17 @@
 import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.ts';
 import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
 import type { Logger } from './logger.ts';
 import { startGateway } from './server.ts';
 import { loadPresignKey } from './transport/presign.ts';
 
-type WorkerMessage = { type: 'listening'; url: string } | { type: 'failed'; error: string };
+type WorkerMessage =
+  | { type: 'listening'; url: string }
+  | { type: 'failed'; error: string }
+  | { type: 'metrics-request'; id: number };
+
+type PrimaryMessage = { type: 'metrics'; id: number; text?: string; error?: string };
 
 /**
  * `musehub serve` with MUSEHUB_WORKERS > 1: this primary provides the database (embedded or
@@ -40,10 +46,23 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     let listening = 0;
     onWorkerMessage = (msg) => {
       if (msg.type === 'failed') reject(new Error(msg.error));
-      else if (++listening === config.workers) resolve(msg.url);
+      else if (msg.type === 'listening' && ++listening === config.workers) resolve(msg.url);
     };
   });
-  const fork = () => cluster.fork(env).on('message', (msg: WorkerMessage) => onWorkerMessage(msg));
+  // GET /metrics on any worker: that worker asks here, and prom-client collects and sums
+  // every worker's registry over the same IPC channel.
+  const aggregator = new AggregatorRegistry();
+  const fork = () => {
+    const worker = cluster.fork(env);
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type !== 'metrics-request') return onWorkerMessage(msg);
+      aggregator.clusterMetrics().then(
+        (text) => worker.send({ type: 'metrics', id: msg.id, text } satisfies PrimaryMessage),
+        (err: Error) => worker.send({ type: 'metrics', id: msg.id, error: err.message } satisfies PrimaryMessage),
+      );
+    });
+    return worker;
+  };
   cluster.on('exit', (worker, code, signal) => {
     // Exit code 0 is a worker that drained on a signal (e.g. Ctrl-C reaching the process group).
     if (stopping || code === 0) return;
@@ -113,6 +132,9 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
     process.send?.({ type: 'failed', error: err instanceof Error ? err.message : String(err) } satisfies WorkerMessage);
     throw err;
   }
+  AggregatorRegistry.setRegistries(gateway.metrics.registry);
+  new AggregatorRegistry(); // answers the primary's collection requests
+  gateway.metrics.clusterText = askPrimaryForMetrics;
   process.send?.({ type: 'listening', url: gateway.url } satisfies WorkerMessage);
   const shutdown = () => {
     gateway.close().then(
@@ -125,4 +147,28 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   process.once('SIGTERM', shutdown);
   // The primary is gone (e.g. SIGKILL): do not live on as an orphan holding the port.
   process.once('disconnect', shutdown);
+}
+
+let metricsRequests = 0;
+const pendingMetrics = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+
+function askPrimaryForMetrics(): Promise<string> {
+  if (pendingMetrics.size === 0) {
+    process.on('message', onPrimaryMessage);
+  }
+  const id = ++metricsRequests;
+  return new Promise((resolve, reject) => {
+    pendingMetrics.set(id, { resolve, reject });
+    process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage);
+  });
+}
+
+function onPrimaryMessage(msg: PrimaryMessage) {
+  if (msg?.type !== 'metrics') return;
+  const pending = pendingMetrics.get(msg.id);
+  if (!pending) return;
+  pendingMetrics.delete(msg.id);
+  if (pendingMetrics.size === 0) process.off('message', onPrimaryMessage);
+  if (msg.text !== undefined) pending.resolve(msg.text);
+  else pending.reject(new Error(msg.error ?? 'metrics collection failed'));
 }

@@ -31,6 +31,8 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly duration: Histogram<'method' | 'route' | 'status'>;
   private readonly tombstones: Counter<'table'>;
+  /** Under --workers: asks the primary for every worker's figures, summed. */
+  clusterText: (() => Promise<string>) | undefined;
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
@@ -115,6 +117,11 @@ export class Metrics {
         );
       }
     };
+  }
+
+  /** The text GET /metrics answers: this process, or the whole cluster when running as a worker. */
+  async render(): Promise<string> {
+    return this.clusterText ? this.clusterText() : this.registry.metrics();
   }
 
   countTombstones(counts: Record<string, number> | null): void {

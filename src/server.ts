@@ -26,6 +26,7 @@ export interface RunningGateway {
   cache: RepoLivenessCache;
   tokens: TokenCache;
   store: ObjectStore;
+  metrics: Metrics;
   listener: LivenessListener;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes the ORM and the embedded database. */
   close(): Promise<void>;
@@ -101,5 +102,5 @@ export async function startGateway(
     })();
     return closing;
   };
-  return { url, port, orm, server, dispatcher, app, cache, tokens, listener, store, close };
+  return { url, port, orm, server, dispatcher, app, cache, tokens, listener, store, metrics, close };
 }

@@ -135,6 +135,21 @@ test('a push and a delete through one worker are seen by the other well inside i
   console.log(`workers: push seen by both in ${pushSeenMs.toFixed(1)} ms, delete in ${deleteSeenMs.toFixed(1)} ms`);
 });
 
+test('/metrics on either worker answers for both: request counts are summed across the cluster', async () => {
+  const sample = (text: string) =>
+    Number(
+      /musehub_http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} (\d+)/.exec(
+        text,
+      )?.[1] ?? Number.NaN,
+    );
+  const before = await Promise.all(agents.map(async (a) => sample((await get(a, '/metrics')).body.toString())));
+  // The same cluster-wide figure whichever worker answers.
+  expect(before[0]).toBe(before[1]);
+  for (const agent of agents) for (let i = 0; i < 3; i++) await get(agent, '/health');
+  const after = sample((await get(agents[1]!, '/metrics')).body.toString());
+  expect(after - before[0]!).toBe(6);
+});
+
 test('SIGTERM drains both workers and the primary exits 0', async () => {
   server.kill('SIGTERM');
   expect(await exited(server)).toBe(0);
