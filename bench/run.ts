@@ -37,6 +37,8 @@ interface Row {
   p99ms: number;
   errors: number;
   peakRssMiB: number;
+  /** Largest growth of one gateway process's RSS over its RSS just before the scenario. */
+  rssGrowthMiB: number;
   baseline?: string;
   ratio?: number;
 }
@@ -49,7 +51,9 @@ const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/
 /** An autocannon run against one gateway, with that gateway's peak RSS while it ran. */
 async function load(gw: BenchGateway | null, scenario: string, opts: autocannon.Options): Promise<Row> {
   const run = () => autocannon({ duration: DURATION, connections: CONNECTIONS, ...opts });
-  const { result, peakBytes } = gw ? await sampleRss(gw, run) : { result: await run(), peakBytes: 0 };
+  const { result, peakBytes, maxGrowthBytes } = gw
+    ? await sampleRss(gw, run)
+    : { result: await run(), peakBytes: 0, maxGrowthBytes: 0 };
   return {
     scenario,
     reqPerSec: result.requests.average < 100 ? round(result.requests.average) : Math.round(result.requests.average),
@@ -58,13 +62,14 @@ async function load(gw: BenchGateway | null, scenario: string, opts: autocannon.
     p99ms: result.latency.p99,
     errors: result.errors + result.non2xx,
     peakRssMiB: mib(peakBytes),
+    rssGrowthMiB: mib(maxGrowthBytes),
   };
 }
 
 /** Full clones one after another (a clone is seconds long, too long for a fixed-duration load run). */
 async function clones(gw: BenchGateway, scenario: string, remote: string, want: string, n: number): Promise<Row> {
   const body = new Uint8Array(packr.pack({ want: [want], have: [] }));
-  const { result, peakBytes } = await sampleRss(gw, async () => {
+  const { result, peakBytes, maxGrowthBytes } = await sampleRss(gw, async () => {
     const times: number[] = [];
     let bytes = 0;
     for (let i = 0; i < n; i++) {
@@ -84,6 +89,7 @@ async function clones(gw: BenchGateway, scenario: string, remote: string, want: 
     p99ms: Math.round(result.times.at(-1)!),
     errors: 0,
     peakRssMiB: mib(peakBytes),
+    rssGrowthMiB: mib(maxGrowthBytes),
   };
 }
 
@@ -265,6 +271,7 @@ async function main() {
           'p99 ms': r.p99ms,
           'err/non-2xx': r.errors,
           'peak RSS MiB': r.peakRssMiB || '',
+          'RSS +MiB': r.peakRssMiB ? r.rssGrowthMiB : '',
           ratio: r.ratio === undefined ? '' : `${r.ratio} × ${r.baseline}`,
           'vs first run': before && now ? `${round(now / before, 2)}×` : '',
         };
@@ -277,9 +284,12 @@ async function main() {
     console.log(
       `settings: 1 worker per gateway unless stated, pool ${config.dbPoolMax} connections, statement timeout ${config.dbStatementTimeoutMs} ms, log level warn`,
     );
-    console.log(
-      `60 MiB clone, gateway peak RSS: ${memory.map((r) => `${r.peakRssMiB} MiB (${r.scenario})`).join('; ')}`,
-    );
+    for (const r of memory) {
+      const verdict = r.rssGrowthMiB < 200 ? 'within' : 'OVER';
+      console.log(
+        `memory: ${r.scenario}: gateway RSS grew ${r.rssGrowthMiB} MiB over idle (peak ${r.peakRssMiB} MiB), ${verdict} the 200 MiB bound`,
+      );
+    }
     console.log(
       `cascade delete of 10,000 issues + 100,000 comments: ${cascade.softDeleteMs} ms (${cascade.rowsPerSec} rows/s, repo row locked ${cascade.lockedMs} ms); ` +
         `hand-written SQL UPDATE of the same rows: ${cascade.handSqlMs} ms (${cascade.handSqlRowsPerSec} rows/s); ratio ${cascade.ratio}`,

@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
@@ -11,8 +10,8 @@ import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { RepoLivenessCache } from './repos/index.ts';
-import { FsObjectStore, type ObjectStore } from './storage/object-store.ts';
-import { PgObjectStore } from './storage/pg-object-store.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+import { openObjectStore } from './storage/open.ts';
 import { loadPresignKey } from './transport/presign.ts';
 import { TokenCache } from './users/index.ts';
 
@@ -57,10 +56,7 @@ export async function startGateway(
   const tokens = new TokenCache(orm, config.repoCache);
   const listener = new LivenessListener(db.url, [cache, tokens], logger.child({ component: 'liveness' }));
   await listener.start();
-  const store =
-    config.objectStore === 'postgres'
-      ? new PgObjectStore(orm)
-      : await new FsObjectStore(path.join(config.dataDir, 'objects')).init();
+  const store = await openObjectStore(config, orm);
   const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
   // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
   let app: ReturnType<typeof createApp> | undefined;

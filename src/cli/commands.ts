@@ -118,6 +118,35 @@ export function registerAdminCommands(program: Command): void {
         emit(o, { tokenId: revoked.tokenId, revokedAt: revoked.revokedAt }, `revoked token ${revoked.tokenId}`);
       }),
     );
+
+  program
+    .command('fsck')
+    .option('--json', 'print JSON')
+    .option('--no-hash', 'skip re-hashing every stored object (only the database checks)')
+    .description('check the integrity invariants; exit 1 if any is broken (read-only)')
+    .action((o: OutputOptions & { hash: boolean }) =>
+      withOrm(async (orm) => {
+        const { checkIntegrity } = await import('../integrity/fsck.ts');
+        const { openObjectStore } = await import('../storage/open.ts');
+        const { loadConfig } = await import('../config.ts');
+        const store = await openObjectStore(loadConfig(), orm);
+        const report = await checkIntegrity(orm.em.fork(), store, { hashBytes: o.hash });
+        const { branches, commits, snapshotObjects, objectsHashed } = report.checked;
+        const summary = `checked ${branches} branches, ${commits} commits, ${snapshotObjects} snapshot entries, ${objectsHashed} objects hashed`;
+        emit(
+          o,
+          report,
+          report.ok
+            ? `ok: ${summary}`
+            : [
+                `${report.problems.length} problem(s):`,
+                ...report.problems.map((p) => `  ${p.check}: ${p.detail}`),
+                summary,
+              ].join('\n'),
+        );
+        if (!report.ok) throw new CliError('integrity check failed', 1);
+      }),
+    );
 }
 
 export function registerRepoCommands(program: Command): void {

@@ -2,7 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { checkIntegrity } from '../../src/integrity/fsck.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type RunningGateway, startGateway } from '../../src/server.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
@@ -12,6 +14,8 @@ export interface TestGateway extends RunningGateway {
   databaseUrl: string;
   dataDir: string;
   em(): EntityManager;
+  /** Runs the integrity invariants (musehub fsck) and fails the test with every problem found. */
+  expectIntegrity(): Promise<void>;
   /** Creates a user and returns a working token for them. */
   user(username: string): Promise<{ username: string; userId: string; token: string }>;
   /** fetch against the gateway; `token` adds the Authorization header. */
@@ -44,6 +48,10 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     databaseUrl,
     dataDir,
     em: () => gw.orm.em.fork(),
+    async expectIntegrity() {
+      const report = await checkIntegrity(gw.orm.em.fork(), gw.store);
+      expect(report.problems).toEqual([]);
+    },
     async user(username) {
       const em = gw.orm.em.fork();
       const u = await createUser(em, username);

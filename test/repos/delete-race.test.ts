@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -11,6 +11,8 @@ beforeAll(async () => {
   ({ token } = await gw.user('alice'));
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 test('pushes racing a delete: each either committed before the delete or wrote nothing', async () => {
   const repo = await createRepo(gw, token, { name: 'Racing', visibility: 'public' });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -16,6 +17,8 @@ beforeAll(async () => {
   carol = await gw.user('carol');
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const fork = (repoId: string, token: string, json?: unknown) =>
   gw.request('POST', `/api/v1/repos/${repoId}/forks`, { token, json });
@@ -38,14 +41,13 @@ test('A → B → C: direct forks of A is [B]; flat lists B and C', async () => 
 test('a fork copies history rows (branches, commits, snapshots, objects) from its parent', async () => {
   const a = await createRepo(gw, alice.token, { name: 'History', visibility: 'public' });
   const { databaseUrl: url } = gw;
-  await sql(url, `INSERT INTO musehub_objects (repo_id, object_id, size) VALUES ($1, $2, 3)`, [
-    a.repoId,
-    'a'.repeat(64),
-  ]);
+  const objectId = createHash('sha256').update('abc').digest('hex');
+  await gw.store.put(objectId, Buffer.from('abc'));
+  await sql(url, `INSERT INTO musehub_objects (repo_id, object_id, size) VALUES ($1, $2, 3)`, [a.repoId, objectId]);
   await sql(
     url,
     `INSERT INTO musehub_snapshots (repo_id, snapshot_id, object_ids, record) VALUES ($1, 's1', $2, '\\x80')`,
-    [a.repoId, ['a'.repeat(64)]],
+    [a.repoId, [objectId]],
   );
   await sql(
     url,

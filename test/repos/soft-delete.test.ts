@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { addCollaborator, createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -15,6 +15,8 @@ beforeAll(async () => {
   bob = await gw.user('bob');
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 /** A repo with two issues (3 comments, one already deleted by its author), a proposal with a comment, and a webhook. */
 async function populatedRepo(opts: { name?: string; visibility?: 'public' | 'private' } = {}) {

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -25,6 +25,8 @@ beforeAll(async () => {
   expect((await pushAll(gw, remote, token, { commits: [commit], snapshots: [snapshot], objects })).status).toBe(200);
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 /** Row counts of every history table plus the object directory listing: "nothing changed" means all equal. */
 async function stateOf() {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -15,6 +15,8 @@ beforeAll(async () => {
   ({ token } = await gw.user('alice'));
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const blobCount = async () =>
   (await sql<{ n: number }>(gw.databaseUrl, 'SELECT count(*)::int AS n FROM musehub_object_blobs'))[0]!.n;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { loadPresignKey, presignedPutUrl } from '../../src/transport/presign.ts';
 import { addCollaborator, createRepo, type RepoBody } from '../helpers/builders.ts';
 import { countRows, sql } from '../helpers/db.ts';
@@ -18,6 +18,8 @@ beforeAll(async () => {
   remote = `/alice/${repo.slug}`;
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const put = (url: string, body: Uint8Array) => fetch(url, { method: 'PUT', body });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { addCollaborator, createRepo } from '../helpers/builders.ts';
 import { countRows } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -14,6 +14,8 @@ beforeAll(async () => {
   alice = await gw.user('alice');
 });
 afterAll(() => gw?.close());
+// Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 /** Three commits on main, each adding a binary file, as a local muse repo would hold them. */
 function history(n = 3) {

@@ -1,0 +1,129 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { sha256Hex } from '../storage/object-store.ts';
+
+export interface Problem {
+  check: string;
+  detail: string;
+}
+
+export interface FsckReport {
+  ok: boolean;
+  problems: Problem[];
+  checked: { branches: number; commits: number; snapshotObjects: number; objectsHashed: number };
+}
+
+/** One query per invariant: each returns the rows that break it, as a readable line. */
+const CHECKS: { check: string; sql: string }[] = [
+  {
+    check: 'branch head is a stored commit of its repo',
+    sql: `SELECT r.owner || '/' || r.slug || ' branch ' || b.name || ' -> ' || b.head_commit_id AS detail
+            FROM musehub_branches b JOIN musehub_repos r ON r.repo_id = b.repo_id AND r.deleted_at IS NULL
+            LEFT JOIN musehub_commits c ON c.repo_id = b.repo_id AND c.commit_id = b.head_commit_id
+           WHERE c.commit_id IS NULL`,
+  },
+  {
+    check: "commit's snapshot exists",
+    sql: `SELECT c.repo_id || ' commit ' || c.commit_id || ' -> snapshot ' || c.snapshot_id AS detail
+            FROM musehub_commits c
+            LEFT JOIN musehub_snapshots s ON s.repo_id = c.repo_id AND s.snapshot_id = c.snapshot_id
+           WHERE c.snapshot_id IS NOT NULL AND s.snapshot_id IS NULL`,
+  },
+  {
+    check: "commit's parents exist",
+    sql: `SELECT c.repo_id || ' commit ' || c.commit_id || ' -> parent ' || p.id AS detail
+            FROM musehub_commits c
+           CROSS JOIN LATERAL (VALUES (c.parent_commit_id), (c.parent2_commit_id)) AS p(id)
+            LEFT JOIN musehub_commits pc ON pc.repo_id = c.repo_id AND pc.commit_id = p.id
+           WHERE p.id IS NOT NULL AND pc.commit_id IS NULL`,
+  },
+  {
+    check: 'object named by a snapshot is held by the repo',
+    sql: `SELECT DISTINCT s.repo_id || ' snapshot ' || s.snapshot_id || ' -> object ' || o.id AS detail
+            FROM musehub_snapshots s CROSS JOIN LATERAL unnest(s.object_ids) AS o(id)
+            LEFT JOIN musehub_objects mo ON mo.repo_id = s.repo_id AND mo.object_id = o.id
+           WHERE mo.object_id IS NULL`,
+  },
+  ...(
+    [
+      ['issue', 'musehub_issues', 'issue_id', 'x.deleted_at IS NULL'],
+      ['proposal', 'musehub_proposals', 'proposal_id', 'x.deleted_at IS NULL'],
+      ['issue comment', 'musehub_issue_comments', 'comment_id', 'NOT x.is_deleted'],
+      ['proposal comment', 'musehub_proposal_comments', 'comment_id', 'NOT x.is_deleted'],
+    ] as const
+  ).flatMap(([what, table, id, live]) => [
+    {
+      check: `no live ${what} in a deleted repo`,
+      sql: `SELECT '${what} ' || x.${id} || ' in deleted repo ' || r.repo_id AS detail
+              FROM ${table} x JOIN musehub_repos r ON r.repo_id = x.repo_id
+             WHERE r.deleted_at IS NOT NULL AND ${live}`,
+    },
+    {
+      check: `tombstoned ${what}'s deletion_id matches its repo's`,
+      sql: `SELECT '${what} ' || x.${id} || ' deletion ' || x.deletion_id || ', repo ' || coalesce(r.deletion_id::text, 'live') AS detail
+              FROM ${table} x JOIN musehub_repos r ON r.repo_id = x.repo_id
+             WHERE x.deletion_id IS NOT NULL AND (r.deletion_id IS DISTINCT FROM x.deletion_id OR ${live})`,
+    },
+  ]),
+];
+
+/**
+ * The integrity invariants, for `musehub fsck` and for tests after anything destructive or
+ * concurrent: live branch heads name stored commits; commits' snapshots and parents exist;
+ * every object a snapshot names is held by its repo and (with hashBytes) its stored bytes
+ * hash to its id; nothing live hangs off a deleted repo; every tombstone's deletion_id is its
+ * repo's current one. Read-only.
+ */
+export async function checkIntegrity(
+  em: EntityManager,
+  store: ObjectStore,
+  opts: { hashBytes?: boolean; limit?: number } = {},
+): Promise<FsckReport> {
+  const conn = em.getConnection();
+  const limit = opts.limit ?? 100;
+  const problems: Problem[] = [];
+  for (const { check, sql } of CHECKS) {
+    const rows = await conn.execute<{ detail: string }[]>(`${sql} LIMIT ${limit}`);
+    for (const r of rows) problems.push({ check, detail: r.detail });
+  }
+  const counts = await conn.execute<{ branches: string; commits: string; snapshot_objects: string }[]>(
+    `SELECT (SELECT count(*) FROM musehub_branches) AS branches, (SELECT count(*) FROM musehub_commits) AS commits,
+            (SELECT coalesce(sum(cardinality(object_ids)), 0) FROM musehub_snapshots) AS snapshot_objects`,
+  );
+  let objectsHashed = 0;
+  if (opts.hashBytes !== false) {
+    const ids = await conn.execute<{ object_id: string; size: string }[]>(
+      'SELECT object_id, max(size) AS size FROM musehub_objects GROUP BY object_id ORDER BY object_id',
+    );
+    for (const { object_id, size } of ids) {
+      let bytes: Buffer;
+      try {
+        bytes = await store.get(object_id);
+      } catch {
+        problems.push({ check: 'object bytes are stored', detail: `object ${object_id} is missing from the store` });
+        continue;
+      }
+      objectsHashed++;
+      const actual = sha256Hex(bytes);
+      if (actual !== object_id) {
+        problems.push({ check: 'object bytes hash to their id', detail: `object ${object_id} hashes to ${actual}` });
+      } else if (bytes.length !== Number(size)) {
+        problems.push({
+          check: 'object size matches its row',
+          detail: `object ${object_id} is ${bytes.length} bytes, its row says ${size}`,
+        });
+      }
+    }
+  }
+  const c = counts[0]!;
+  return {
+    ok: problems.length === 0,
+    problems,
+    checked: {
+      branches: Number(c.branches),
+      commits: Number(c.commits),
+      snapshotObjects: Number(c.snapshot_objects),
+      objectsHashed,
+    },
+  };
+}
