@@ -11,6 +11,7 @@ import { webhookRoutes } from './hub/webhook.routes.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
+import { refuseEncodedBodies, strictUtf8Json } from './middleware/body-guards.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { createRouter } from './openapi.ts';
@@ -41,6 +42,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   app.notFound(handleNotFound);
   app.use(metrics.middleware());
   app.use(requestContext(logger));
+  app.use(refuseEncodedBodies());
 
   // Under --workers, whichever worker takes the scrape answers for all of them.
   app.get('/metrics', async (c) =>
@@ -70,6 +72,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
       },
     }),
   );
+  api.use(strictUtf8Json());
   api.use(dbContext(orm));
   api.use(auth(tokens));
   api.route('/', repoRoutes(config.publicUrl, cache, metrics));

@@ -180,3 +180,22 @@ test('the branch head never moves on a rejected push', async () => {
   const refs = await wire(gw, 'GET', `${remote}/refs`);
   expect(refs.body.branch_heads).toEqual({ main: head });
 });
+
+test('compressed bodies are refused (415), not inflated: no decompression bomb gets past the size limits', async () => {
+  const before = await stateOf();
+  const { gzipSync } = await import('node:zlib');
+  const body = gzipSync(Buffer.from(JSON.stringify({ object_ids: ['a'.repeat(64)] })));
+  for (const encoding of ['gzip', 'deflate', 'br']) {
+    const res = await raw('/filter-objects', body, 'application/json', { 'content-encoding': encoding });
+    expect(res.status).toBe(415);
+    expect((await res.json()).detail).toBe(
+      `Content-Encoding '${encoding}' is not accepted; send the body uncompressed`,
+    );
+  }
+  const rest = await gw.request('POST', '/api/v1/repos', {
+    token,
+    headers: { 'content-encoding': 'gzip', 'content-type': 'application/json' },
+  });
+  expect(rest.status).toBe(415);
+  expect(await stateOf()).toEqual(before);
+});

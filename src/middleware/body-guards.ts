@@ -1,0 +1,43 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { BadRequestError, GatewayError } from '../errors.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Compressed request bodies are refused (415) rather than inflated: the size limits then
+ * bound the bytes the gateway handles, and no decompression bomb can get past them.
+ */
+export function refuseEncodedBodies(): MiddlewareHandler<AppEnv> {
+  return async function refuseEncodedBodiesMiddleware(c, next) {
+    const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      throw new GatewayError(
+        415,
+        'unsupported_content_encoding',
+        `Content-Encoding '${encoding}' is not accepted; send the body uncompressed`,
+      );
+    }
+    await next();
+  };
+}
+
+/**
+ * A JSON body must be valid UTF-8: the platform's JSON parser would quietly turn bad bytes
+ * into U+FFFD and store a title or name the client never sent.
+ */
+export function strictUtf8Json(): MiddlewareHandler<AppEnv> {
+  return async function strictUtf8JsonMiddleware(c, next) {
+    const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+    if (type === 'application/json' && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      // Hono caches the bytes: the validator's c.req.json() reads them again without the socket.
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      try {
+        utf8.decode(bytes);
+      } catch {
+        throw new BadRequestError('request body is not valid UTF-8', 'malformed_json');
+      }
+    }
+    await next();
+  };
+}
