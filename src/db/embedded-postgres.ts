@@ -24,6 +24,8 @@ export interface EmbeddedOptions {
   database?: string;
   log?: (line: string) => void;
   startTimeoutMs?: number;
+  /** Listen on this port (e.g. to come back where clients expect it after a stop); default: any free one. */
+  port?: number;
 }
 
 interface Credentials {
@@ -239,7 +241,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   let lastError: unknown;
   // A free port can be taken between choosing and binding it: try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freeLoopbackPort();
+    const port = attempt === 0 && opts.port ? opts.port : await freeLoopbackPort();
     const { child, ready } = startPostmaster(bins, pgDir, port, log, timeoutMs);
     try {
       await ready;

@@ -8,6 +8,15 @@ import { GatewayError, PayloadTooLargeError } from '../errors.ts';
 
 const readFileCallback = promisify(readFile);
 
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
 export const OBJECT_ID = /^[0-9a-f]{64}$/;
 
 export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -39,8 +48,13 @@ export class FsObjectStore implements ObjectStore {
     this.tmpDir = path.join(dir, 'tmp');
   }
 
+  /** Creates the directories and removes temp files left by processes that died mid-write. */
   async init(): Promise<this> {
     await fs.mkdir(this.tmpDir, { recursive: true });
+    for (const name of await fs.readdir(this.tmpDir)) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) await fs.rm(path.join(this.tmpDir, name), { force: true });
+    }
     return this;
   }
 
