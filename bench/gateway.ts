@@ -30,6 +30,9 @@ export async function spawnGateway(databaseUrl: string, dataDir: string, env: Re
     PORT: String(port),
     LOG_LEVEL: 'warn',
     MUSEHUB_DATA_DIR: dataDir,
+    // The benchmark is the abuse: measure the gateway, not its rate limiter.
+    MUSEHUB_RATE_LIMIT_PER_MINUTE: '0',
+    MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: '0',
     ...env,
   };
   const child = spawn(process.execPath, [path.join(root, 'bin/musehub.mjs'), 'serve'], {

@@ -38,6 +38,9 @@ const envSchema = z.object({
   MUSEHUB_DB_POOL_MAX: intIn(1, 1000).default(10),
   MUSEHUB_DB_STATEMENT_TIMEOUT_MS: intIn(0, 86_400_000).default(60_000),
   MUSEHUB_WORKERS: intIn(1, 64).optional(),
+  MUSEHUB_RATE_LIMIT_PER_MINUTE: intIn(0, 10_000_000).default(600),
+  MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: intIn(0, 10_000).default(8),
+  MUSEHUB_REQUEST_TIMEOUT_MS: intIn(1_000, 3_600_000).default(300_000),
   MUSEHUB_OBJECT_STORE: z
     .enum(['filesystem', 'postgres'], { error: 'expected filesystem or postgres' })
     .default('filesystem'),
@@ -70,7 +73,17 @@ export interface Config {
   workers: number;
   shutdownTimeoutMs: number;
   webhooks: { pollIntervalMs: number; backoffMs: number; maxAttempts: number; timeoutMs: number };
-  transport: { maxBodyBytes: number; maxObjectBytes: number; presignTtlSeconds: number };
+  transport: {
+    maxBodyBytes: number;
+    maxObjectBytes: number;
+    presignTtlSeconds: number;
+    /** push and fetch requests a minute per user (or per address when anonymous); 0 = no limit. */
+    rateLimitPerMinute: number;
+    /** pushes in flight per repo and process; 0 = no cap. */
+    maxConcurrentPushesPerRepo: number;
+  };
+  /** Whole-request receive timeout (slow clients, slowloris); headers must arrive within a minute. */
+  requestTimeoutMs: number;
   presignSecret: string | undefined;
 }
 
@@ -121,7 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxBodyBytes: e.MUSEHUB_MAX_BODY_BYTES,
       maxObjectBytes: e.MUSEHUB_MAX_OBJECT_BYTES,
       presignTtlSeconds: e.MUSEHUB_PRESIGN_TTL_SECONDS,
+      rateLimitPerMinute: e.MUSEHUB_RATE_LIMIT_PER_MINUTE,
+      maxConcurrentPushesPerRepo: e.MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO,
     },
+    requestTimeoutMs: e.MUSEHUB_REQUEST_TIMEOUT_MS,
     presignSecret: e.MUSEHUB_PRESIGN_SECRET,
   };
 }

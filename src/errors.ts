@@ -53,3 +53,14 @@ export class PayloadTooLargeError extends GatewayError {
 
 /** The one 404 for a repo that is missing, deleted or private to the caller: identical bytes for all three. */
 export const repoNotFound = () => new NotFoundError('repo not found', 'repo_not_found');
+
+/** 429: the caller should wait `retryAfterSeconds` (sent as Retry-After) and try again. */
+export class TooManyRequestsError extends GatewayError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    code: string,
+    detail: string,
+  ) {
+    super(429, code, detail);
+  }
+}

@@ -60,7 +60,16 @@ export async function startGateway(
   const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
   // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
   let app: ReturnType<typeof createApp> | undefined;
-  const server = createAdaptorServer({ fetch: (req, env) => app!.fetch(req, env) });
+  const server = createAdaptorServer({
+    fetch: (req, env) => app!.fetch(req, env),
+    serverOptions: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      // How often Node checks those timeouts (its default, 30 s, would let a slow client
+      // hold a socket well past a short timeout).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.requestTimeoutMs / 4))),
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', async (err) => {
       await orm.close();

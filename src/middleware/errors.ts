@@ -3,7 +3,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from '../app-env.ts';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, TooManyRequestsError } from '../errors.ts';
 
 export const errorBody = (detail: string, code: string) => ({ detail, code });
 
@@ -40,6 +40,7 @@ export const handleError: ErrorHandler<AppEnv> = (err, c) => {
     if (err.status === 401) c.header('WWW-Authenticate', 'Bearer');
     // The rest of an oversized body is never read: the connection cannot carry another request.
     if (err.status === 413) c.header('Connection', 'close');
+    if (err instanceof TooManyRequestsError) c.header('Retry-After', String(err.retryAfterSeconds));
     return respond(c, err.status, err.detail, err.code);
   }
   if (err instanceof UniqueConstraintViolationException) {

@@ -4,6 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../app-env.ts';
+import type { Config } from '../config.ts';
 import {
   BadRequestError,
   ForbiddenError,
@@ -13,6 +14,7 @@ import {
   UnauthorizedError,
 } from '../errors.ts';
 import { insertObjectRows, isLive, lockLiveRepo } from '../history/history.store.ts';
+import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo } from '../middleware/resolve-repo.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
 import { OBJECT_ID, type ObjectStore } from '../storage/object-store.ts';
@@ -39,7 +41,7 @@ export interface TransportDeps {
   store: ObjectStore;
   publicUrl: string;
   presignKey: Buffer;
-  limits: { maxBodyBytes: number; maxObjectBytes: number; presignTtlSeconds: number };
+  limits: Config['transport'];
 }
 
 /** msgpack when the client's Accept allows it (the muse client always does), JSON otherwise. */
@@ -74,6 +76,9 @@ export function transportRoutes(deps: TransportDeps) {
   const read = resolveRepo(cache, orm, 'read');
   const write = resolveRepo(cache, orm, 'write');
   const small = limit(16 * 1024 * 1024);
+  const pushRate = rateLimit('push', limits.rateLimitPerMinute);
+  const fetchRate = rateLimit('fetch', limits.rateLimitPerMinute);
+  const onePushAtATime = pushConcurrency(limits.maxConcurrentPushesPerRepo);
   const large = limit(limits.maxBodyBytes);
 
   app.get('/:owner/:slug/refs', read, async (c) => {
@@ -87,12 +92,12 @@ export function transportRoutes(deps: TransportDeps) {
     return reply(c, await filterObjects(fork(), c.var.repo.repoId, req.object_ids));
   });
 
-  app.post('/:owner/:slug/push/objects', large, write, async (c) => {
+  app.post('/:owner/:slug/push/objects', pushRate, large, write, async (c) => {
     const req = parseWire(PushObjectsRequest, await readBody(c));
     return reply(c, await storeObjects(fork(), store, c.var.repo.repoId, req.objects, limits.maxObjectBytes));
   });
 
-  app.post('/:owner/:slug/push', large, write, async (c) => {
+  app.post('/:owner/:slug/push', pushRate, large, write, onePushAtATime, async (c) => {
     const raw = await readBody(c);
     const req = parseWire(PushRequest, raw);
     const rawBundle = (raw as { bundle: Record<string, unknown[]> }).bundle;
@@ -118,7 +123,7 @@ export function transportRoutes(deps: TransportDeps) {
   });
 
   // Clone is refs + fetch with an empty `have`: one handler for both.
-  app.post('/:owner/:slug/fetch', limit(32 * 1024 * 1024), read, async (c) => {
+  app.post('/:owner/:slug/fetch', fetchRate, limit(32 * 1024 * 1024), read, async (c) => {
     const req = parseWire(FetchRequest, await readBody(c));
     const { repo } = c.var;
     const em = fork();
@@ -154,7 +159,7 @@ export function transportRoutes(deps: TransportDeps) {
   });
 
   // The signed URL is the credential: no Authorization header, no repo resolution by name.
-  app.put('/presigned/:repo_id/:object_id', async (c) => {
+  app.put('/presigned/:repo_id/:object_id', pushRate, async (c) => {
     const repoId = c.req.param('repo_id');
     const objectId = c.req.param('object_id');
     const maxBytes = Number(c.req.query('max'));

@@ -34,6 +34,9 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     LOG_LEVEL: 'silent',
     PORT: '0',
     MUSEHUB_DATA_DIR: dataDir,
+    // Abuse limits are off unless a test turns them on (test/reliability/limits.test.ts).
+    MUSEHUB_RATE_LIMIT_PER_MINUTE: '0',
+    MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: '0',
     ...env,
     DATABASE_URL: databaseUrl,
   });

@@ -1,0 +1,164 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startGateway } from '../../src/server.ts';
+import { createToken, createUser } from '../../src/users/index.ts';
+import { createRepo } from '../helpers/builders.ts';
+import { createTestDatabase } from '../helpers/db.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, wire } from '../helpers/muse.ts';
+import { eventually } from '../helpers/process.ts';
+
+/** Abuse limits switched on, with every log line the gateway writes captured. */
+let gw: Awaited<ReturnType<typeof startGateway>>;
+let token: string;
+let bobToken: string;
+const logLines: string[] = [];
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-limits-'));
+  const config = loadConfig({
+    DATABASE_URL: await createTestDatabase(),
+    PORT: '0',
+    LOG_LEVEL: 'debug',
+    MUSEHUB_DATA_DIR: dataDir,
+    MUSEHUB_RATE_LIMIT_PER_MINUTE: '5',
+    MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: '1',
+    MUSEHUB_REQUEST_TIMEOUT_MS: '1000',
+  });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  gw = await startGateway(config, createLogger('debug', sink));
+  await createUser(gw.orm.em.fork(), 'alice');
+  ({ token } = await createToken(gw.orm.em.fork(), 'alice'));
+  await createUser(gw.orm.em.fork(), 'bob');
+  ({ token: bobToken } = await createToken(gw.orm.em.fork(), 'bob'));
+});
+afterAll(async () => {
+  await gw?.close();
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+const asTest = () =>
+  ({
+    url: gw.url,
+    request: (method: string, p: string, o: { token?: string; json?: unknown } = {}) =>
+      fetch(`${gw.url}${p}`, {
+        method,
+        headers: {
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.json ? { 'content-type': 'application/json' } : {}),
+        },
+        body: o.json ? JSON.stringify(o.json) : undefined,
+      }),
+  }) as unknown as TestGateway;
+
+test('fetch is rate limited per user and per address: 429 with Retry-After and a detail', async () => {
+  const repo = await createRepo(asTest(), token, { name: 'limited', visibility: 'public' });
+  const remote = `/alice/${repo.slug}`;
+  const body = { want: ['a'.repeat(64)], have: [] };
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) statuses.push((await wire(asTest(), 'POST', `${remote}/fetch`, body, { token })).status);
+  // Five allowed a minute (they fail as unknown commits: 400), the sixth is refused.
+  expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+  const refused = await wire(asTest(), 'POST', `${remote}/fetch`, body, { token });
+  expect(refused.status).toBe(429);
+  expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect(refused.body.detail).toMatch(/too many fetch requests \(5 a minute per user\); retry in \d+ s/);
+  // Another user has their own budget; anonymous callers share their address's.
+  expect((await wire(asTest(), 'POST', `${remote}/fetch`, body, { token: bobToken })).status).toBe(400);
+  const anon = [];
+  for (let i = 0; i < 6; i++) anon.push((await wire(asTest(), 'POST', `${remote}/fetch`, body)).status);
+  expect(anon.at(-1)).toBe(429);
+  expect(anon.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
+  // Refs (ls-remote) is not rate limited: CI fleets poll it.
+  for (let i = 0; i < 10; i++)
+    expect((await wire(asTest(), 'GET', `${remote}/refs`, undefined, { token })).status).toBe(200);
+});
+
+test('one push at a time per repo when the cap is 1: the second concurrent push is 429, nothing half-written', async () => {
+  const repo = await createRepo(asTest(), bobToken, { name: 'one at a time', visibility: 'public' });
+  const remote = `/bob/${repo.slug}`;
+  const pushes = Array.from({ length: 4 }, (_, i) => {
+    const s = makeSnapshot({ [`f${i}.txt`]: `take ${i}` });
+    return {
+      commits: [makeCommit({ snapshotId: s.snapshot.snapshot_id })],
+      snapshots: [s.snapshot],
+      objects: s.objects,
+    };
+  });
+  // Upload the objects first in one request (push/objects is not capped), then race the pushes
+  // themselves: five push requests, within bob's rate limit of five a minute.
+  const objects = pushes.flatMap((p) => p.objects);
+  expect((await wire(asTest(), 'POST', `${remote}/push/objects`, { objects }, { token: bobToken })).status).toBe(200);
+  const results = await Promise.all(
+    pushes.map((p) =>
+      wire(
+        asTest(),
+        'POST',
+        `${remote}/push`,
+        { bundle: { ...p, objects: [] }, branch: 'main', force: true },
+        { token: bobToken },
+      ),
+    ),
+  );
+  const statuses = results.map((r) => r.status);
+  expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
+  for (const r of results.filter((x) => x.status === 429)) {
+    expect(r.headers.get('retry-after')).toBe('1');
+    expect(r.body.code).toBe('too_many_pushes');
+  }
+  expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+});
+
+test('a client that never finishes sending its request is disconnected after the request timeout', async () => {
+  const { port } = new URL(gw.url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  // Slowloris: headers trickle in and never end.
+  socket.write('POST /alice/limited/push HTTP/1.1\r\nHost: x\r\nX-Slow: 1');
+  let closed = false;
+  let response = '';
+  socket.on('data', (d) => (response += d));
+  socket.once('close', () => (closed = true));
+  // MUSEHUB_REQUEST_TIMEOUT_MS is 1,000 here; Node checks every 250 ms.
+  await eventually(async () => closed, 10_000, 20);
+  expect(response).toMatch(/^HTTP\/1\.1 408/);
+});
+
+test('tokens, secrets and signatures never reach the logs', async () => {
+  const repo = await createRepo(asTest(), token, { name: 'quiet logs', visibility: 'private' });
+  const s = makeSnapshot({ 'a.txt': 'x' });
+  const presign = await wire(
+    asTest(),
+    'POST',
+    `/alice/${repo.slug}/presign`,
+    { object_ids: [s.objects[0]!.object_id], direction: 'put' },
+    { token },
+  );
+  const signed = new URL(presign.body.presigned[s.objects[0]!.object_id]);
+  await fetch(signed, { method: 'PUT', body: new Uint8Array(s.objects[0]!.content) });
+  await fetch(`${gw.url}/api/v1/repos`, { headers: { authorization: `Bearer ${token.slice(0, -3)}xyz` } });
+  await fetch(`${gw.url}/api/v1/repos`, { headers: { authorization: 'Basic YWxpY2U6c2VjcmV0' } });
+  expect(logLines.length).toBeGreaterThan(5);
+  const all = logLines.join('');
+  for (const secret of [
+    token,
+    token.split('_')[2]!,
+    bobToken.split('_')[2]!,
+    signed.searchParams.get('sig')!,
+    'YWxpY2U6c2VjcmV0',
+  ]) {
+    expect(all).not.toContain(secret);
+  }
+});
