@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
+import { lockLiveRepo } from '../history/history.store.ts';
 import { hasPermission, requireRepoAccess } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
@@ -47,6 +48,9 @@ export async function addComment(
   const t = THREADS[thread];
   const { repo } = await requireRepoAccess(em, user, repoId, 'comment');
   return em.transactional(async (tx) => {
+    // Holds off a concurrent repo delete until this commits (or sees it gone): nothing new
+    // may appear under a repo after its delete's cascade has run.
+    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
     const parentId = await t.find(tx, repoId, number);
     const data = { commentId: randomUUID(), [t.parentKey]: parentId, repoId, authorUserId: user!.userId, body };
     // biome-ignore lint/suspicious/noExplicitAny: the parent key differs per thread kind

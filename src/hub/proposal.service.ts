@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
+import { lockLiveRepo } from '../history/history.store.ts';
 import { hasPermission, isValidBranchName, requireRepoAccess } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
@@ -36,6 +37,9 @@ export async function createProposal(
     throw new BadRequestError('fromBranch and toBranch must differ', 'invalid_branch');
   }
   return em.transactional(async (tx) => {
+    // Holds off a concurrent repo delete until this commits (or sees it gone): nothing new
+    // may appear under a repo after its delete's cascade has run.
+    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
     const proposal = tx.create(ProposalSchema, {
       proposalId: randomUUID(),
       repoId,

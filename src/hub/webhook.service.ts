@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BadRequestError, NotFoundError } from '../errors.ts';
+import { BadRequestError, NotFoundError, repoNotFound } from '../errors.ts';
+import { lockLiveRepo } from '../history/history.store.ts';
 import { requireRepoAccess } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
@@ -53,16 +54,23 @@ export async function createWebhook(
 ): Promise<{ webhook: Webhook; secret: string }> {
   await requireRepoAccess(em, user, repoId, 'admin');
   const secret = input.secret ?? randomBytes(24).toString('base64url');
-  const webhook = em.create(WebhookSchema, {
-    webhookId: randomUUID(),
-    repoId,
-    url: validateWebhookUrl(input.url),
-    events: validateEvents(input.events),
-    secret,
-    active: input.active ?? true,
-    createdBy: user!.userId,
+  const url = validateWebhookUrl(input.url);
+  const events = validateEvents(input.events);
+  const webhook = await em.transactional(async (tx) => {
+    // As for issues: a webhook cannot appear under a repo whose delete already ran.
+    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+    const hook = tx.create(WebhookSchema, {
+      webhookId: randomUUID(),
+      repoId,
+      url,
+      events,
+      secret,
+      active: input.active ?? true,
+      createdBy: user!.userId,
+    });
+    await tx.flush();
+    return hook;
   });
-  await em.flush();
   return { webhook, secret };
 }
 

@@ -93,3 +93,39 @@ test('pushes racing a delete: each either committed before the delete or wrote n
   );
   expect(late.status).toBe(404);
 });
+
+test('issues, proposals, comments and webhooks created while the repo is deleted: none survives live (found by the soak)', async () => {
+  for (let round = 0; round < 5; round++) {
+    const repo = await createRepo(gw, token, { name: `hub race ${round}`, visibility: 'public' });
+    const api = `/api/v1/repos/${repo.repoId}`;
+    expect((await gw.request('POST', `${api}/issues`, { token, json: { title: 'first' } })).status).toBe(201);
+    const creates = Array.from({ length: 24 }, (_, i) => {
+      const kind = i % 4;
+      if (kind === 0) return gw.request('POST', `${api}/issues`, { token, json: { title: `racer ${i}` } });
+      if (kind === 1) return gw.request('POST', `${api}/issues/1/comments`, { token, json: { body: `racer ${i}` } });
+      if (kind === 2) {
+        return gw.request('POST', `${api}/proposals`, {
+          token,
+          json: { title: `p${i}`, fromBranch: `f${i}`, toBranch: 'main' },
+        });
+      }
+      return gw.request('POST', `${api}/webhooks`, {
+        token,
+        json: { url: 'http://127.0.0.1:9/hook', events: ['push'] },
+      });
+    });
+    const [deleted, ...results] = await Promise.all([gw.request('DELETE', api, { token }), ...creates]);
+    expect(deleted.status).toBe(204);
+    // Each create either landed before the delete (and was tombstoned by it) or saw the repo gone.
+    for (const r of results) expect([201, 404]).toContain(r.status);
+    const live = await sql<{ n: number }>(
+      gw.databaseUrl,
+      `SELECT (SELECT count(*) FROM musehub_issues WHERE repo_id = $1 AND deleted_at IS NULL)
+            + (SELECT count(*) FROM musehub_issue_comments WHERE repo_id = $1 AND NOT is_deleted)
+            + (SELECT count(*) FROM musehub_proposals WHERE repo_id = $1 AND deleted_at IS NULL)
+            + (SELECT count(*) FROM musehub_webhooks WHERE repo_id = $1 AND active) AS n`,
+      [repo.repoId],
+    );
+    expect(Number(live[0]!.n)).toBe(0);
+  }
+});
