@@ -1,4 +1,8 @@
-import { NotFoundError as OrmNotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  ConnectionException,
+  NotFoundError as OrmNotFoundError,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -22,10 +26,14 @@ const UNAVAILABLE_CODES = new Set([
   '08006',
 ]);
 function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof ConnectionException) return true;
   for (let e = err as { code?: string; cause?: unknown; message?: string } | undefined; e; e = e.cause as typeof e) {
     if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
     if (e.message?.includes('Timeout acquiring a connection')) return true;
     if (e.message?.includes('Connection terminated')) return true;
+    // node-postgres, for a pooled client whose server went away mid-use.
+    if (e.message?.includes('Connection ended unexpectedly')) return true;
+    if (e.message?.includes('is not queryable')) return true;
   }
   return false;
 }
