@@ -26,7 +26,8 @@ beforeAll(async () => {
   await fs.chmod(dir, 0o755);
   pg = await startEmbeddedPostgres({ dir: path.join(dir, 'db') });
   // Ten-minute caches: only the LISTEN channel can explain a prompt eviction after recovery.
-  gw = await startTestGateway({ DATABASE_URL: pg.url, MUSEHUB_REPO_CACHE_TTL_MS: '600000' });
+  // LOG_LEVEL error: should a request ever answer 500 here, its cause is in the test output.
+  gw = await startTestGateway({ DATABASE_URL: pg.url, MUSEHUB_REPO_CACHE_TTL_MS: '600000', LOG_LEVEL: 'error' });
   ({ token, userId } = await gw.user('alice'));
 });
 afterAll(async () => {
