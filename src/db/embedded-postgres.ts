@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { isAlive } from '../process-alive.ts';
 import { isReachableBy, locatePgBinaries, type PgBinaries } from './pg-binaries.ts';
 
 export interface EmbeddedPostgres {
@@ -36,15 +37,6 @@ interface OwnerRecord {
   pid: number;
   port: number;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

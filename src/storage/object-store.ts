@@ -5,17 +5,9 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { GatewayError, PayloadTooLargeError } from '../errors.ts';
+import { isAlive } from '../process-alive.ts';
 
 const readFileCallback = promisify(readFile);
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 export const OBJECT_ID = /^[0-9a-f]{64}$/;
 

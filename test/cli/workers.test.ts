@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { createRepo } from '../helpers/builders.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
-import { eventually, exited, waitForLine } from '../helpers/process.ts';
+import { eventually, exited, startServe } from '../helpers/process.ts';
 
 /**
  * `musehub serve --workers 2` on one database. Each worker caches liveness and heads for ten
@@ -18,7 +18,7 @@ import { eventually, exited, waitForLine } from '../helpers/process.ts';
  * watched on its own. Whichever worker handles a push or delete, the other one can only learn
  * of it through NOTIFY.
  */
-let server: ReturnType<typeof spawn>;
+let server: ChildProcess;
 let url: string;
 let dataDir: string;
 let token: string;
@@ -46,20 +46,17 @@ beforeAll(async () => {
   ({ token } = await createToken(orm.em.fork(), 'alice'));
   await orm.close();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-workers-'));
-  server = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve', '--workers', '2'], {
-    env: {
-      ...process.env,
+  ({ child: server, url } = await startServe(
+    {
       DATABASE_URL: databaseUrl,
-      PORT: '0',
-      LOG_LEVEL: 'info',
       MUSEHUB_DATA_DIR: dataDir,
       MUSEHUB_REPO_CACHE_TTL_MS: '600000',
       MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  url = (await waitForLine(server, /"url":"(http:\/\/[^"]+)","workers":2[^\n]*"gateway listening"/))[1]!;
-  server.stdout?.resume();
+    ['--workers', '2'],
+    // The primary's line, once both workers listen.
+    /"url":"(http:\/\/[^"]+)","workers":2[^\n]*"gateway listening"/,
+  ));
   // One pinned connection per worker.
   const byPid = new Map<number, http.Agent>();
   for (let i = 0; i < 20 && byPid.size < 2; i++) {

@@ -1,14 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
-export const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+export { isAlive } from '../../src/process-alive.ts';
 
 /** Polls `check` until it holds or the deadline passes (never a fixed sleep). */
 export async function eventually<T>(
@@ -77,4 +70,19 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   child.stderr.on('data', (d) => (stderr += d));
   const code = await exited(child);
   return { code, stdout, stderr };
+}
+
+/** `musehub serve` as a real process on the given environment; resolves once it logs its URL. */
+export async function startServe(
+  env: Record<string, string>,
+  args: string[] = [],
+  ready = /"url":"(http:\/\/[^"]+)"[^\n]*"gateway listening"/,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve', ...args], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = (await waitForLine(child, ready))[1]!;
+  child.stdout?.resume();
+  return { child, url };
 }

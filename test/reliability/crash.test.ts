@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { createToken, createUser } from '../../src/users/index.ts';
 import { createTestDatabase, sql } from '../helpers/db.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, type makeObject, makeSnapshot, pushAll, wire, wirePackr } from '../helpers/muse.ts';
-import { eventually, exited, runCli, waitForLine } from '../helpers/process.ts';
+import { eventually, exited, runCli, startServe } from '../helpers/process.ts';
 
 /**
  * SIGKILL of a real `musehub serve` process at several points of a large push. After a
@@ -25,19 +25,11 @@ let server: ChildProcess | undefined;
 let url: string;
 
 async function startServer() {
-  server = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      MUSEHUB_DATA_DIR: dataDir,
-      MUSEHUB_WORKERS: '1',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  url = (await waitForLine(server, /"url":"(http:\/\/[^"]+)"[^\n]*"gateway listening"/))[1]!;
-  server.stdout?.resume();
+  ({ child: server, url } = await startServe({
+    DATABASE_URL: databaseUrl,
+    MUSEHUB_DATA_DIR: dataDir,
+    MUSEHUB_WORKERS: '1',
+  }));
 }
 
 async function kill() {
@@ -89,6 +81,22 @@ async function newRepo(name: string) {
   return { repo, remote, c0, c1, next };
 }
 
+/** The push the crash interrupted, sent again: it lands, and the hub is still consistent. */
+async function retrySucceeds(
+  remote: string,
+  c1: { commit_id: string },
+  next: { snapshot: object; objects: ReturnType<typeof makeObject>[] },
+) {
+  const retried = await pushAll(gw(), remote, token, {
+    commits: [c1],
+    snapshots: [next.snapshot],
+    objects: next.objects,
+  });
+  expect(retried.status).toBe(200);
+  expect((await heads(remote)).main).toBe(c1.commit_id);
+  expect((await fsck()).ok).toBe(true);
+}
+
 const postObjects = (remote: string, objects: ReturnType<typeof makeObject>[]) =>
   fetch(`${url}${remote}/push/objects`, {
     method: 'POST',
@@ -120,14 +128,7 @@ test('killed while writing uploaded objects: restart, fsck passes, head unchange
   expect(tmp.filter((f) => f.startsWith(`${pid}-`))).toEqual([]);
   expect((await fsck()).ok).toBe(true);
   expect((await heads(remote)).main).toBe(c0.commit_id);
-  const retried = await pushAll(gw(), remote, token, {
-    commits: [c1],
-    snapshots: [next.snapshot],
-    objects: next.objects,
-  });
-  expect(retried.status).toBe(200);
-  expect((await heads(remote)).main).toBe(c1.commit_id);
-  expect((await fsck()).ok).toBe(true);
+  await retrySucceeds(remote, c1, next);
 });
 
 /** Holds a row lock from outside so the push blocks at a chosen statement inside its transaction. */
@@ -182,14 +183,7 @@ async function killWhilePushWaitsOn(lockSql: string, name: string) {
     [repo.repoId, c1.commit_id],
   );
   expect(rows[0]!.n).toBe(0);
-  const retried = await pushAll(gw(), remote, token, {
-    commits: [c1],
-    snapshots: [next.snapshot],
-    objects: next.objects,
-  });
-  expect(retried.status).toBe(200);
-  expect((await heads(remote)).main).toBe(c1.commit_id);
-  expect((await fsck()).ok).toBe(true);
+  await retrySucceeds(remote, c1, next);
 }
 
 test('killed in the push transaction before it writes (waiting for the branch lock)', async () => {

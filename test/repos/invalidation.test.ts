@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
-import { eventually, exited, waitForLine } from '../helpers/process.ts';
+import { eventually, exited, startServe } from '../helpers/process.ts';
 
 /**
  * Two gateway processes on one database. B caches repo liveness for ten minutes, so only
@@ -15,7 +15,7 @@ import { eventually, exited, waitForLine } from '../helpers/process.ts';
  */
 let a: TestGateway;
 let bUrl: string;
-let b: ReturnType<typeof spawn>;
+let b: ChildProcess;
 let bData: string;
 let token: string;
 
@@ -23,22 +23,14 @@ beforeAll(async () => {
   a = await startTestGateway();
   ({ token } = await a.user('alice'));
   bData = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-b-'));
-  b = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: a.databaseUrl,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      MUSEHUB_DATA_DIR: bData,
-      MUSEHUB_REPO_CACHE_TTL_MS: '600000',
-      MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
-      // One process: the LISTEN-session count below assumes it (test/cli/workers.test.ts covers clusters).
-      MUSEHUB_WORKERS: '1',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  bUrl = (await waitForLine(b, /"url":"(http:\/\/[^"]+)"[^\n]*"gateway listening"/))[1]!;
-  b.stdout?.resume();
+  ({ child: b, url: bUrl } = await startServe({
+    DATABASE_URL: a.databaseUrl,
+    MUSEHUB_DATA_DIR: bData,
+    MUSEHUB_REPO_CACHE_TTL_MS: '600000',
+    MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
+    // One process: the LISTEN-session count below assumes it (test/cli/workers.test.ts covers clusters).
+    MUSEHUB_WORKERS: '1',
+  }));
 });
 afterAll(async () => {
   b?.kill('SIGTERM');
