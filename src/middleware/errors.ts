@@ -34,6 +34,9 @@ function isDatabaseUnavailable(err: unknown): boolean {
     // node-postgres, for a pooled client whose server went away mid-use.
     if (e.message?.includes('Connection ended unexpectedly')) return true;
     if (e.message?.includes('is not queryable')) return true;
+    // knex, for the next statement of a transaction whose connection died under it (seen
+    // when PostgreSQL stopped mid-request in test/reliability/database-outage.test.ts).
+    if (e.message?.includes('Transaction query already complete')) return true;
   }
   return false;
 }
