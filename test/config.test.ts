@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
@@ -41,9 +42,26 @@ describe('loadConfig', () => {
     [{ MUSEHUB_PUBLIC_URL: 'ftp://x' }, /^MUSEHUB_PUBLIC_URL: /],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: expected one of/],
     [{ MUSEHUB_REPO_CACHE_TTL_MS: '-5' }, /^MUSEHUB_REPO_CACHE_TTL_MS: /],
+    [{ MUSEHUB_OBJECT_STORE: 's3' }, /^MUSEHUB_OBJECT_STORE: expected filesystem or postgres/],
+    [{ MUSEHUB_WORKERS: '0' }, /^MUSEHUB_WORKERS: must be at least 1/],
+    [{ MUSEHUB_DB_STATEMENT_TIMEOUT_MS: '1.5' }, /^MUSEHUB_DB_STATEMENT_TIMEOUT_MS: /],
+    [{ MUSEHUB_RATE_LIMIT_PER_MINUTE: 'lots' }, /^MUSEHUB_RATE_LIMIT_PER_MINUTE: /],
+    [{ MUSEHUB_REQUEST_TIMEOUT_MS: '10' }, /^MUSEHUB_REQUEST_TIMEOUT_MS: must be at least 1000/],
   ])('rejects %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(message);
+  });
+
+  test('scale-out and limit defaults', () => {
+    const c = loadConfig({});
+    expect(c.workers).toBe(Math.min(os.availableParallelism(), 4));
+    expect(c).toMatchObject({
+      objectStore: 'filesystem',
+      dbPoolMax: 10,
+      dbStatementTimeoutMs: 60_000,
+      requestTimeoutMs: 300_000,
+      transport: { rateLimitPerMinute: 600, maxConcurrentPushesPerRepo: 8 },
+    });
   });
 
   test('an empty variable counts as unset', () => {
