@@ -293,16 +293,29 @@ export function snapshotsByIds(em: EntityManager, repoId: string, ids: readonly 
   );
 }
 
-/** Object ids named by the snapshots of the given commits (what a client holding them already has). */
-export async function objectIdsOfCommits(em: EntityManager, repoId: string, commitIds: readonly string[]) {
-  if (!commitIds.length) return new Set<string>();
+/**
+ * Which of `objectIds` the snapshots of the given commits name (what a client holding those
+ * commits already has). Asks only about the candidates, so the answer is as small as the
+ * fetch, not as large as the client's history.
+ */
+export async function heldObjectIds(
+  em: EntityManager,
+  repoId: string,
+  commitIds: readonly string[],
+  objectIds: readonly string[],
+): Promise<Set<string>> {
+  if (!commitIds.length || !objectIds.length) return new Set();
   const rows = await run<{ object_id: string }>(
     em,
-    `SELECT DISTINCT unnest(s.object_ids) AS object_id
+    // The snapshot of each held commit is a primary-key lookup per commit (a scalar
+    // subquery), so the plan stays good even before ANALYZE has seen a freshly pushed repo.
+    `SELECT DISTINCT o.id AS object_id
        FROM musehub_commits c
-       JOIN musehub_snapshots s ON s.repo_id = c.repo_id AND s.snapshot_id = c.snapshot_id
-      WHERE c.repo_id = ? AND c.commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
-    [repoId, list(commitIds)],
+       CROSS JOIN LATERAL unnest((SELECT s.object_ids FROM musehub_snapshots s
+                                   WHERE s.repo_id = c.repo_id AND s.snapshot_id = c.snapshot_id)) AS o(id)
+      WHERE c.repo_id = ? AND c.commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))
+        AND o.id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(commitIds), list(objectIds)],
   );
   return new Set(rows.map((r) => r.object_id));
 }

@@ -5,8 +5,8 @@ import {
   type CommitRow,
   commitRecords,
   commitsReachable,
+  heldObjectIds,
   isLive,
-  objectIdsOfCommits,
   objectSizes,
   snapshotObjectIds,
   snapshotsByIds,
@@ -56,8 +56,9 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
   }
   const snapshotIds = [...new Set(commits.map((c) => c.snapshot_id).filter((s): s is string => !!s))];
   const snapshots = await snapshotObjectIds(em, repoId, snapshotIds);
-  const held = await objectIdsOfCommits(em, repoId, have);
-  const needed = [...new Set(snapshots.flatMap((s) => s.object_ids))].filter((id) => !held.has(id));
+  const named = [...new Set(snapshots.flatMap((s) => s.object_ids))];
+  const held = await heldObjectIds(em, repoId, have, named);
+  const needed = named.filter((id) => !held.has(id));
   const objects = (await objectSizes(em, repoId, needed)).map((o) => ({
     object_id: o.object_id,
     size: Number(o.size),
