@@ -40,7 +40,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
 
   let stopping = false;
   let starting = true;
-  const env = { MUSEHUB_CLUSTER_WORKER: '1', DATABASE_URL: db.url };
+  // Workers use the primary's database, embedded or not, and never start one of their own.
+  const env = { DATABASE_URL: db.url };
   let onWorkerMessage: (msg: WorkerMessage) => void = () => undefined;
   const ready = new Promise<string>((resolve, reject) => {
     let listening = 0;
