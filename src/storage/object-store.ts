@@ -20,6 +20,27 @@ export class HashMismatchError extends GatewayError {
 }
 
 /**
+ * Reads an upload chunk by chunk for putStream: refuses it once it passes maxBytes, hashes
+ * it, and hands each chunk to `onChunk` (write it, or keep it). Returns its size and SHA-256.
+ */
+export async function consumeUpload(
+  body: Readable,
+  maxBytes: number,
+  onChunk: (chunk: Buffer) => unknown,
+): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > maxBytes) throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
+    hash.update(buf);
+    await onChunk(buf);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/**
  * Content-addressed object bytes. Which repo may see an object is recorded in
  * musehub_objects, not here: identical content is stored once for every repo.
  */
@@ -88,17 +109,9 @@ export class FsObjectStore implements ObjectStore {
   async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
     const tmp = this.tempPath();
     const handle = await fs.open(tmp, 'wx', 0o644);
-    const hash = createHash('sha256');
-    let size = 0;
+    let upload: { size: number; sha256: string };
     try {
-      for await (const chunk of body) {
-        const buf = chunk as Buffer;
-        size += buf.length;
-        if (size > maxBytes)
-          throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
-        hash.update(buf);
-        await handle.write(buf);
-      }
+      upload = await consumeUpload(body, maxBytes, (buf) => handle.write(buf));
       await handle.sync();
     } catch (err) {
       await handle.close();
@@ -106,7 +119,7 @@ export class FsObjectStore implements ObjectStore {
       throw err;
     }
     await handle.close();
-    const actual = hash.digest('hex');
+    const { size, sha256: actual } = upload;
     if (actual !== objectId) {
       await fs.rm(tmp, { force: true });
       throw new HashMismatchError(objectId, actual);

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
-import { HashMismatchError, OBJECT_ID, type ObjectStore } from './object-store.ts';
+import { NotFoundError } from '../errors.ts';
+import { consumeUpload, HashMismatchError, OBJECT_ID, type ObjectStore } from './object-store.ts';
 
 /**
  * Object bytes in musehub_object_blobs (MUSEHUB_OBJECT_STORE=postgres): every gateway that
@@ -30,18 +29,8 @@ export class PgObjectStore implements ObjectStore {
 
   /** Buffers the body (bounded by maxBytes), verifies its hash, then inserts it. */
   async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
-    const hash = createHash('sha256');
     const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > maxBytes)
-        throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
-      hash.update(buf);
-      chunks.push(buf);
-    }
-    const actual = hash.digest('hex');
+    const { size, sha256: actual } = await consumeUpload(body, maxBytes, (buf) => chunks.push(buf));
     if (actual !== objectId) throw new HashMismatchError(objectId, actual);
     await this.put(objectId, Buffer.concat(chunks, size));
     return size;
