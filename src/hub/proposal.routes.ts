@@ -9,6 +9,7 @@ import {
   RepoIdParam,
   withNextLink,
 } from '../openapi.ts';
+import { BranchNameSchema } from '../repos/index.ts';
 import { usernamesById } from '../users/index.ts';
 import { registerCommentRoutes } from './comment.routes.ts';
 import type { Proposal } from './hub.entity.ts';
@@ -36,7 +37,7 @@ export const ProposalJson = z
 
 const Title = z.string().trim().min(1, 'title must not be empty').max(256);
 const Body = z.string().max(65_536);
-const Branch = z.string().min(1).max(255);
+const Branch = BranchNameSchema;
 
 const CreateProposal = z
   .object({ title: Title, body: Body.optional(), fromBranch: Branch, toBranch: Branch.optional() })

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
 import { lockLiveRepo } from '../history/history.store.ts';
-import { hasPermission, isValidBranchName, requireRepoAccess } from '../repos/index.ts';
+import { checkBranchName, hasPermission, requireRepoAccess } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
 import { type Proposal, ProposalSchema } from './hub.entity.ts';
@@ -11,11 +11,6 @@ import { repoRef } from './issue.service.ts';
 import { nextNumber } from './numbering.ts';
 
 export type ProposalState = 'open' | 'closed' | 'merged';
-
-function checkBranch(name: string, field: string) {
-  if (!isValidBranchName(name))
-    throw new BadRequestError(`${field}: '${name}' is not a valid branch name`, 'invalid_branch');
-}
 
 export async function findProposal(em: EntityManager, repoId: string, number: number): Promise<Proposal> {
   const proposal = await em.findOne(ProposalSchema, { repoId, number });
@@ -31,8 +26,8 @@ export async function createProposal(
 ): Promise<Proposal> {
   const { repo } = await requireRepoAccess(em, user, repoId, 'comment');
   const toBranch = input.toBranch ?? repo.defaultBranch;
-  checkBranch(input.fromBranch, 'fromBranch');
-  checkBranch(toBranch, 'toBranch');
+  checkBranchName(input.fromBranch, 'fromBranch');
+  checkBranchName(toBranch, 'toBranch');
   if (input.fromBranch === toBranch) {
     throw new BadRequestError('fromBranch and toBranch must differ', 'invalid_branch');
   }

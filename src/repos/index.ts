@@ -16,7 +16,7 @@ export {
 } from './delete.service.ts';
 export { forkRepo, listForks } from './fork.service.ts';
 export { type LivenessCacheOptions, type LiveRepo, RepoLivenessCache, type RepoRefs } from './liveness-cache.ts';
-export { isValidBranchName, slugFromName, slugify } from './names.ts';
+export { BranchNameSchema, branchNameProblem, checkBranchName, slugFromName, slugify } from './names.ts';
 export type { Collaborator, Permission, Repo, Visibility } from './repo.entity.ts';
 export {
   type CreateRepoInput,

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
 
 /** Repo display name → URL slug: "Neo Soul" → "neo-soul". */
@@ -22,22 +23,42 @@ export function slugFromName(name: string): string {
 }
 
 /**
- * Branch names follow git's check-ref-format rules closely enough that no name can
- * escape a path or confuse a ref parser: no "..", no leading or trailing "/", no "//",
- * no control characters, spaces or ~^:?*[\ and no ".lock" suffix.
+ * Why `name` cannot be a branch name, or null when it can. The rules are git's
+ * (`git check-ref-format --branch`), so every name the gateway stores is one git and the
+ * muse client accept too, and none can escape a path or pass for a command-line option.
  */
-export function isValidBranchName(name: string): boolean {
-  return (
-    name.length > 0 &&
-    name.length <= 255 &&
-    !/[\x00-\x20\x7f~^:?*[\\]/.test(name) &&
-    !name.includes('..') &&
-    !name.includes('//') &&
-    !name.includes('@{') &&
-    !name.startsWith('/') &&
-    !name.endsWith('/') &&
-    !name.endsWith('.') &&
-    !name.endsWith('.lock') &&
-    !name.split('/').some((part) => part.startsWith('.'))
-  );
+export function branchNameProblem(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (Buffer.byteLength(name, 'utf8') > 255) return 'must be at most 255 bytes';
+  if (name.startsWith('-')) return "must not start with '-' (it would read as an option)";
+  if (name === '@') return "must not be '@' alone";
+  if (name === 'HEAD') return "must not be 'HEAD'";
+  if (/[\x00-\x1f\x7f]/.test(name)) return 'must not contain control characters';
+  if (/[ ~^:?*[\\]/.test(name)) return 'must not contain a space or any of ~ ^ : ? * [ \\';
+  if (name.includes('..')) return "must not contain '..'";
+  if (name.includes('@{')) return "must not contain '@{'";
+  if (name.startsWith('/') || name.endsWith('/')) return "must not start or end with '/'";
+  if (name.includes('//')) return "must not contain '//'";
+  if (name.endsWith('.')) return "must not end with '.'";
+  for (const part of name.split('/')) {
+    if (part.startsWith('.')) return "each '/'-separated part must not start with '.'";
+    if (part.endsWith('.lock')) return "each '/'-separated part must not end with '.lock'";
+  }
+  return null;
 }
+
+/** Refuses a branch name with a 400 whose detail names the field and the rule it breaks. */
+export function checkBranchName(name: string, field: string): void {
+  const problem = branchNameProblem(name);
+  if (problem)
+    throw new BadRequestError(
+      `${field}: '${name.slice(0, 300)}' is not a valid branch name (it ${problem})`,
+      'invalid_branch',
+    );
+}
+
+/** The same rule as a schema, for request bodies: a refused name's detail says which rule it breaks. */
+export const BranchNameSchema = z.string().superRefine((name, ctx) => {
+  const problem = branchNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: `is not a valid branch name (it ${problem})` });
+});

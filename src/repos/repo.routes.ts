@@ -5,6 +5,7 @@ import { requireUser } from '../middleware/auth.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
 import { announceNewRepo, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
+import { BranchNameSchema } from './names.ts';
 import type { Repo } from './repo.entity.ts';
 import {
   createRepo,
@@ -42,7 +43,7 @@ const CreateRepoSchema = z
     name: z.string().trim().min(1).max(100).openapi({ example: 'Neo Soul' }),
     description: z.string().max(2000).optional(),
     visibility: z.enum(['public', 'private']).optional().openapi({ description: 'Default: private' }),
-    defaultBranch: z.string().min(1).max(255).optional().openapi({ description: 'Default: main' }),
+    defaultBranch: BranchNameSchema.optional().openapi({ description: "Default: main. Git's branch-name rules apply" }),
   })
   .openapi('CreateRepo');
 

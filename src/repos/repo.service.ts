@@ -4,7 +4,7 @@ import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { BadRequestError, ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName } from '../users/index.ts';
-import { isValidBranchName, slugFromName } from './names.ts';
+import { checkBranchName, slugFromName } from './names.ts';
 import { CollaboratorSchema, type Permission, type Repo, RepoSchema, type Visibility } from './repo.entity.ts';
 
 export interface CreateRepoInput {
@@ -20,9 +20,7 @@ export const isUuid = (s: string) => UUID.test(s);
 export async function createRepo(em: EntityManager, actor: AuthUser, input: CreateRepoInput): Promise<Repo> {
   const slug = slugFromName(input.name);
   const defaultBranch = input.defaultBranch ?? 'main';
-  if (!isValidBranchName(defaultBranch)) {
-    throw new BadRequestError(`'${defaultBranch}' is not a valid branch name`, 'invalid_branch');
-  }
+  checkBranchName(defaultBranch, 'defaultBranch');
   // The unique constraint is the real guard (a racing create maps to 409 too); this gives the clear message.
   if (await em.count(RepoSchema, { owner: actor.username, slug })) {
     throw new ConflictError(`you already have a repo named '${slug}'`, 'repo_exists');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
-import { isValidBranchName } from '../repos/index.ts';
+import { BranchNameSchema, branchNameProblem } from '../repos/index.ts';
 
 /** Request-size caps per body; each breach is a 400/413 with a detail, before any write. */
 export const LIMITS = {
@@ -77,9 +77,19 @@ export const PushRequest = z.object({
     commits: z.array(WireCommit).max(LIMITS.commitsPerPush),
     snapshots: z.array(WireSnapshot).max(LIMITS.snapshotsPerPush).default([]),
     objects: z.array(ObjectEntry).max(LIMITS.objectsPerChunk).default([]),
-    branch_heads: z.record(z.string(), hex64).nullable().optional(),
+    branch_heads: z
+      .record(z.string(), hex64)
+      .superRefine((heads, ctx) => {
+        for (const name of Object.keys(heads)) {
+          const problem = branchNameProblem(name);
+          if (problem)
+            ctx.addIssue({ code: 'custom', path: [name], message: `is not a valid branch name (it ${problem})` });
+        }
+      })
+      .nullable()
+      .optional(),
   }),
-  branch: z.string().refine(isValidBranchName, 'is not a valid branch name'),
+  branch: BranchNameSchema,
   force: z.boolean().default(false),
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { checkIntegrity } from '../../src/integrity/fsck.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type RunningGateway, startGateway } from '../../src/server.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
-import { createTestDatabase } from './db.ts';
+import { createTestDatabase, sql } from './db.ts';
 
 export interface TestGateway extends RunningGateway {
   databaseUrl: string;
@@ -16,6 +17,11 @@ export interface TestGateway extends RunningGateway {
   em(): EntityManager;
   /** Runs the integrity invariants (musehub fsck) and fails the test with every problem found. */
   expectIntegrity(): Promise<void>;
+  /**
+   * Every musehub table's rows (object blobs included) and every object file, hashed: equal
+   * fingerprints before and after a request mean it changed nothing.
+   */
+  fingerprint(): Promise<string>;
   /** Creates a user and returns a working token for them. */
   user(username: string): Promise<{ username: string; userId: string; token: string }>;
   /** fetch against the gateway; `token` adds the Authorization header. */
@@ -55,6 +61,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       const report = await checkIntegrity(gw.orm.em.fork(), gw.store);
       expect(report.problems).toEqual([]);
     },
+    fingerprint: () => fingerprint(databaseUrl, path.join(dataDir, 'objects')),
     async user(username) {
       const em = gw.orm.em.fork();
       const u = await createUser(em, username);
@@ -72,4 +79,31 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       });
     },
   };
+}
+
+async function fingerprint(databaseUrl: string, objectDir: string): Promise<string> {
+  const tables = await sql<{ t: string }>(
+    databaseUrl,
+    `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'musehub\\_%' AND table_name <> 'musehub_migrations' ORDER BY 1`,
+  );
+  const h = createHash('sha256');
+  for (const { t } of tables) {
+    const [row] = await sql<{ md5: string }>(
+      databaseUrl,
+      `SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS md5 FROM ${t} x`,
+    );
+    h.update(`${t}:${row!.md5}\n`);
+  }
+  const files = await fs.readdir(objectDir, { recursive: true }).catch(() => [] as string[]);
+  for (const f of files.sort()) {
+    const file = path.join(objectDir, f);
+    if ((await fs.stat(file)).isFile()) {
+      h.update(
+        `${f}:${createHash('sha256')
+          .update(await fs.readFile(file))
+          .digest('hex')}\n`,
+      );
+    }
+  }
+  return h.digest('hex');
 }

@@ -7,11 +7,11 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { wirePackr } from '../helpers/muse.ts';
 
 /**
- * Replays every request the real muse client sent (../shared/protocol/fixtures) against the
- * gateway, in order, and checks status codes and response shapes. Where the reference hub
- * was wrong (see index.json musehub_bugs) the expectation is the corrected behaviour.
+ * Replays every request the real muse client sent to the reference hub (test/fixtures/mwp)
+ * against the gateway, in order, and checks status codes and response shapes. Where the
+ * reference hub was wrong (see index.json musehub_bugs) the expectation is the corrected behaviour.
  */
-const FIXTURES = path.resolve(process.env.MUSE_FIXTURES ?? '../shared/protocol/fixtures');
+const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'mwp');
 const index = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'index.json'), 'utf8'));
 
 interface Exchange {
@@ -113,8 +113,7 @@ test('objects the client already holds are left out of a pull; a second repo get
   expect(pull.objects.length).toBe(2);
   // Exchange 30 (clone of alice/fx2): the reference hub omitted 3 of 4 blobs stored for alice/fx.
   const clone = responses.get(30)!.body as { objects: { object_id: string; content: Uint8Array }[] };
-  const manifest = readFixture('28-push-200.req.msgpack'.replace('28-push-200', '28-push-200')).bundle.snapshots[0]
-    .manifest;
+  const manifest = readFixture('28-push-200.req.msgpack').bundle.snapshots[0].manifest;
   expect(clone.objects.map((o) => o.object_id).sort()).toEqual([...new Set(Object.values(manifest))].sort());
   expect(responses.get(27)!.body).toEqual({ stored: 4, skipped: 0 });
 });
