@@ -8,6 +8,7 @@ import { issueRoutes } from './hub/issue.routes.ts';
 import { proposalRoutes } from './hub/proposal.routes.ts';
 import { buildSitemap } from './hub/sitemap.ts';
 import { webhookRoutes } from './hub/webhook.routes.ts';
+import { WebhookTargetPolicy } from './hub/webhook-target.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
@@ -24,7 +25,7 @@ import type { TokenCache } from './users/index.ts';
 
 export interface AppDeps {
   orm: MikroORM;
-  config: { publicUrl: string; transport: TransportDeps['limits'] };
+  config: { publicUrl: string; transport: TransportDeps['limits']; webhooks: { allowedHosts: readonly string[] } };
   logger: Logger;
   cache: RepoLivenessCache;
   store: ObjectStore;
@@ -79,7 +80,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   api.route('/', repoMemberRoutes(config.publicUrl, cache));
   api.route('/', issueRoutes(config.publicUrl));
   api.route('/', proposalRoutes(config.publicUrl));
-  api.route('/', webhookRoutes());
+  api.route('/', webhookRoutes(new WebhookTargetPolicy(config.webhooks.allowedHosts)));
   app.route('/api/v1', api);
 
   app.get('/openapi.json', (c) =>

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { WebhookTargetPolicy } from './hub/webhook-target.ts';
 
 /** A configuration problem: printed as one line at start, then the process exits. */
 export class ConfigError extends Error {
@@ -49,6 +50,22 @@ const envSchema = z.object({
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
   MUSEHUB_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(6),
   MUSEHUB_WEBHOOK_TIMEOUT_MS: intIn(100, 120_000).default(10_000),
+  MUSEHUB_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        new WebhookTargetPolicy(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .default([]),
   MUSEHUB_MAX_BODY_BYTES: intIn(1024, 1024 ** 3).default(64 * 1024 * 1024),
   MUSEHUB_MAX_OBJECT_BYTES: intIn(1, 1024 ** 3).default(64 * 1024 * 1024),
   MUSEHUB_PRESIGN_TTL_SECONDS: intIn(1, 86_400).default(900),
@@ -72,7 +89,14 @@ export interface Config {
   /** Gateway processes (node:cluster) behind one port; 1 = no cluster. */
   workers: number;
   shutdownTimeoutMs: number;
-  webhooks: { pollIntervalMs: number; backoffMs: number; maxAttempts: number; timeoutMs: number };
+  webhooks: {
+    pollIntervalMs: number;
+    backoffMs: number;
+    maxAttempts: number;
+    timeoutMs: number;
+    /** Beyond public addresses, what webhooks may reach (loopback, private, CIDRs, host names). */
+    allowedHosts: string[];
+  };
   transport: {
     maxBodyBytes: number;
     maxObjectBytes: number;
@@ -129,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       backoffMs: e.MUSEHUB_WEBHOOK_BACKOFF_MS,
       maxAttempts: e.MUSEHUB_WEBHOOK_MAX_ATTEMPTS,
       timeoutMs: e.MUSEHUB_WEBHOOK_TIMEOUT_MS,
+      allowedHosts: e.MUSEHUB_WEBHOOK_ALLOWED_HOSTS,
     },
     transport: {
       maxBodyBytes: e.MUSEHUB_MAX_BODY_BYTES,

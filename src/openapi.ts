@@ -22,7 +22,7 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
-export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 409 | 413)[]) =>
+export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422)[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_TEXT[s], content: { 'application/json': { schema: ErrorSchema } } }]),
   );
@@ -34,6 +34,7 @@ const ERROR_TEXT = {
   404: 'Not found (or not visible to the caller)',
   409: 'Conflict',
   413: 'Body too large',
+  422: 'Understood but refused (the detail says which rule)',
 } as const;
 
 export const PageQuerySchema = z.object({

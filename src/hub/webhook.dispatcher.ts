@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.ts';
+import { postWebhook } from './webhook.http.ts';
+import { TargetRefusedError, WebhookTargetPolicy } from './webhook-target.ts';
 
 export interface DispatcherOptions {
   pollIntervalMs: number;
@@ -8,6 +10,8 @@ export interface DispatcherOptions {
   backoffMs: number;
   maxAttempts: number;
   timeoutMs: number;
+  /** MUSEHUB_WEBHOOK_ALLOWED_HOSTS: what deliveries may reach beyond public addresses. */
+  allowedHosts: readonly string[];
   batchSize?: number;
 }
 
@@ -35,12 +39,15 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private readonly policy: WebhookTargetPolicy;
 
   constructor(
     private readonly orm: MikroORM,
     private readonly log: Logger,
     private readonly opts: DispatcherOptions,
-  ) {}
+  ) {
+    this.policy = new WebhookTargetPolicy(opts.allowedHosts);
+  }
 
   start(): void {
     const tick = () => {
@@ -96,30 +103,31 @@ export class WebhookDispatcher {
       return;
     }
     const body = JSON.stringify(d.payload);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'MuseHub-Hookshot/1',
+      'x-musehub-event': d.event,
+      'x-musehub-delivery': d.delivery_id,
+    };
+    // A webhook created without a secret gets no signature, as on MuseHub and GitHub.
+    if (d.secret) headers['x-musehub-signature-256'] = signPayload(d.secret, body);
     let status: number | null = null;
     let error: string | null = null;
+    let final = false;
     try {
-      const res = await fetch(d.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'MuseHub-Hookshot/1',
-          'x-musehub-event': d.event,
-          'x-musehub-delivery': d.delivery_id,
-          'x-musehub-signature-256': signPayload(d.secret, body),
-        },
-        body,
-      });
-      status = res.status;
-      await res.body?.cancel();
-      if (status < 200 || status >= 300) error = `receiver answered ${status}`;
+      status = await postWebhook(this.policy, d.url, headers, body, this.opts.timeoutMs);
+      if (status >= 300 && status < 400) error = `receiver answered ${status}; redirects are not followed`;
+      else if (status < 200 || status >= 300) error = `receiver answered ${status}`;
     } catch (err) {
+      const e = err as Error;
+      // A refused address stays refused: fail now rather than retry it until the attempt limit.
+      final = e instanceof TargetRefusedError;
       error =
-        (err as Error).name === 'TimeoutError'
+        e.name === 'AbortError' || e.name === 'TimeoutError'
           ? `timed out after ${this.opts.timeoutMs} ms`
-          : String((err as Error).cause ?? err);
+          : final
+            ? `refused: ${e.message}`
+            : String(e.cause ?? e);
     }
     if (!error) {
       await conn.execute(
@@ -131,7 +139,7 @@ export class WebhookDispatcher {
       );
       return;
     }
-    const giveUp = d.attempts >= this.opts.maxAttempts;
+    const giveUp = final || d.attempts >= this.opts.maxAttempts;
     const backoffSeconds = (this.opts.backoffMs * 2 ** (d.attempts - 1)) / 1000;
     await conn.execute(
       `UPDATE musehub_webhook_deliveries

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, errorResponses, json, jsonBody, NoContent, RepoIdParam } from '../openapi.ts';
 import type { Webhook } from './hub.entity.ts';
 import { createWebhook, deleteWebhook, listWebhooks } from './webhook.service.ts';
+import type { WebhookTargetPolicy } from './webhook-target.ts';
 
 export const WebhookJson = z
   .object({
@@ -17,8 +18,14 @@ export const WebhookJson = z
 const CreateWebhook = z
   .object({
     url: z.string().min(1).max(2048),
-    events: z.array(z.string().max(64)).min(1).max(32),
-    secret: z.string().min(8).max(256).optional().openapi({ description: 'HMAC key; generated when omitted' }),
+    events: z.array(z.string().max(64)).min(1).max(32).openapi({
+      description:
+        "Events to deliver: `*`, the gateway's own names (`push`, `issue.opened`, `issue.closed`, `issue.reopened`, `issue_comment.created`, `proposal.opened`, `proposal.closed`, `proposal.merged`, `proposal.reopened`, `proposal_comment.created`), or a group as MuseHub and GitHub name them: `issue` / `issues` (every issue event), `issue_comment` (comments on issues and proposals), `pull_request` / `proposal` (every proposal event), `proposal_comment`. X-MuseHub-Event carries the gateway's own name.",
+    }),
+    secret: z.string().max(256).optional().openapi({
+      description:
+        'HMAC-SHA256 key for X-MuseHub-Signature-256; generated (and shown once) when omitted; an empty string means no secret and no signature header',
+    }),
     active: z.boolean().optional(),
   })
   .openapi('CreateWebhook');
@@ -32,8 +39,11 @@ const toJson = (w: Webhook) => ({
   createdAt: w.createdAt.toISOString(),
 });
 
-/** Deliveries are POSTed JSON with X-MuseHub-Signature-256: sha256=HMAC(secret, body). Repo admins only. */
-export function webhookRoutes() {
+/**
+ * Deliveries are POSTed JSON with X-MuseHub-Signature-256: sha256=HMAC(secret, body), only to
+ * addresses the target policy allows. Repo admins only.
+ */
+export function webhookRoutes(policy: WebhookTargetPolicy) {
   const app = createRouter();
 
   app.openapi(
@@ -45,7 +55,7 @@ export function webhookRoutes() {
       request: { params: RepoIdParam, body: jsonBody(CreateWebhook) },
       responses: {
         201: json(WebhookJson.extend({ secret: z.string() }), 'Created'),
-        ...errorResponses(400, 401, 403, 404),
+        ...errorResponses(400, 401, 403, 404, 422),
       },
     }),
     async (c) => {
@@ -54,6 +64,7 @@ export function webhookRoutes() {
         c.var.user,
         c.req.valid('param').repo_id,
         c.req.valid('json'),
+        policy,
       );
       return c.json({ ...toJson(webhook), secret }, 201);
     },

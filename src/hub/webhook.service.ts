@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BadRequestError, NotFoundError, repoNotFound } from '../errors.ts';
+import { BadRequestError, GatewayError, NotFoundError, repoNotFound } from '../errors.ts';
 import { lockLiveRepo } from '../history/history.store.ts';
 import { requireRepoAccess } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
-import { WEBHOOK_EVENTS } from './events.ts';
+import { WEBHOOK_SUBSCRIPTIONS } from './events.ts';
 import { type Webhook, WebhookSchema } from './hub.entity.ts';
+import { TargetRefusedError, type WebhookTargetPolicy } from './webhook-target.ts';
 
 export interface WebhookInput {
   url: string;
@@ -14,7 +15,11 @@ export interface WebhookInput {
   active?: boolean | undefined;
 }
 
-export function validateWebhookUrl(raw: string): string {
+/**
+ * An absolute http(s) URL without credentials, whose host the target policy allows. A host that
+ * does not resolve now is accepted: every delivery resolves and checks it again.
+ */
+export async function validateWebhookUrl(raw: string, policy: WebhookTargetPolicy): Promise<string> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -30,15 +35,22 @@ export function validateWebhookUrl(raw: string): string {
       'invalid_webhook_url',
     );
   }
+  try {
+    if (!policy.allowsHostName(url.hostname)) await policy.resolve(url.hostname);
+  } catch (err) {
+    if (err instanceof TargetRefusedError) {
+      throw new GatewayError(422, 'webhook_target_refused', `url: ${err.message}`);
+    }
+  }
   return url.toString();
 }
 
 function validateEvents(events: string[]): string[] {
-  const allowed = new Set<string>([...WEBHOOK_EVENTS, '*']);
+  const allowed = new Set(WEBHOOK_SUBSCRIPTIONS);
   const unknown = events.filter((e) => !allowed.has(e));
   if (!events.length || unknown.length) {
     throw new BadRequestError(
-      `events must be a non-empty list of: *, ${WEBHOOK_EVENTS.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`,
+      `events must be a non-empty list of: ${WEBHOOK_SUBSCRIPTIONS.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`,
       'invalid_webhook_events',
     );
   }
@@ -51,11 +63,13 @@ export async function createWebhook(
   user: AuthUser | null,
   repoId: string,
   input: WebhookInput,
+  policy: WebhookTargetPolicy,
 ): Promise<{ webhook: Webhook; secret: string }> {
   await requireRepoAccess(em, user, repoId, 'admin');
+  // Omitted: one is generated (shown once). Empty: none, and deliveries carry no signature.
   const secret = input.secret ?? randomBytes(24).toString('base64url');
-  const url = validateWebhookUrl(input.url);
   const events = validateEvents(input.events);
+  const url = await validateWebhookUrl(input.url, policy);
   const webhook = await em.transactional(async (tx) => {
     // As for issues: a webhook cannot appear under a repo whose delete already ran.
     if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();

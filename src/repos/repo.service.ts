@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { BadRequestError, ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
+import { ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName } from '../users/index.ts';
 import { checkBranchName, slugFromName } from './names.ts';

@@ -80,7 +80,7 @@ test('issue and proposal create/list by owner/slug', async () => {
 
   const bad = await runCli(['proposal', 'create', 'ivy/songbook', '--title', 'x', '--from', 'a..b'], e);
   expect(bad.code).toBe(1);
-  expect(bad.stderr).toMatch(/not a valid branch name \(HTTP 400\)/);
+  expect(bad.stderr).toMatch(/not a valid branch name \(it must not contain '\.\.'\) \(HTTP 400\)/);
 });
 
 test('repo delete end to end: read is 404, the rows are kept and tombstoned, deleting again succeeds, restore brings it back', async () => {

@@ -1,33 +1,11 @@
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRepo, expectRepo404, type RepoBody } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, pushAll } from '../helpers/muse.ts';
 import { eventually } from '../helpers/process.ts';
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A real HTTP receiver on loopback whose answers the test scripts. */
-async function startReceiver(statuses: number[]) {
-  const received: Received[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.statusCode = statuses.shift() ?? 200;
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { url, received, close: () => new Promise((r) => server.close(r)) };
-}
+import { startReceiver } from '../helpers/receiver.ts';
 
 type U = { token: string; userId: string; username: string };
 let gw: TestGateway;
@@ -35,7 +13,12 @@ let owner: U;
 let repo: RepoBody;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ MUSEHUB_WEBHOOK_POLL_MS: '20', MUSEHUB_WEBHOOK_BACKOFF_MS: '50' });
+  // The receivers listen on loopback, which the default policy refuses (tested below).
+  gw = await startTestGateway({
+    MUSEHUB_WEBHOOK_POLL_MS: '20',
+    MUSEHUB_WEBHOOK_BACKOFF_MS: '50',
+    MUSEHUB_WEBHOOK_ALLOWED_HOSTS: 'loopback',
+  });
   owner = await gw.user('olive');
   repo = await createRepo(gw, owner.token, { visibility: 'public' });
 });
@@ -145,13 +128,14 @@ test('a receiver that keeps failing: the delivery is marked failed after the att
   }
 });
 
+// 203.0.113.0/24 is a documentation range: public by the policy, and never delivered to here.
 test.each([
   [{ url: 'not a url', events: ['push'] }, /url/],
-  [{ url: 'ftp://example.com/x', events: ['push'] }, /http/],
-  [{ url: 'http://user:pw@example.com/', events: ['push'] }, /credentials/],
-  [{ url: 'http://example.com/', events: [] }, /events/],
-  [{ url: 'http://example.com/', events: ['issue.exploded'] }, /unknown: issue.exploded/],
-  [{ url: 'http://example.com/', events: ['push'], secret: 'short' }, /secret/],
+  [{ url: 'ftp://203.0.113.10/x', events: ['push'] }, /http/],
+  [{ url: 'http://user:pw@203.0.113.10/', events: ['push'] }, /credentials/],
+  [{ url: 'http://203.0.113.10/', events: [] }, /events/],
+  [{ url: 'http://203.0.113.10/', events: ['issue.exploded'] }, /unknown: issue.exploded/],
+  [{ url: 'http://203.0.113.10/', events: ['pushes'] }, /unknown: pushes/],
 ])('400 for %o', async (json, detail) => {
   const res = await gw.request('POST', hooks(), { token: owner.token, json });
   expect(res.status).toBe(400);
@@ -166,18 +150,104 @@ test('webhooks are for admins: a writer gets 403, a stranger to a private repo 4
   });
   expect((await gw.request('GET', hooks(), { token: writer.token })).status).toBe(403);
   expect(
-    (await gw.request('POST', hooks(), { token: writer.token, json: { url: 'http://x.test/', events: ['push'] } }))
-      .status,
+    (
+      await gw.request('POST', hooks(), {
+        token: writer.token,
+        json: { url: 'http://203.0.113.10/', events: ['push'] },
+      })
+    ).status,
   ).toBe(403);
   const priv = await createRepo(gw, owner.token);
   await expectRepo404(await gw.request('GET', hooks(priv.repoId), { token: writer.token }));
   await expectRepo404(
     await gw.request('POST', hooks(priv.repoId), {
       token: writer.token,
-      json: { url: 'http://x.test/', events: ['push'] },
+      json: { url: 'http://203.0.113.10/', events: ['push'] },
     }),
   );
   await expectRepo404(
     await gw.request('DELETE', `${hooks(priv.repoId)}/00000000-0000-4000-8000-000000000000`, { token: writer.token }),
   );
+});
+
+test('subscriptions by the names MuseHub and GitHub users write deliver the matching events', async () => {
+  const names = ['issue', 'issues', 'pull_request', 'issue_comment', 'push'] as const;
+  const expected: Record<(typeof names)[number], string[]> = {
+    issue: ['issue.opened'],
+    issues: ['issue.opened'],
+    pull_request: ['proposal.opened'],
+    // As on GitHub, issue_comment covers comments on pull requests (proposals) too.
+    issue_comment: ['issue_comment.created', 'proposal_comment.created'],
+    push: ['push'],
+  };
+  const target = await createRepo(gw, owner.token, { visibility: 'public' });
+  const receivers = await Promise.all(names.map(() => startReceiver()));
+  try {
+    for (const [i, name] of names.entries()) {
+      const res = await gw.request('POST', hooks(target.repoId), {
+        token: owner.token,
+        json: { url: receivers[i]!.url, events: [name] },
+      });
+      expect(res.status, name).toBe(201);
+      expect((await res.json()).events).toEqual([name]);
+    }
+    const api = `/api/v1/repos/${target.repoId}`;
+    expect((await gw.request('POST', `${api}/issues`, { token: owner.token, json: { title: 'i' } })).status).toBe(201);
+    expect(
+      (await gw.request('POST', `${api}/issues/1/comments`, { token: owner.token, json: { body: 'c' } })).status,
+    ).toBe(201);
+    const proposal = await gw.request('POST', `${api}/proposals`, {
+      token: owner.token,
+      json: { title: 'p', fromBranch: 'dev' },
+    });
+    expect(proposal.status).toBe(201);
+    expect(
+      (await gw.request('POST', `${api}/proposals/1/comments`, { token: owner.token, json: { body: 'c' } })).status,
+    ).toBe(201);
+    const { snapshot, objects } = makeSnapshot({ 'a.txt': 'hooked' });
+    const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
+    const pushed = await pushAll(gw, `/olive/${target.slug}`, owner.token, {
+      commits: [commit],
+      snapshots: [snapshot],
+      objects,
+    });
+    expect(pushed.status).toBe(200);
+    // Every delivery of this repo settled, then each receiver got exactly its events.
+    await eventually(async () => {
+      const [row] = await sql<{ n: number }>(
+        gw.databaseUrl,
+        `SELECT count(*)::int AS n FROM musehub_webhook_deliveries WHERE repo_id = $1 AND status = 'pending'`,
+        [target.repoId],
+      );
+      return row!.n === 0 && receivers.every((r, i) => r.received.length >= expected[names[i]!].length);
+    });
+    for (const [i, name] of names.entries()) expect(receivers[i]!.events(), name).toEqual(expected[name]);
+  } finally {
+    await Promise.all(receivers.map((r) => r.close()));
+  }
+});
+
+test('a secret of any length is accepted; an empty one means deliveries carry no signature', async () => {
+  const target = await createRepo(gw, owner.token, { visibility: 'public' });
+  const [short, none] = [await startReceiver(), await startReceiver()];
+  try {
+    for (const [receiver, secret] of [
+      [short, 'abc'],
+      [none, ''],
+    ] as const) {
+      const res = await gw.request('POST', hooks(target.repoId), {
+        token: owner.token,
+        json: { url: receiver.url, events: ['issues'], secret },
+      });
+      expect(res.status).toBe(201);
+      expect((await res.json()).secret).toBe(secret);
+    }
+    await gw.request('POST', `/api/v1/repos/${target.repoId}/issues`, { token: owner.token, json: { title: 's' } });
+    await eventually(() => short.received.length === 1 && none.received.length === 1);
+    expect(short.received[0]!.headers['x-musehub-signature-256']).toBe(sign('abc', short.received[0]!.body));
+    expect(none.received[0]!.headers['x-musehub-signature-256']).toBeUndefined();
+    expect(none.received[0]!.headers['x-musehub-event']).toBe('issue.opened');
+  } finally {
+    await Promise.all([short.close(), none.close()]);
+  }
 });

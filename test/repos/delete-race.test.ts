@@ -7,7 +7,7 @@ import { makeCommit, makeSnapshot, wire } from '../helpers/muse.ts';
 let gw: TestGateway;
 let token: string;
 beforeAll(async () => {
-  gw = await startTestGateway({ MUSEHUB_DB_POOL_MAX: '20' });
+  gw = await startTestGateway({ MUSEHUB_DB_POOL_MAX: '20', MUSEHUB_WEBHOOK_ALLOWED_HOSTS: 'loopback' });
   ({ token } = await gw.user('alice'));
 });
 afterAll(() => gw?.close());
