@@ -68,6 +68,8 @@ const envSchema = z.object({
     .default([]),
   MUSEHUB_MAX_BODY_BYTES: intIn(1024, 1024 ** 3).default(64 * 1024 * 1024),
   MUSEHUB_MAX_OBJECT_BYTES: intIn(1, 1024 ** 3).default(64 * 1024 * 1024),
+  // Just under the muse client's 64 MiB response limit, leaving room for branches added later.
+  MUSEHUB_MAX_CLONE_BYTES: intIn(0, 1024 ** 4).default(63 * 1024 * 1024),
   MUSEHUB_PRESIGN_TTL_SECONDS: intIn(1, 86_400).default(900),
   MUSEHUB_PRESIGN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
@@ -99,7 +101,10 @@ export interface Config {
   };
   transport: {
     maxBodyBytes: number;
+    /** The largest object accepted: MUSEHUB_MAX_OBJECT_BYTES, and never more than fits in a clone. */
     maxObjectBytes: number;
+    /** The largest clone (fetch response) a push may leave a branch needing; 0 = no check. */
+    maxCloneBytes: number;
     presignTtlSeconds: number;
     /** push and fetch requests a minute per user (or per address when anonymous); 0 = no limit. */
     rateLimitPerMinute: number;
@@ -157,7 +162,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     transport: {
       maxBodyBytes: e.MUSEHUB_MAX_BODY_BYTES,
-      maxObjectBytes: e.MUSEHUB_MAX_OBJECT_BYTES,
+      maxObjectBytes: e.MUSEHUB_MAX_CLONE_BYTES
+        ? Math.min(e.MUSEHUB_MAX_OBJECT_BYTES, Math.max(1, e.MUSEHUB_MAX_CLONE_BYTES - 1024))
+        : e.MUSEHUB_MAX_OBJECT_BYTES,
+      maxCloneBytes: e.MUSEHUB_MAX_CLONE_BYTES,
       presignTtlSeconds: e.MUSEHUB_PRESIGN_TTL_SECONDS,
       rateLimitPerMinute: e.MUSEHUB_RATE_LIMIT_PER_MINUTE,
       maxConcurrentPushesPerRepo: e.MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO,

@@ -14,17 +14,16 @@ import {
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
 import { arrayHeader, binHeader, mapHeader, str } from './msgpack-writer.ts';
-
-/** The muse client reads at most 64 MiB of a response. */
-export const CLIENT_RESPONSE_LIMIT = 64 * 1024 * 1024;
+import { CLIENT_RESPONSE_LIMIT, mib, responseBytes } from './response-size.ts';
 
 export class FetchTooLargeError extends GatewayError {
-  constructor(bytes: number) {
-    const mib = (bytes / 1024 / 1024).toFixed(1);
+  constructor(bytes: number, clone: boolean) {
     super(
       422,
       'fetch_too_large',
-      `this fetch would return ${mib} MiB, over the muse client's 64 MiB response limit; fetch fewer commits at a time (e.g. one branch tip, or an older commit first)`,
+      clone
+        ? `cloning this commit needs a ${mib(bytes)} response, over the muse client's 64 MiB response limit; a clone is one response and cannot be split, so this history cannot be cloned with the muse client`
+        : `this fetch would return ${mib(bytes)}, over the muse client's 64 MiB response limit; fetch fewer commits at a time (e.g. one branch tip, or an older commit first)`,
     );
   }
 }
@@ -34,6 +33,8 @@ export interface FetchPlan {
   snapshotIds: string[];
   objects: { object_id: string; size: number }[];
   branchHeads: Record<string, string>;
+  /** No `have`: the client holds nothing of this history (a clone). */
+  clone: boolean;
 }
 
 /**
@@ -68,6 +69,7 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
     snapshotIds,
     objects,
     branchHeads: await branchHeads(em, repoId),
+    clone: have.length === 0,
   };
 }
 
@@ -93,9 +95,13 @@ function inWalkOrder(rows: CommitRow[], want: string[]): CommitRow[] {
 
 /** Upper bound of the encoded response; refuses before a byte is sent when it cannot fit. */
 function checkSize(plan: FetchPlan, recordBytes: number): number {
-  const objectBytes = plan.objects.reduce((n, o) => n + o.size + 64 + 16, 0);
-  const total = objectBytes + recordBytes + 256 + Object.keys(plan.branchHeads).length * 128;
-  if (total > CLIENT_RESPONSE_LIMIT) throw new FetchTooLargeError(total);
+  const total = responseBytes({
+    objectBytes: plan.objects.reduce((n, o) => n + o.size, 0),
+    objectCount: plan.objects.length,
+    recordBytes,
+    branchCount: Object.keys(plan.branchHeads).length,
+  });
+  if (total > CLIENT_RESPONSE_LIMIT) throw new FetchTooLargeError(total, plan.clone);
   return total;
 }
 

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { BadRequestError, ConflictError, repoNotFound } from '../errors.ts';
+import { BadRequestError, ConflictError, GatewayError, repoNotFound } from '../errors.ts';
+import { type CloneParts, cloneParts, repoStoredParts } from '../history/clone-size.ts';
 import {
   branchCount,
   branchHeads,
@@ -21,6 +22,7 @@ import { enqueueEvent } from '../hub/events.ts';
 import { type LiveRepo, notifyLiveness } from '../repos/index.ts';
 import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
+import { mib, responseBytes } from './response-size.ts';
 import type { PushRequest, WireCommit } from './wire-schemas.ts';
 
 type Commit = z.infer<typeof WireCommit>;
@@ -41,6 +43,27 @@ export function tipOf(commits: readonly Commit[], branch: string): string | null
   return pick.at(-1)?.commit_id ?? null;
 }
 
+/** A branch head whose clone the muse client could never read: refused before it is visible. */
+export class HeadTooLargeToCloneError extends GatewayError {
+  constructor(branch: string, bytes: number, limit: number) {
+    super(
+      422,
+      'clone_too_large',
+      `this push would make '${branch}' need a ${mib(bytes)} response to clone, over this hub's limit of ${mib(limit)} (MUSEHUB_MAX_CLONE_BYTES; the muse client reads at most 64 MiB and a clone is one response); keep large files out of the history or put them in another repo`,
+    );
+  }
+}
+
+async function checkClonable(em: EntityManager, repoId: string, branch: string, head: string, limit: number) {
+  if (!limit) return;
+  const branches = await branchCount(em, repoId);
+  const size = (p: CloneParts) => responseBytes({ ...p, branchCount: branches });
+  // Everything the repo stores fits: no head can be over, and the walk is skipped.
+  if (size(await repoStoredParts(em, repoId)) <= limit) return;
+  const bytes = size(await cloneParts(em, repoId, head));
+  if (bytes > limit) throw new HeadTooLargeToCloneError(branch, bytes, limit);
+}
+
 const sample = (ids: Iterable<string>) => [...ids].slice(0, 3).join(', ');
 
 /**
@@ -56,6 +79,7 @@ export async function applyPush(
   req: z.infer<typeof PushRequest>,
   rawCommits: readonly Record<string, unknown>[],
   rawSnapshots: readonly Record<string, unknown>[],
+  maxCloneBytes: number,
 ): Promise<PushResult> {
   const { bundle, branch, force } = req;
   const repoId = repo.repoId;
@@ -131,6 +155,10 @@ export async function applyPush(
         ),
       );
 
+      if (created || before !== newHead) {
+        // Checked with the new rows in place; a refusal rolls all of them back.
+        await checkClonable(tx, repoId, branch, newHead, maxCloneBytes);
+      }
       if (!created && before !== newHead) {
         if (!force && !(await isAncestor(tx, repoId, before, newHead))) {
           throw new ConflictError(

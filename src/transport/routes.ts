@@ -111,6 +111,7 @@ export function transportRoutes(deps: TransportDeps) {
       req,
       rawBundle.commits as Record<string, unknown>[],
       (rawBundle.snapshots ?? []) as Record<string, unknown>[],
+      limits.maxCloneBytes,
     );
     // A first push sets the default branch: refs must not serve the cached one.
     cache.evictRepo(c.var.repo.repoId);
