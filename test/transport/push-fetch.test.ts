@@ -262,9 +262,9 @@ describe('fast-forward rule and concurrency', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     const winner = racers[statuses.indexOf(200)]!.commits[0]!.commit_id;
     expect((await wire(gw, 'GET', `${remote}/refs`)).body.branch_heads.main).toBe(winner);
-    // Every racer's commit row is stored (a rejected push loses nothing it had uploaded) and the head is one of them.
-    const n = await countRows(gw.databaseUrl, 'musehub_commits', repo.repoId);
-    expect(n).toBeGreaterThanOrEqual(2);
+    // A refused push is rolled back whole: only the base and the winner are stored.
+    expect(await countRows(gw.databaseUrl, 'musehub_commits', repo.repoId)).toBe(2);
+    expect(await countRows(gw.databaseUrl, 'musehub_snapshots', repo.repoId)).toBe(2);
   });
 
   test('20 parallel pushes that each build on the last: all land in order, none lost', async () => {
@@ -289,13 +289,32 @@ describe('fast-forward rule and concurrency', () => {
       ),
     );
     // A push of a shorter prefix that arrives after a longer one is behind: 409, never a rewind.
+    // The whole history is a fast-forward of anything already there, so it always lands, and
+    // it is the head at the end whatever order the others ran in.
     for (const r of results) expect([200, 409]).toContain(r.status);
-    expect(results.at(-1)!.status === 200 || results.some((r) => r.status === 200)).toBe(true);
-    const refs = await wire(gw, 'GET', `${remote}/refs`);
-    const okHeads = results.filter((r) => r.status === 200).map((r) => r.body.remote_head);
-    expect(okHeads).toContain(refs.body.branch_heads.main);
-    const n = await countRows(gw.databaseUrl, 'musehub_commits', repo.repoId);
-    expect(n).toBe(20);
+    const tip = h.commits.at(-1)!.commit_id;
+    expect(results.at(-1)!.status).toBe(200);
+    expect(results.at(-1)!.body.remote_head).toBe(tip);
+    expect((await wire(gw, 'GET', `${remote}/refs`)).body.branch_heads.main).toBe(tip);
+    for (const r of results.filter((x) => x.status === 409)) expect(r.body.code).toBe('non_fast_forward');
+    expect(await countRows(gw.databaseUrl, 'musehub_commits', repo.repoId)).toBe(20);
+
+    // An older head pushed later without force is refused and the head stays.
+    for (const bundle of [
+      { commits: h.commits.slice(0, 5), snapshots: h.snapshots.slice(0, 5), objects: [] },
+      { commits: [], snapshots: [], objects: [], branch_heads: { main: h.commits[4]!.commit_id } },
+    ]) {
+      const older = await wire(
+        gw,
+        'POST',
+        `${remote}/push`,
+        { bundle, branch: 'main', force: false },
+        { token: alice.token },
+      );
+      expect(older.status).toBe(409);
+      expect(older.body.code).toBe('non_fast_forward');
+      expect((await wire(gw, 'GET', `${remote}/refs`)).body.branch_heads.main).toBe(tip);
+    }
   });
 
   test('the first push to an empty repo sets its default branch', async () => {
