@@ -62,22 +62,27 @@ test('pushes racing a delete: each either committed before the delete or wrote n
   const branches = await sql<{ name: string }>(gw.databaseUrl, 'SELECT name FROM musehub_branches WHERE repo_id = $1', [
     repo.repoId,
   ]);
+  const snapshots = await sql<{ snapshot_id: string }>(
+    gw.databaseUrl,
+    'SELECT snapshot_id FROM musehub_snapshots WHERE repo_id = $1',
+    [repo.repoId],
+  );
   const storedIds = new Set(stored.map((c) => c.commit_id));
   const branchNames = new Set(branches.map((b) => b.name));
+  const snapshotIds = new Set(snapshots.map((x) => x.snapshot_id));
   results.forEach((res, i) => {
     const p = pushes[i]!;
-    if (res.status === 200) {
-      expect(storedIds.has(p.commit.commit_id)).toBe(true);
-      expect(branchNames.has(p.branch)).toBe(true);
-    } else {
-      // Refused with 404: not a single row of that push exists.
-      expect(storedIds.has(p.commit.commit_id)).toBe(false);
-      expect(branchNames.has(p.branch)).toBe(false);
-    }
+    // Landed (200): all of its rows exist. Refused (404): not a single one does.
+    const landed = res.status === 200;
+    expect(storedIds.has(p.commit.commit_id), `push ${i} commit`).toBe(landed);
+    expect(snapshotIds.has(p.snapshot.snapshot_id), `push ${i} snapshot`).toBe(landed);
+    expect(branchNames.has(p.branch), `push ${i} branch`).toBe(landed);
   });
+  expect(stored.length).toBe(statuses.filter((x) => x === 200).length);
   // Everything that landed landed before the delete took the lock.
   for (const c of stored) expect(c.created_at.getTime()).toBeLessThanOrEqual(deleted_at.getTime());
   // The race really happened on this run: some pushes got in, some were refused.
+  expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
   expect(statuses.filter((s) => s === 404).length).toBeGreaterThan(0);
   // And after it, the repo is gone for every push.
   const late = await wire(
