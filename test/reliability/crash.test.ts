@@ -110,29 +110,32 @@ const postObjects = (remote: string, objects: ReturnType<typeof makeObject>[]) =
 
 test('killed while writing uploaded objects: restart, fsck passes, head unchanged, temp files gone, retry succeeds', async () => {
   const { remote, c0, c1, next } = await newRepo('during upload');
-  const objectsDir = path.join(dataDir, 'objects');
-  const count = async () => (await fs.readdir(objectsDir, { recursive: true })).length;
-  const before = await count();
+  const tmpDir = path.join(dataDir, 'objects', 'tmp');
+  const pid = server!.pid!;
+  const ours = async () => (await fs.readdir(tmpDir).catch(() => [])).filter((f) => f.startsWith(`${pid}-`));
   const upload = postObjects(remote, next.objects).then(
     (res) => res.status,
     () => 'connection lost' as const,
   );
-  // Kill as soon as the first bytes of this upload reach the store.
-  await eventually(async () => (await count()) > before, 20_000, 1);
-  const pid = server!.pid!;
+  // Freeze the process the moment one of this upload's temp files exists, so it is still
+  // there (half written, not yet renamed) when the process dies.
+  await eventually(async () => (await ours()).length > 0, 20_000, 1);
+  server!.kill('SIGSTOP');
+  const leftBehind = await ours();
+  expect(leftBehind.length).toBeGreaterThan(0);
   await kill();
   expect(await upload).toBe('connection lost');
+  expect(await ours()).toEqual(leftBehind);
 
   await startServer();
-  const tmp = await fs.readdir(path.join(objectsDir, 'tmp'));
-  expect(tmp.filter((f) => f.startsWith(`${pid}-`))).toEqual([]);
+  expect(await ours()).toEqual([]);
   expect((await fsck()).ok).toBe(true);
   expect((await heads(remote)).main).toBe(c0.commit_id);
   await retrySucceeds(remote, c1, next);
 });
 
 /** Holds a row lock from outside so the push blocks at a chosen statement inside its transaction. */
-async function killWhilePushWaitsOn(lockSql: string, name: string) {
+async function killWhilePushWaitsOn(lockSql: string, waitsAt: RegExp, name: string) {
   const { repo, remote, c0, c1, next } = await newRepo(name);
   const up = await postObjects(remote, next.objects);
   expect(up.status).toBe(200);
@@ -155,14 +158,19 @@ async function killWhilePushWaitsOn(lockSql: string, name: string) {
       (r) => r.status,
       () => 'connection lost' as const,
     );
-    // The push's transaction is now waiting on our lock, its earlier statements executed.
+    // The push's transaction is now waiting on our lock at the intended statement, its
+    // earlier statements executed.
+    const [{ pid: blockerPid }] = (await blocker.query('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
     await eventually(
       async () => {
-        const rows = await sql<{ n: number }>(
+        const rows = await sql<{ query: string }>(
           databaseUrl,
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`,
+          `SELECT query FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'
+              AND $1 = ANY (pg_blocking_pids(pid))`,
+          [blockerPid],
         );
-        return rows[0]!.n >= 1;
+        return rows.some((r) => waitsAt.test(r.query));
       },
       20_000,
       5,
@@ -189,11 +197,16 @@ async function killWhilePushWaitsOn(lockSql: string, name: string) {
 test('killed in the push transaction before it writes (waiting for the branch lock)', async () => {
   await killWhilePushWaitsOn(
     `SELECT 1 FROM musehub_branches WHERE repo_id = $1 AND name = 'main' FOR UPDATE`,
+    /^SELECT head_commit_id FROM musehub_branches .* FOR UPDATE$/,
     'before writes',
   );
 });
 
 test('killed in the push transaction after its commit and snapshot rows are written, before COMMIT', async () => {
   // The push's last statement updates the repo row (pushed_at): hold that row so it waits there.
-  await killWhilePushWaitsOn(`SELECT 1 FROM musehub_repos WHERE repo_id = $1 FOR NO KEY UPDATE`, 'after writes');
+  await killWhilePushWaitsOn(
+    `SELECT 1 FROM musehub_repos WHERE repo_id = $1 FOR NO KEY UPDATE`,
+    /^UPDATE musehub_repos SET pushed_at/,
+    'after writes',
+  );
 });
