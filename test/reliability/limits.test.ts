@@ -9,7 +9,7 @@ import { createLogger } from '../../src/logger.ts';
 import { startGateway } from '../../src/server.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 import { createRepo } from '../helpers/builders.ts';
-import { createTestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, sql } from '../helpers/db.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, wire } from '../helpers/muse.ts';
 import { eventually } from '../helpers/process.ts';
@@ -20,11 +20,13 @@ let token: string;
 let bobToken: string;
 const logLines: string[] = [];
 let dataDir: string;
+let databaseUrl: string;
 
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-limits-'));
+  databaseUrl = await createTestDatabase();
   const config = loadConfig({
-    DATABASE_URL: await createTestDatabase(),
+    DATABASE_URL: databaseUrl,
     PORT: '0',
     LOG_LEVEL: 'debug',
     MUSEHUB_DATA_DIR: dataDir,
@@ -119,6 +121,30 @@ test('one push at a time per repo when the cap is 1: the second concurrent push 
     expect(r.body.code).toBe('too_many_pushes');
   }
   expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+  // Nothing half-written: a landed push has its commit and snapshot rows, a refused one has
+  // neither, and the branch points at a commit that landed.
+  const rows = async (table: string, column: string) =>
+    new Set(
+      (
+        await sql<Record<string, string>>(databaseUrl, `SELECT ${column} FROM ${table} WHERE repo_id = $1`, [
+          repo.repoId,
+        ])
+      ).map((r) => r[column]!),
+    );
+  const commits = await rows('musehub_commits', 'commit_id');
+  const snapshots = await rows('musehub_snapshots', 'snapshot_id');
+  pushes.forEach((p, i) => {
+    const landed = statuses[i] === 200;
+    expect(commits.has(p.commits[0]!.commit_id), `push ${i} commit`).toBe(landed);
+    expect(snapshots.has(p.snapshots[0]!.snapshot_id), `push ${i} snapshot`).toBe(landed);
+  });
+  const [branch] = await sql<{ head_commit_id: string }>(
+    databaseUrl,
+    "SELECT head_commit_id FROM musehub_branches WHERE repo_id = $1 AND name = 'main'",
+    [repo.repoId],
+  );
+  const landedHeads = pushes.filter((_, i) => statuses[i] === 200).map((p) => p.commits[0]!.commit_id);
+  expect(landedHeads).toContain(branch!.head_commit_id);
 });
 
 test('a client that never finishes sending its request is disconnected after the request timeout', async () => {

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { loadPresignKey, presignedPutUrl } from '../../src/transport/presign.ts';
 import { addCollaborator, createRepo, type RepoBody } from '../helpers/builders.ts';
-import { countRows, sql } from '../helpers/db.ts';
+import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeObject, makeSnapshot, wire } from '../helpers/muse.ts';
 
@@ -72,7 +74,9 @@ test('tampered, swapped, oversized and expired signed URLs are refused and store
     { token },
   );
   const url = new URL(presign.body.presigned[obj.object_id]);
-  const before = await countRows(gw.databaseUrl, 'musehub_objects', repo.repoId);
+  const otherRepo = await createRepo(gw, token, { visibility: 'public' });
+  // Every table and every object file, as they are now.
+  const before = await gw.fingerprint();
 
   const badSig = new URL(url);
   badSig.searchParams.set('sig', `${url.searchParams.get('sig')!.slice(0, -2)}AA`);
@@ -86,7 +90,6 @@ test('tampered, swapped, oversized and expired signed URLs are refused and store
   const swapped = new URL(url.toString().replace(obj.object_id, other.object_id));
   expect((await put(swapped.toString(), other.content)).status).toBe(403);
 
-  const otherRepo = await createRepo(gw, token, { visibility: 'public' });
   const moved = new URL(url.toString().replace(repo.repoId, otherRepo.repoId));
   expect((await put(moved.toString(), obj.content)).status).toBe(403);
 
@@ -113,7 +116,11 @@ test('tampered, swapped, oversized and expired signed URLs are refused and store
   const wrong = await put(url.toString(), randomBytes(70 * 1024));
   expect(wrong.status).toBe(422);
 
-  expect(await countRows(gw.databaseUrl, 'musehub_objects', repo.repoId)).toBe(before);
+  expect(await gw.fingerprint()).toBe(before);
+  // In so many words: no file of the object's bytes (finished or temporary) is on disk.
+  const files = await fs.readdir(path.join(gw.dataDir, 'objects'), { recursive: true });
+  expect(files.filter((f) => f.replaceAll('/', '').includes(obj.object_id.slice(8)))).toEqual([]);
+  expect(files.filter((f) => f.startsWith('tmp/'))).toEqual([]);
 });
 
 test('direction get answers everything inline; a reader may not presign uploads', async () => {
