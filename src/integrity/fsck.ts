@@ -67,6 +67,15 @@ const CHECKS: { check: string; sql: string }[] = [
   ]),
 ];
 
+const BYTE_CHECKS = {
+  stored: 'object bytes are stored',
+  hash: 'object bytes hash to their id',
+  size: 'object size matches its row',
+} as const;
+
+/** The name of every check, as problems report it. */
+export const CHECK_NAMES: readonly string[] = [...CHECKS.map((c) => c.check), ...Object.values(BYTE_CHECKS)];
+
 /**
  * The integrity invariants, for `musehub fsck` and for tests after anything destructive or
  * concurrent: live branch heads name stored commits; commits' snapshots and parents exist;
@@ -100,16 +109,16 @@ export async function checkIntegrity(
       try {
         bytes = await store.get(object_id);
       } catch {
-        problems.push({ check: 'object bytes are stored', detail: `object ${object_id} is missing from the store` });
+        problems.push({ check: BYTE_CHECKS.stored, detail: `object ${object_id} is missing from the store` });
         continue;
       }
       objectsHashed++;
       const actual = sha256Hex(bytes);
       if (actual !== object_id) {
-        problems.push({ check: 'object bytes hash to their id', detail: `object ${object_id} hashes to ${actual}` });
+        problems.push({ check: BYTE_CHECKS.hash, detail: `object ${object_id} hashes to ${actual}` });
       } else if (bytes.length !== Number(size)) {
         problems.push({
-          check: 'object size matches its row',
+          check: BYTE_CHECKS.size,
           detail: `object ${object_id} is ${bytes.length} bytes, its row says ${size}`,
         });
       }

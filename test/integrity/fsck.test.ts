@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { checkIntegrity } from '../../src/integrity/fsck.ts';
+import { CHECK_NAMES, checkIntegrity } from '../../src/integrity/fsck.ts';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -28,9 +28,154 @@ async function pushedRepo(name: string) {
   expect(
     (await pushAll(gw, `/alice/${repo.slug}`, token, { commits: [commit], snapshots: [snapshot], objects })).status,
   ).toBe(200);
-  await gw.request('POST', `/api/v1/repos/${repo.repoId}/issues`, { token, json: { title: 'a bug' } });
+  const api = `/api/v1/repos/${repo.repoId}`;
+  for (const [path, json] of [
+    ['/issues', { title: 'a bug' }],
+    ['/issues/1/comments', { body: 'seen it' }],
+    ['/proposals', { title: 'a fix', fromBranch: 'fix' }],
+    ['/proposals/1/comments', { body: 'looks good' }],
+  ] as const) {
+    expect((await gw.request('POST', `${api}${path}`, { token, json })).status, path).toBe(201);
+  }
   return { repo, commit, objects };
 }
+
+const objectFile = (id: string) => path.join(gw.dataDir, 'objects', id.slice(0, 2), id.slice(2));
+const run = (text: string, params: unknown[]) => sql(gw.databaseUrl, text, params).then(() => undefined);
+const KINDS = [
+  ['issue', 'musehub_issues', 'deleted_at = now()', 'deleted_at = NULL'],
+  ['proposal', 'musehub_proposals', 'deleted_at = now()', 'deleted_at = NULL'],
+  ['issue comment', 'musehub_issue_comments', 'is_deleted = true', 'is_deleted = false'],
+  ['proposal comment', 'musehub_proposal_comments', 'is_deleted = true', 'is_deleted = false'],
+] as const;
+
+type Pushed = Awaited<ReturnType<typeof pushedRepo>>;
+/** Every invariant fsck checks: how to break it behind the services' back, and how to mend it. */
+const BREAKS: {
+  checks: string[];
+  mentions: (p: Pushed) => string;
+  breakIt: (p: Pushed) => Promise<void>;
+  mend: (p: Pushed) => Promise<void>;
+}[] = [
+  {
+    checks: ['branch head is a stored commit of its repo'],
+    mentions: () => `-> ${'f'.repeat(64)}`,
+    breakIt: (p) =>
+      run('UPDATE musehub_branches SET head_commit_id = $1 WHERE repo_id = $2', ['f'.repeat(64), p.repo.repoId]),
+    mend: (p) =>
+      run('UPDATE musehub_branches SET head_commit_id = $1 WHERE repo_id = $2', [p.commit.commit_id, p.repo.repoId]),
+  },
+  {
+    checks: ["commit's snapshot exists"],
+    mentions: () => `-> snapshot ${'e'.repeat(64)}`,
+    breakIt: (p) =>
+      run('UPDATE musehub_commits SET snapshot_id = $1 WHERE repo_id = $2', ['e'.repeat(64), p.repo.repoId]),
+    mend: (p) =>
+      run(
+        'UPDATE musehub_commits c SET snapshot_id = s.snapshot_id FROM musehub_snapshots s WHERE c.repo_id = $1 AND s.repo_id = $1',
+        [p.repo.repoId],
+      ),
+  },
+  {
+    checks: ["commit's parents exist"],
+    mentions: () => `-> parent ${'d'.repeat(64)}`,
+    breakIt: (p) =>
+      run('UPDATE musehub_commits SET parent2_commit_id = $1 WHERE repo_id = $2', ['d'.repeat(64), p.repo.repoId]),
+    mend: (p) => run('UPDATE musehub_commits SET parent2_commit_id = NULL WHERE repo_id = $1', [p.repo.repoId]),
+  },
+  {
+    checks: ['object named by a snapshot is held by the repo'],
+    mentions: (p) => `-> object ${p.objects[0]!.object_id}`,
+    breakIt: (p) =>
+      run('DELETE FROM musehub_objects WHERE repo_id = $1 AND object_id = $2', [
+        p.repo.repoId,
+        p.objects[0]!.object_id,
+      ]),
+    mend: (p) =>
+      run('INSERT INTO musehub_objects (repo_id, object_id, size) VALUES ($1, $2, $3)', [
+        p.repo.repoId,
+        p.objects[0]!.object_id,
+        p.objects[0]!.content.length,
+      ]),
+  },
+  {
+    checks: ['object bytes are stored'],
+    mentions: (p) => `object ${p.objects[0]!.object_id} is missing`,
+    breakIt: (p) => fs.rm(objectFile(p.objects[0]!.object_id)),
+    mend: (p) => fs.writeFile(objectFile(p.objects[0]!.object_id), p.objects[0]!.content),
+  },
+  {
+    checks: ['object bytes hash to their id'],
+    mentions: (p) => `object ${p.objects[0]!.object_id} hashes to`,
+    breakIt: (p) => fs.writeFile(objectFile(p.objects[0]!.object_id), 'tampered'),
+    mend: (p) => fs.writeFile(objectFile(p.objects[0]!.object_id), p.objects[0]!.content),
+  },
+  {
+    checks: ['object size matches its row'],
+    mentions: (p) => `object ${p.objects[0]!.object_id} is ${p.objects[0]!.content.length} bytes, its row says`,
+    breakIt: (p) =>
+      run('UPDATE musehub_objects SET size = size + 1 WHERE repo_id = $1 AND object_id = $2', [
+        p.repo.repoId,
+        p.objects[0]!.object_id,
+      ]),
+    mend: (p) =>
+      run('UPDATE musehub_objects SET size = size - 1 WHERE repo_id = $1 AND object_id = $2', [
+        p.repo.repoId,
+        p.objects[0]!.object_id,
+      ]),
+  },
+  {
+    // The repo deleted without its cascade: everything under it is still live.
+    checks: KINDS.map(([what]) => `no live ${what} in a deleted repo`),
+    mentions: (p) => `in deleted repo ${p.repo.repoId}`,
+    breakIt: (p) =>
+      run('UPDATE musehub_repos SET deleted_at = now(), deletion_id = gen_random_uuid() WHERE repo_id = $1', [
+        p.repo.repoId,
+      ]),
+    mend: (p) =>
+      run('UPDATE musehub_repos SET deleted_at = NULL, deletion_id = NULL WHERE repo_id = $1', [p.repo.repoId]),
+  },
+  {
+    // Tombstones that no delete of their (live) repo made.
+    checks: KINDS.map(([what]) => `tombstoned ${what}'s deletion_id matches its repo's`),
+    mentions: () => ', repo live',
+    breakIt: async (p) => {
+      for (const [, table, tombstone] of KINDS) {
+        await run(`UPDATE ${table} SET ${tombstone}, deletion_id = gen_random_uuid() WHERE repo_id = $1`, [
+          p.repo.repoId,
+        ]);
+      }
+    },
+    mend: async (p) => {
+      for (const [, table, , live] of KINDS) {
+        await run(`UPDATE ${table} SET ${live}, deletion_id = NULL WHERE repo_id = $1`, [p.repo.repoId]);
+      }
+    },
+  },
+];
+
+test.each(BREAKS.map((b) => [b.checks.join('; '), b] as const))('a broken invariant is reported: %s', async (_, b) => {
+  const pushed = await pushedRepo(`broken ${randomBytes(3).toString('hex')}`);
+  await gw.expectIntegrity();
+  await b.breakIt(pushed);
+  const report = await check();
+  expect(report.ok).toBe(false);
+  for (const name of b.checks) {
+    const found = report.problems.filter((p) => p.check === name);
+    expect(found.length, name).toBeGreaterThan(0);
+    expect(
+      found.some((p) => p.detail.includes(b.mentions(pushed))),
+      `${name}: ${JSON.stringify(found)}`,
+    ).toBe(true);
+  }
+  await b.mend(pushed);
+  await gw.expectIntegrity();
+});
+
+test('the list above covers every check fsck makes', () => {
+  expect(CHECK_NAMES.length).toBe(15);
+  expect(new Set(BREAKS.flatMap((b) => b.checks))).toEqual(new Set(CHECK_NAMES));
+});
 
 test('a healthy hub passes, before and after a delete and a restore; the CLI agrees', async () => {
   const { repo } = await pushedRepo('healthy');
