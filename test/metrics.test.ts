@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo } from './helpers/builders.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { wire } from './helpers/muse.ts';
@@ -11,6 +11,8 @@ beforeAll(async () => {
   ({ token } = await gw.user('alice'));
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const scrape = async () => {
   const res = await gw.request('GET', '/metrics');

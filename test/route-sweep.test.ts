@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { addCollaborator, createRepo, REPO_404, type RepoBody } from './helpers/builders.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from './helpers/muse.ts';
@@ -41,6 +41,8 @@ beforeAll(async () => {
   expect((await gw.request('DELETE', `/api/v1/repos/${deleted.repoId}`, { token: alice.token })).status).toBe(204);
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 /** A body each route accepts, so the answer is decided by the repo, not by validation. */
 function bodyFor(method: string, path: string): { json?: unknown; msgpack?: unknown } {

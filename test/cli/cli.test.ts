@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { runCli } from '../helpers/process.ts';
@@ -10,6 +10,8 @@ beforeAll(async () => {
   env = { DATABASE_URL: gw.databaseUrl, MUSEHUB_URL: gw.url };
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 test('user create → repo create → repo read, as the issue describes', async () => {
   const user = await runCli(['user', 'create', 'alice', '--json'], env);

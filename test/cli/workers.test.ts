@@ -3,14 +3,14 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { openOrm } from '../../src/db/database.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 import { createRepo } from '../helpers/builders.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
-import { eventually, exited, startServe } from '../helpers/process.ts';
+import { eventually, exited, runCli, startServe } from '../helpers/process.ts';
 
 /**
  * `musehub serve --workers 2` on one database. Each worker caches liveness and heads for ten
@@ -33,14 +33,20 @@ function get(agent: http.Agent, p: string): Promise<{ status: number; body: Buff
         res.on('data', (d) => chunks.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
       })
-      .on('error', reject);
+      .on('error', reject)
+      // A connection handed to a worker that just died must fail, not hang the test.
+      .setTimeout(5_000, function (this: http.ClientRequest) {
+        this.destroy(new Error('timed out'));
+      });
   });
 }
 
 const pidOf = async (agent: http.Agent) => JSON.parse((await get(agent, '/health')).body.toString()).pid as number;
 
+let databaseUrl: string;
+
 beforeAll(async () => {
-  const databaseUrl = await createTestDatabase();
+  databaseUrl = await createTestDatabase();
   const orm = await openOrm(databaseUrl, 2);
   await createUser(orm.em.fork(), 'alice');
   ({ token } = await createToken(orm.em.fork(), 'alice'));
@@ -66,6 +72,13 @@ beforeAll(async () => {
     else byPid.set(pid, agent);
   }
   agents = [...byPid.values()];
+});
+
+// Whatever a test did (pushes, deletes through either worker), the invariants hold afterwards.
+afterEach(async () => {
+  const fsck = await runCli(['fsck', '--json'], { DATABASE_URL: databaseUrl, MUSEHUB_DATA_DIR: dataDir });
+  expect(JSON.parse(fsck.stdout).problems).toEqual([]);
+  expect(fsck.code).toBe(0);
 });
 
 afterAll(async () => {
@@ -145,6 +158,40 @@ test('/metrics on either worker answers for both: request counts are summed acro
   for (const agent of agents) for (let i = 0; i < 3; i++) await get(agent, '/health');
   const after = sample((await get(agents[1]!, '/metrics')).body.toString());
   expect(after - before[0]!).toBe(6);
+});
+
+test('a worker that dies is replaced: the port keeps answering with two workers', async () => {
+  const [victim, survivor] = await Promise.all(agents.map(pidOf));
+  process.kill(victim!, 'SIGKILL');
+  // A fresh connection reaches either the survivor or the replacement; wait until both answer.
+  const seen = new Set<number>();
+  await eventually(async () => {
+    const agent = new http.Agent({ keepAlive: false });
+    try {
+      seen.add(await pidOf(agent));
+    } finally {
+      agent.destroy();
+    }
+    return seen.size >= 2 && [...seen].some((p) => p !== victim && p !== survivor);
+  }, 30_000);
+  expect(seen.has(victim!)).toBe(false);
+  expect(seen).toContain(survivor);
+  const replacement = [...seen].find((p) => p !== survivor)!;
+  expect(replacement).not.toBe(server.pid);
+  // The replacement serves the hub, not just /health.
+  const repo = await createRepo(viaAnyWorker(), token, { name: 'after the crash', visibility: 'public' });
+  expect(repo.slug).toBe('after-the-crash');
+  // Re-pin one connection per live worker for the tests after this one.
+  for (const a of agents) a.destroy();
+  const byPid = new Map<number, http.Agent>();
+  await eventually(async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const pid = await pidOf(agent);
+    if (byPid.has(pid)) agent.destroy();
+    else byPid.set(pid, agent);
+    return byPid.size === 2;
+  }, 30_000);
+  agents = [...byPid.values()];
 });
 
 test('SIGTERM drains both workers and the primary exits 0', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { addCollaborator, createRepo, expectRepo404, type RepoBody } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -21,6 +21,8 @@ beforeAll(async () => {
   await addCollaborator(gw, owner.token, repo.repoId, 'walt', 'write');
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const issues = (sub = '') => `/api/v1/repos/${repo.repoId}/issues${sub}`;
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { addCollaborator, createRepo, expectRepo404, type RepoBody } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -18,6 +18,8 @@ beforeAll(async () => {
   await addCollaborator(gw, owner.token, repo.repoId, 'rita', 'read');
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const proposals = (sub = '') => `/api/v1/repos/${repo.repoId}/proposals${sub}`;
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { convert } from 'xmlbuilder2';
 import { createRepo } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -8,6 +8,8 @@ beforeAll(async () => {
   gw = await startTestGateway({ MUSEHUB_PUBLIC_URL: 'https://hub.example' });
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 async function sitemapLocs(): Promise<string[]> {
   const res = await gw.request('GET', '/sitemap.xml');

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo, expectRepo404, type RepoBody } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -19,6 +19,8 @@ beforeAll(async () => {
   repo = await createRepo(gw, owner.token);
 });
 afterAll(() => gw?.close());
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => gw.expectIntegrity());
 
 const collab = (u = '') => `/api/v1/repos/${repo.repoId}/collaborators${u ? `/${u}` : ''}`;
 

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -38,6 +38,8 @@ afterAll(async () => {
   await a?.close();
   await fs.rm(bData, { recursive: true, force: true });
 });
+// Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
+afterEach(() => a.expectIntegrity());
 
 const refsOnB = async (slug: string) =>
   (await fetch(`${bUrl}/alice/${slug}/refs`, { headers: { accept: 'application/x-msgpack' } })).status;
