@@ -42,7 +42,11 @@ test('initialises once, keeps its data across restarts, and leaves no process be
   const second = await startEmbeddedPostgres({ dir });
   try {
     expect(await query(second.url, 'SELECT v FROM kept')).toEqual([{ v: 'still here' }]);
-    // Loopback only, and a password is required.
+    // Loopback only (no other address, no unix socket), and a password is required.
+    expect(new URL(second.url).hostname).toBe('127.0.0.1');
+    expect(await query(second.url, 'SHOW listen_addresses')).toEqual([{ listen_addresses: '127.0.0.1' }]);
+    expect(await query(second.url, 'SHOW unix_socket_directories')).toEqual([{ unix_socket_directories: '' }]);
+    expect(await query(second.url, 'SHOW password_encryption')).toEqual([{ password_encryption: 'scram-sha-256' }]);
     const noPassword = new URL(second.url);
     noPassword.password = '';
     await expect(query(noPassword.toString(), 'SELECT 1')).rejects.toThrow();
