@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createRepo } from '../helpers/builders.ts';
+import { createPushedRepo, createRepo } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeObject, makeSnapshot, pushAll, wire, wirePackr } from '../helpers/muse.ts';
 import { assertProperty, fuzzSeed } from './seed.ts';
@@ -247,12 +247,7 @@ describe.each(['filesystem', 'postgres'])('transport, %s object store', (objectS
       MUSEHUB_OBJECT_STORE: objectStore,
     });
     ({ token } = await gw.user('alice'));
-    const repo = await createRepo(gw, token, { name: 'target', visibility: 'public' });
-    remote = `/alice/${repo.slug}`;
-    const { snapshot, objects } = makeSnapshot({ 'a.txt': 'base' });
-    const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
-    head = commit.commit_id;
-    expect((await pushAll(gw, remote, token, { commits: [commit], snapshots: [snapshot], objects })).status).toBe(200);
+    ({ remote, head } = await createPushedRepo(gw, token, 'target'));
   });
   afterAll(() => gw?.close());
 

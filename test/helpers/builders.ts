@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { TestGateway } from './gateway.ts';
+import { makeCommit, makeSnapshot, pushAll } from './muse.ts';
 
 export interface RepoBody {
   repoId: string;
@@ -44,4 +45,14 @@ export const REPO_404 = '{"detail":"repo not found","code":"repo_not_found"}';
 export async function expectRepo404(res: Response) {
   expect(res.status).toBe(404);
   expect(await res.text()).toBe(REPO_404);
+}
+
+/** A public repo with one commit pushed to main (a.txt = "base"): the usual starting point. */
+export async function createPushedRepo(gw: TestGateway, token: string, name: string) {
+  const repo = await createRepo(gw, token, { name, visibility: 'public' });
+  const remote = `/${repo.owner}/${repo.slug}`;
+  const { snapshot, objects } = makeSnapshot({ 'a.txt': 'base' });
+  const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
+  expect((await pushAll(gw, remote, token, { commits: [commit], snapshots: [snapshot], objects })).status).toBe(200);
+  return { repo, remote, head: commit.commit_id };
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { branchNameProblem } from '../../src/repos/index.ts';
-import { createRepo, type RepoBody } from '../helpers/builders.ts';
+import { createPushedRepo, type RepoBody } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { makeCommit, makeSnapshot, pushAll, wire } from '../helpers/muse.ts';
+import { makeCommit, makeSnapshot, wire } from '../helpers/muse.ts';
 
 /** Names git accepts (`git check-ref-format --branch`, checked by hand with git 2.39). */
 const ACCEPTED = [
@@ -67,12 +67,7 @@ describe('every place a branch name enters refuses the same names and changes no
   beforeAll(async () => {
     gw = await startTestGateway();
     ({ token } = await gw.user('alice'));
-    repo = await createRepo(gw, token, { name: 'names', visibility: 'public' });
-    remote = `/alice/${repo.slug}`;
-    const { snapshot, objects } = makeSnapshot({ 'a.txt': 'base' });
-    const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
-    head = commit.commit_id;
-    expect((await pushAll(gw, remote, token, { commits: [commit], snapshots: [snapshot], objects })).status).toBe(200);
+    ({ repo, remote, head } = await createPushedRepo(gw, token, 'names'));
   });
   afterAll(() => gw?.close());
 

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { createRepo } from '../helpers/builders.ts';
+import { createPushedRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { makeCommit, makeObject, makeSnapshot, pushAll, wire } from '../helpers/muse.ts';
+import { makeCommit, makeObject, wire } from '../helpers/muse.ts';
 
 let gw: TestGateway;
 let token: string;
@@ -17,12 +17,7 @@ beforeAll(async () => {
     MUSEHUB_MAX_OBJECT_BYTES: String(100 * 1024),
   });
   ({ token } = await gw.user('alice'));
-  const repo = await createRepo(gw, token, { name: 'target', visibility: 'public' });
-  remote = `/alice/${repo.slug}`;
-  const { snapshot, objects } = makeSnapshot({ 'a.txt': 'base' });
-  const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
-  head = commit.commit_id;
-  expect((await pushAll(gw, remote, token, { commits: [commit], snapshots: [snapshot], objects })).status).toBe(200);
+  ({ remote, head } = await createPushedRepo(gw, token, 'target'));
 });
 afterAll(() => gw?.close());
 // Whatever a test did — races, deletes, rejected input — the invariants hold afterwards.
