@@ -47,6 +47,12 @@ describe('loadConfig', () => {
     [{ MUSEHUB_DB_STATEMENT_TIMEOUT_MS: '1.5' }, /^MUSEHUB_DB_STATEMENT_TIMEOUT_MS: /],
     [{ MUSEHUB_RATE_LIMIT_PER_MINUTE: 'lots' }, /^MUSEHUB_RATE_LIMIT_PER_MINUTE: /],
     [{ MUSEHUB_REQUEST_TIMEOUT_MS: '10' }, /^MUSEHUB_REQUEST_TIMEOUT_MS: must be at least 1000/],
+    [
+      { MUSEHUB_WEBHOOK_ALLOWED_HOSTS: 'loopback,10.0.0.0/99' },
+      /^MUSEHUB_WEBHOOK_ALLOWED_HOSTS: not an IP address or CIDR/,
+    ],
+    [{ MUSEHUB_WEBHOOK_ALLOWED_HOSTS: 'intranet!' }, /^MUSEHUB_WEBHOOK_ALLOWED_HOSTS: "intranet!" is not loopback/],
+    [{ MUSEHUB_MAX_CLONE_BYTES: '-1' }, /^MUSEHUB_MAX_CLONE_BYTES: /],
   ])('rejects %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(message);
@@ -61,6 +67,22 @@ describe('loadConfig', () => {
       dbStatementTimeoutMs: 60_000,
       requestTimeoutMs: 300_000,
       transport: { rateLimitPerMinute: 600, maxConcurrentPushesPerRepo: 8 },
+    });
+  });
+
+  test('webhooks reach public addresses only unless allowed; the clone limit bounds object size', () => {
+    expect(loadConfig({}).webhooks.allowedHosts).toEqual([]);
+    expect(
+      loadConfig({ MUSEHUB_WEBHOOK_ALLOWED_HOSTS: ' loopback , 10.0.0.0/8,,hooks.internal ' }).webhooks.allowedHosts,
+    ).toEqual(['loopback', '10.0.0.0/8', 'hooks.internal']);
+    // Just under the muse client's 64 MiB; an object larger than a clone can hold is refused too.
+    expect(loadConfig({}).transport).toMatchObject({
+      maxCloneBytes: 63 * 1024 * 1024,
+      maxObjectBytes: 63 * 1024 * 1024 - 1024,
+    });
+    expect(loadConfig({ MUSEHUB_MAX_CLONE_BYTES: '0' }).transport).toMatchObject({
+      maxCloneBytes: 0,
+      maxObjectBytes: 64 * 1024 * 1024,
     });
   });
 
