@@ -25,11 +25,11 @@ const parts = (row: PartsRow) => ({
  */
 export async function repoStoredParts(em: EntityManager, repoId: string): Promise<CloneParts> {
   const [row] = await em.getConnection().execute<PartsRow[]>(
-    `SELECT (SELECT sum(size) FROM musehub_objects WHERE repo_id = ?) AS object_bytes,
-            (SELECT count(*) FROM musehub_objects WHERE repo_id = ?) AS object_count,
+    `SELECT o.object_bytes, o.object_count,
             (SELECT sum(length(record)) FROM musehub_commits WHERE repo_id = ?)
-              + (SELECT coalesce(sum(length(record)), 0) FROM musehub_snapshots WHERE repo_id = ?) AS record_bytes`,
-    [repoId, repoId, repoId, repoId],
+              + (SELECT coalesce(sum(length(record)), 0) FROM musehub_snapshots WHERE repo_id = ?) AS record_bytes
+       FROM (SELECT sum(size) AS object_bytes, count(*) AS object_count FROM musehub_objects WHERE repo_id = ?) o`,
+    [repoId, repoId, repoId],
     'all',
     em.getTransactionContext(),
   );
