@@ -5,11 +5,9 @@ import {
   type CommitRow,
   commitRecords,
   commitsReachable,
-  heldObjectIds,
   isLive,
-  objectSizes,
-  snapshotObjectIds,
-  snapshotsByIds,
+  objectsToSend,
+  snapshotRecords,
 } from '../history/history.store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
@@ -56,11 +54,19 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
     );
   }
   const snapshotIds = [...new Set(commits.map((c) => c.snapshot_id).filter((s): s is string => !!s))];
-  const snapshots = await snapshotObjectIds(em, repoId, snapshotIds);
-  const named = [...new Set(snapshots.flatMap((s) => s.object_ids))];
-  const held = await heldObjectIds(em, repoId, have, named);
-  const needed = named.filter((id) => !held.has(id));
-  const objects = (await objectSizes(em, repoId, needed)).map((o) => ({
+  // The client holds everything reachable from `have`; the walk stopped at the `have` commits
+  // it reached (the boundary), so their snapshots are what it holds of the objects these
+  // commits name. Asking about the boundary only keeps the cost proportional to what is new,
+  // not to the client's whole history; an object the client has from an older snapshot is at
+  // worst sent again.
+  const boundary = [
+    ...new Set(
+      commits
+        .flatMap((c) => [c.parent_commit_id, c.parent2_commit_id])
+        .filter((p): p is string => !!p && haveSet.has(p)),
+    ),
+  ];
+  const objects = (await objectsToSend(em, repoId, snapshotIds, boundary)).map((o) => ({
     object_id: o.object_id,
     size: Number(o.size),
   }));
@@ -108,7 +114,7 @@ function checkSize(plan: FetchPlan, recordBytes: number): number {
 /** The stored commit (in walk order) and snapshot records of a plan, size-checked before anything is sent. */
 async function loadRecords(em: EntityManager, repoId: string, plan: FetchPlan) {
   const commits = await commitRecords(em, repoId, plan.commitIds);
-  const snapshots = await snapshotsByIds(em, repoId, plan.snapshotIds);
+  const snapshots = await snapshotRecords(em, repoId, plan.snapshotIds);
   checkSize(
     plan,
     [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
