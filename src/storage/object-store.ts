@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFile } from 'node:fs';
+import { close, createReadStream, open, read, readFile } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -7,7 +7,11 @@ import { promisify } from 'node:util';
 import { GatewayError, PayloadTooLargeError } from '../errors.ts';
 import { isAlive } from '../process-alive.ts';
 
+// The callback API: fs/promises makes more thread-pool round trips per file (FileHandle).
 const readFileCallback = promisify(readFile);
+const openCallback = promisify(open);
+const readCallback = promisify(read);
+const closeCallback = promisify(close);
 
 export const OBJECT_ID = /^[0-9a-f]{64}$/;
 
@@ -50,7 +54,8 @@ export interface ObjectStore {
   put(objectId: string, bytes: Uint8Array): Promise<void>;
   /** Streams bytes in, verifying size and hash before they become visible. */
   putStream(objectId: string, body: Readable, maxBytes: number): Promise<number>;
-  get(objectId: string): Promise<Buffer>;
+  /** The object's bytes; `size` (from its row) lets a store skip asking for it. */
+  get(objectId: string, size?: number): Promise<Buffer>;
   stream(objectId: string): Readable;
 }
 
@@ -128,10 +133,21 @@ export class FsObjectStore implements ObjectStore {
     return size;
   }
 
-  get(objectId: string): Promise<Buffer> {
-    // The callback readFile: Node 20's fs/promises readFile makes several more thread-pool
-    // round trips per file, which a clone of thousands of small objects pays for each one.
-    return readFileCallback(this.pathOf(objectId));
+  async get(objectId: string, size?: number): Promise<Buffer> {
+    const file = this.pathOf(objectId);
+    // Without a size, readFile: open, fstat, read, close. With the size from the object's row,
+    // three thread-pool round trips instead of four (a clone pays them per object) and no
+    // growing buffer. A file of another length than its row says is read whole, as it is.
+    if (size === undefined) return readFileCallback(file);
+    const fd = await openCallback(file, 'r');
+    try {
+      const bytes = Buffer.allocUnsafe(size);
+      const { bytesRead } = await readCallback(fd, bytes, 0, size, 0);
+      if (bytesRead !== size) return readFileCallback(file);
+      return bytes;
+    } finally {
+      await closeCallback(fd);
+    }
   }
 
   stream(objectId: string): Readable {

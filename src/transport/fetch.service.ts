@@ -11,7 +11,7 @@ import {
 } from '../history/history.store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
-import { arrayHeader, binHeader, mapHeader, str } from './msgpack-writer.ts';
+import { type FetchObject, writeFetchResponse } from './fetch-writer.ts';
 import { CLIENT_RESPONSE_LIMIT, mib, responseBytes } from './response-size.ts';
 
 export class FetchTooLargeError extends GatewayError {
@@ -125,11 +125,9 @@ async function loadRecords(em: EntityManager, repoId: string, plan: FetchPlan) {
 }
 
 /**
- * The fetch response as a msgpack byte stream: commit and snapshot records are spliced in as
- * stored, and object bytes are read from the store a few at a time as the client drains
- * the stream (pull-based, so a slow client holds the read-ahead window, not the repo).
- * Small pieces are coalesced into chunks of about 256 KiB: one stream hand-off per object
- * header would cost more than the bytes.
+ * The fetch response as a msgpack byte stream (writeFetchResponse): object bytes are read from
+ * the store a few at a time as the client drains the stream (pull-based, so a slow client
+ * holds the read-ahead window, not the repo).
  */
 export async function fetchResponseStream(
   em: EntityManager,
@@ -138,25 +136,18 @@ export async function fetchResponseStream(
   plan: FetchPlan,
 ): Promise<ReadableStream<Uint8Array>> {
   const { commits, snapshots } = await loadRecords(em, repoId, plan);
-
-  async function* pieces(): AsyncGenerator<Uint8Array> {
-    yield mapHeader(4);
-    yield str('commits');
-    yield arrayHeader(commits.length);
-    for (const c of commits) yield c.record;
-    yield str('snapshots');
-    yield arrayHeader(snapshots.length);
-    for (const s of snapshots) yield s.record;
-    yield str('objects');
-    yield arrayHeader(plan.objects.length);
-    for await (const [o, bytes] of readAhead(store, plan.objects)) {
-      yield Buffer.concat([mapHeader(2), str('object_id'), str(o.object_id), str('content'), binHeader(bytes.length)]);
-      yield bytes;
-    }
-    yield str('branch_heads');
-    yield packr.pack(plan.branchHeads);
+  async function* objects(): AsyncGenerator<FetchObject> {
+    for await (const [o, bytes] of readAhead(store, plan.objects)) yield { objectId: o.object_id, bytes };
   }
-  const chunks = coalesce(pieces(), 256 * 1024);
+  const chunks = writeFetchResponse(
+    {
+      commits: commits.map((c) => c.record),
+      snapshots: snapshots.map((x) => x.record),
+      branchHeads: plan.branchHeads,
+    },
+    plan.objects.length,
+    objects(),
+  );
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await chunks.next();
@@ -167,22 +158,6 @@ export async function fetchResponseStream(
       await chunks.return(undefined);
     },
   });
-}
-
-/** Joins small pieces into chunks of at least `size` bytes; large pieces pass through as they are. */
-async function* coalesce(pieces: AsyncGenerator<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  for await (const piece of pieces) {
-    pending.push(piece);
-    pendingBytes += piece.length;
-    if (pendingBytes >= size) {
-      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-    }
-  }
-  if (pendingBytes) yield Buffer.concat(pending, pendingBytes);
 }
 
 /**
@@ -205,7 +180,7 @@ export async function* readAhead(
     ) {
       const o = objects[next++]!;
       bufferedBytes += o.size;
-      const read = store.get(o.object_id);
+      const read = store.get(o.object_id, o.size);
       read.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
       inFlight.push(read);
     }

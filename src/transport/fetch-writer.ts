@@ -1,0 +1,155 @@
+/**
+ * The fetch response as msgpack, written piece by piece: a pure codec (no database, no store)
+ * that takes already-encoded commit and snapshot records and a stream of object bytes. Small
+ * pieces are written into one output buffer that is handed off when full; an object at least
+ * half a chunk long goes out as its own buffer, never copied. Records are spliced in byte for
+ * byte as pushed, so unknown keys survive.
+ */
+
+export interface FetchRecords {
+  /** Encoded commit records, in the order the client gets them. */
+  commits: readonly Uint8Array[];
+  /** Encoded snapshot records. */
+  snapshots: readonly Uint8Array[];
+  branchHeads: Readonly<Record<string, string>>;
+}
+
+export interface FetchObject {
+  objectId: string;
+  bytes: Uint8Array;
+}
+
+const DEFAULT_CHUNK = 256 * 1024;
+
+/** Fills fixed-size output buffers; `drain()` takes the ones that are complete. */
+export class ChunkWriter {
+  private buf: Buffer;
+  private pos = 0;
+  private ready: Uint8Array[] = [];
+
+  constructor(private readonly chunkSize = DEFAULT_CHUNK) {
+    this.buf = Buffer.allocUnsafe(chunkSize);
+  }
+
+  private room(n: number): void {
+    if (this.pos + n > this.chunkSize) this.flush();
+  }
+
+  private flush(): void {
+    if (!this.pos) return;
+    this.ready.push(this.buf.subarray(0, this.pos));
+    this.buf = Buffer.allocUnsafe(this.chunkSize);
+    this.pos = 0;
+  }
+
+  /** A container or string header: the smallest msgpack form for `n`. */
+  private header(fix: number | null, fixMax: number, c8: number | null, c16: number, c32: number, n: number): void {
+    this.room(5);
+    const b = this.buf;
+    if (fix !== null && n <= fixMax) b[this.pos++] = fix | n;
+    else if (c8 !== null && n <= 0xff) {
+      b[this.pos++] = c8;
+      b[this.pos++] = n;
+    } else if (n <= 0xffff) {
+      b[this.pos++] = c16;
+      b.writeUInt16BE(n, this.pos);
+      this.pos += 2;
+    } else {
+      b[this.pos++] = c32;
+      b.writeUInt32BE(n, this.pos);
+      this.pos += 4;
+    }
+  }
+
+  mapHeader(n: number): void {
+    this.header(0x80, 15, null, 0xde, 0xdf, n);
+  }
+
+  arrayHeader(n: number): void {
+    this.header(0x90, 15, null, 0xdc, 0xdd, n);
+  }
+
+  binHeader(n: number): void {
+    this.header(null, -1, 0xc4, 0xc5, 0xc6, n);
+  }
+
+  str(s: string): void {
+    const length = Buffer.byteLength(s, 'utf8');
+    this.header(0xa0, 31, 0xd9, 0xda, 0xdb, length);
+    if (length <= this.chunkSize - this.pos) {
+      this.pos += this.buf.write(s, this.pos, 'utf8');
+    } else {
+      this.raw(Buffer.from(s, 'utf8'));
+    }
+  }
+
+  /** Bytes as they are: copied when small, handed off whole (no copy) when large. */
+  raw(bytes: Uint8Array): void {
+    if (bytes.length >= this.chunkSize / 2) {
+      this.flush();
+      this.ready.push(bytes);
+      return;
+    }
+    // Fill the current chunk to the brim, then carry on in the next one.
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.pos === this.chunkSize) this.flush();
+      const n = Math.min(bytes.length - at, this.chunkSize - this.pos);
+      this.buf.set(bytes.subarray(at, at + n), this.pos);
+      this.pos += n;
+      at += n;
+    }
+  }
+
+  /** Complete chunks so far; with `end`, the partly filled last one too. */
+  drain(end = false): Uint8Array[] {
+    if (end) this.flush();
+    const out = this.ready;
+    this.ready = [];
+    return out;
+  }
+}
+
+/**
+ * `{commits, snapshots, objects: [{object_id, content}], branch_heads}` — the four keys in the
+ * order the muse client's fetch expects — as a stream of chunks. `objectCount` must be the
+ * number of objects `objects` yields (msgpack arrays carry their length up front).
+ */
+export async function* writeFetchResponse(
+  records: FetchRecords,
+  objectCount: number,
+  objects: AsyncIterable<FetchObject>,
+  chunkSize = DEFAULT_CHUNK,
+): AsyncGenerator<Uint8Array> {
+  const w = new ChunkWriter(chunkSize);
+  w.mapHeader(4);
+  w.str('commits');
+  w.arrayHeader(records.commits.length);
+  for (const c of records.commits) w.raw(c);
+  w.str('snapshots');
+  w.arrayHeader(records.snapshots.length);
+  for (const s of records.snapshots) w.raw(s);
+  yield* w.drain();
+  w.str('objects');
+  w.arrayHeader(objectCount);
+  let written = 0;
+  for await (const o of objects) {
+    if (++written > objectCount) throw new Error(`more objects than the ${objectCount} announced`);
+    w.mapHeader(2);
+    w.str('object_id');
+    w.str(o.objectId);
+    w.str('content');
+    w.binHeader(o.bytes.length);
+    w.raw(o.bytes);
+    yield* w.drain();
+  }
+  if (written !== objectCount) throw new Error(`${written} objects written, ${objectCount} announced`);
+  w.str('branch_heads');
+  const heads = Object.entries(records.branchHeads);
+  w.mapHeader(heads.length);
+  for (const [name, head] of heads) {
+    w.str(name);
+    w.str(head);
+  }
+  yield* w.drain(true);
+}
