@@ -1,17 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { close, createReadStream, open, read, readFile } from 'node:fs';
+import { createReadStream, readFile } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { GatewayError, PayloadTooLargeError } from '../errors.ts';
 import { isAlive } from '../process-alive.ts';
+import { FileBatchReader } from './file-batch-reader.ts';
 
-// The callback API: fs/promises makes more thread-pool round trips per file (FileHandle).
+// The callback readFile: fs/promises' makes more thread-pool round trips per file (FileHandle).
 const readFileCallback = promisify(readFile);
-const openCallback = promisify(open);
-const readCallback = promisify(read);
-const closeCallback = promisify(close);
 
 export const OBJECT_ID = /^[0-9a-f]{64}$/;
 
@@ -54,14 +52,16 @@ export interface ObjectStore {
   put(objectId: string, bytes: Uint8Array): Promise<void>;
   /** Streams bytes in, verifying size and hash before they become visible. */
   putStream(objectId: string, body: Readable, maxBytes: number): Promise<number>;
-  /** The object's bytes; `size` (from its row) lets a store skip asking for it. */
-  get(objectId: string, size?: number): Promise<Buffer>;
+  get(objectId: string): Promise<Buffer>;
+  /** Several objects' bytes in one go, in order; sizes come from their rows. */
+  getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]>;
   stream(objectId: string): Readable;
 }
 
 /** Files under <dir>/ab/cdef…, written to a temp file, fsynced, then renamed into place. */
 export class FsObjectStore implements ObjectStore {
   private readonly tmpDir: string;
+  private readonly reader = new FileBatchReader();
   constructor(private readonly dir: string) {
     this.tmpDir = path.join(dir, 'tmp');
   }
@@ -133,21 +133,15 @@ export class FsObjectStore implements ObjectStore {
     return size;
   }
 
-  async get(objectId: string, size?: number): Promise<Buffer> {
-    const file = this.pathOf(objectId);
-    // Without a size, readFile: open, fstat, read, close. With the size from the object's row,
-    // three thread-pool round trips instead of four (a clone pays them per object) and no
-    // growing buffer. A file of another length than its row says is read whole, as it is.
-    if (size === undefined) return readFileCallback(file);
-    const fd = await openCallback(file, 'r');
-    try {
-      const bytes = Buffer.allocUnsafe(size);
-      const { bytesRead } = await readCallback(fd, bytes, 0, size, 0);
-      if (bytesRead !== size) return readFileCallback(file);
-      return bytes;
-    } finally {
-      await closeCallback(fd);
-    }
+  get(objectId: string): Promise<Buffer> {
+    return readFileCallback(this.pathOf(objectId));
+  }
+
+  getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
+    return this.reader.read(
+      objects.map((o) => this.pathOf(o.object_id)),
+      objects.map((o) => o.size),
+    );
   }
 
   stream(objectId: string): Readable {

@@ -44,6 +44,20 @@ export class PgObjectStore implements ObjectStore {
     return rows[0].content;
   }
 
+  async getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
+    if (!objects.length) return [];
+    const rows = await this.run<{ object_id: string; content: Buffer }>(
+      'SELECT object_id, content FROM musehub_object_blobs WHERE object_id IN (SELECT jsonb_array_elements_text(?::jsonb))',
+      [JSON.stringify(objects.map((o) => o.object_id))],
+    );
+    const byId = new Map(rows.map((r) => [r.object_id, r.content]));
+    return objects.map((o) => {
+      const content = byId.get(o.object_id);
+      if (!content) throw new NotFoundError('object not found', 'object_not_found');
+      return content;
+    });
+  }
+
   stream(objectId: string): Readable {
     const get = () => this.get(objectId);
     return Readable.from(

@@ -161,35 +161,35 @@ export async function fetchResponseStream(
 }
 
 /**
- * Object bytes in plan order, with a few reads in flight ahead of the consumer (at most
- * `count` objects and about `bytes` bytes, always at least one), so a clone is not one
- * store round trip per object while memory stays bounded by the window, not the repo.
+ * Object bytes in plan order, read a batch at a time (at most `count` objects and about `bytes`
+ * bytes, always at least one) with the next batch already being read while this one is
+ * consumed: a clone is not one store round trip per object, and memory stays bounded by two
+ * batches, not the repo.
  */
 export async function* readAhead(
   store: ObjectStore,
   objects: readonly { object_id: string; size: number }[],
-  window = { count: 32, bytes: 8 * 1024 * 1024 },
+  window = { count: 64, bytes: 8 * 1024 * 1024 },
 ): AsyncGenerator<[{ object_id: string; size: number }, Buffer]> {
-  const inFlight: Promise<Buffer>[] = [];
   let next = 0;
-  let bufferedBytes = 0;
-  const fill = () => {
-    while (
-      next < objects.length &&
-      (inFlight.length === 0 || (inFlight.length < window.count && bufferedBytes + objects[next]!.size <= window.bytes))
-    ) {
-      const o = objects[next++]!;
-      bufferedBytes += o.size;
-      const read = store.get(o.object_id, o.size);
-      read.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
-      inFlight.push(read);
+  const startBatch = () => {
+    if (next >= objects.length) return null;
+    const start = next;
+    let bytes = objects[next++]!.size;
+    while (next < objects.length && next - start < window.count && bytes + objects[next]!.size <= window.bytes) {
+      bytes += objects[next++]!.size;
     }
+    const batch = objects.slice(start, next);
+    const read = store.getMany(batch);
+    read.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
+    return { batch, read };
   };
-  for (let i = 0; i < objects.length; i++) {
-    fill();
-    const bytes = await inFlight.shift()!;
-    bufferedBytes -= objects[i]!.size;
-    yield [objects[i]!, bytes];
+  let current = startBatch();
+  while (current) {
+    const ahead = startBatch();
+    const bytes = await current.read;
+    for (let i = 0; i < current.batch.length; i++) yield [current.batch[i]!, bytes[i]!];
+    current = ahead;
   }
 }
 
