@@ -240,11 +240,13 @@ export function commitsReachable(
           WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))
             AND commit_id NOT IN (SELECT id FROM have)
          UNION
+         -- Each parent is its own primary-key lookup: \`commit_id IN (parent, parent2)\` made
+         -- PostgreSQL scan the repo's commits once per generation (70 ms for 1,000 commits).
          SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
            FROM walk w
-           JOIN musehub_commits c
-             ON c.repo_id = ? AND c.commit_id IN (w.parent_commit_id, w.parent2_commit_id)
-          WHERE c.commit_id NOT IN (SELECT id FROM have)
+          CROSS JOIN LATERAL (VALUES (w.parent_commit_id), (w.parent2_commit_id)) AS p(id)
+           JOIN musehub_commits c ON c.repo_id = ? AND c.commit_id = p.id
+          WHERE p.id IS NOT NULL AND c.commit_id NOT IN (SELECT id FROM have)
        )
      SELECT * FROM walk`,
     [list(have), repoId, list(want), repoId],
