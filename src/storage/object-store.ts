@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { GatewayError, PayloadTooLargeError } from '../errors.ts';
 import { isAlive } from '../process-alive.ts';
-import { FileBatchReader } from './file-batch-reader.ts';
+import { ObjectFileWorker } from './object-file-worker.ts';
 
 // The callback readFile: fs/promises' makes more thread-pool round trips per file (FileHandle).
 const readFileCallback = promisify(readFile);
@@ -50,6 +50,8 @@ export interface ObjectStore {
   has(objectId: string): Promise<boolean>;
   /** Stores bytes whose SHA-256 the caller has already verified equals objectId. Idempotent. */
   put(objectId: string, bytes: Uint8Array): Promise<void>;
+  /** Stores several objects (hashes verified by the caller), durable when it resolves. */
+  putMany(objects: readonly { objectId: string; bytes: Uint8Array }[]): Promise<void>;
   /** Streams bytes in, verifying size and hash before they become visible. */
   putStream(objectId: string, body: Readable, maxBytes: number): Promise<number>;
   get(objectId: string): Promise<Buffer>;
@@ -61,7 +63,7 @@ export interface ObjectStore {
 /** Files under <dir>/ab/cdef…, written to a temp file, fsynced, then renamed into place. */
 export class FsObjectStore implements ObjectStore {
   private readonly tmpDir: string;
-  private readonly reader = new FileBatchReader();
+  private readonly files = new ObjectFileWorker();
   constructor(private readonly dir: string) {
     this.tmpDir = path.join(dir, 'tmp');
   }
@@ -92,6 +94,13 @@ export class FsObjectStore implements ObjectStore {
     const target = this.pathOf(objectId);
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.rename(tmp, target);
+    // The rename is durable once the directory is.
+    const dir = await fs.open(path.dirname(target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   private tempPath() {
@@ -99,16 +108,15 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async put(objectId: string, bytes: Uint8Array): Promise<void> {
-    if (await this.has(objectId)) return;
-    const tmp = this.tempPath();
-    const handle = await fs.open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await this.commit(tmp, objectId);
+    await this.putMany([{ objectId, bytes }]);
+  }
+
+  /** One durable batch: all written, all fsynced, all renamed, each directory fsynced once. */
+  async putMany(objects: readonly { objectId: string; bytes: Uint8Array }[]): Promise<void> {
+    await this.files.write(
+      objects.map((o) => ({ tmp: this.tempPath(), target: this.pathOf(o.objectId), bytes: o.bytes })),
+      this.tmpDir,
+    );
   }
 
   async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
@@ -138,7 +146,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
-    return this.reader.read(
+    return this.files.read(
       objects.map((o) => this.pathOf(o.object_id)),
       objects.map((o) => o.size),
     );

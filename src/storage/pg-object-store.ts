@@ -44,6 +44,10 @@ export class PgObjectStore implements ObjectStore {
     return rows[0].content;
   }
 
+  async putMany(objects: readonly { objectId: string; bytes: Uint8Array }[]): Promise<void> {
+    for (const o of objects) await this.put(o.objectId, o.bytes);
+  }
+
   async getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
     if (!objects.length) return [];
     const rows = await this.run<{ object_id: string; content: Buffer }>(

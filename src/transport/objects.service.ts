@@ -9,19 +9,6 @@ export interface IncomingObject {
   content: Uint8Array;
 }
 
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
-}
-
 /**
  * push/objects: every hash is checked before anything is written, so a request with one
  * bad object keeps nothing. Bytes go to the store first, then the rows that make them
@@ -47,7 +34,8 @@ export async function storeObjects(
   }
   const present = await presentObjectIds(em, repoId, [...unique.keys()]);
   const fresh = [...unique].filter(([id]) => !present.has(id));
-  await eachLimited(fresh, 8, ([id, bytes]) => store.put(id, bytes));
+  // One durable batch: written, fsynced together, renamed, directories synced once.
+  await store.putMany(fresh.map(([objectId, bytes]) => ({ objectId, bytes })));
   const inserted = await retryOnDeadlock(() =>
     em.transactional(async (tx) => {
       if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
