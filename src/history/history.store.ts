@@ -286,6 +286,18 @@ export function snapshotRecords(em: EntityManager, repoId: string, ids: readonly
   );
 }
 
+/** The total length of the snapshots' records, without reading them. */
+export async function snapshotRecordBytes(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return 0;
+  const [row] = await run<{ bytes: string | null }>(
+    em,
+    `SELECT sum(length(record)) AS bytes FROM musehub_snapshots
+      WHERE repo_id = ? AND snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, list(ids)],
+  );
+  return Number(row?.bytes ?? 0);
+}
+
 /**
  * The objects a fetch sends, with their sizes, in one query: every object the `snapshotIds`
  * name, less those named by the snapshots of `heldCommitIds` (commits the client has), each

@@ -9,8 +9,9 @@
 export interface FetchRecords {
   /** Encoded commit records, in the order the client gets them. */
   commits: readonly Uint8Array[];
-  /** Encoded snapshot records. */
-  snapshots: readonly Uint8Array[];
+  /** Encoded snapshot records, possibly still being read: `snapshotCount` of them. */
+  snapshots: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+  snapshotCount: number;
   branchHeads: Readonly<Record<string, string>>;
 }
 
@@ -127,9 +128,16 @@ export async function* writeFetchResponse(
   w.arrayHeader(records.commits.length);
   for (const c of records.commits) w.raw(c);
   w.str('snapshots');
-  w.arrayHeader(records.snapshots.length);
-  for (const s of records.snapshots) w.raw(s);
-  yield* w.drain();
+  w.arrayHeader(records.snapshotCount);
+  let snapshots = 0;
+  for await (const s of records.snapshots) {
+    snapshots++;
+    w.raw(s);
+    yield* w.drain();
+  }
+  if (snapshots !== records.snapshotCount) {
+    throw new Error(`${snapshots} snapshots written, ${records.snapshotCount} announced`);
+  }
   w.str('objects');
   w.arrayHeader(objectCount);
   let written = 0;

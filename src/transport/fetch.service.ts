@@ -7,6 +7,7 @@ import {
   commitsReachable,
   isLive,
   objectsToSend,
+  snapshotRecordBytes,
   snapshotRecords,
 } from '../history/history.store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -114,14 +115,25 @@ function checkSize(plan: FetchPlan, recordBytes: number): number {
 /** The stored commit (in walk order) and snapshot records of a plan, size-checked before anything is sent. */
 async function loadRecords(em: EntityManager, repoId: string, plan: FetchPlan) {
   const commits = await commitRecords(em, repoId, plan.commitIds);
-  const snapshots = await snapshotRecords(em, repoId, plan.snapshotIds);
+  const snapshotBytes = await snapshotRecordBytes(em, repoId, plan.snapshotIds);
   checkSize(
     plan,
-    [...commits, ...snapshots].reduce((n, r) => n + r.record.length, 0),
+    commits.reduce((n, r) => n + r.record.length, snapshotBytes),
   );
   const order = new Map(plan.commitIds.map((id, i) => [id, i]));
   commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
-  return { commits, snapshots };
+  return commits;
+}
+
+/** Snapshot records a page at a time, the next page read while this one is sent. */
+async function* snapshotPages(em: EntityManager, repoId: string, ids: readonly string[], page = 200) {
+  let next = ids.length ? snapshotRecords(em, repoId, ids.slice(0, page)) : null;
+  for (let at = 0; next; at += page) {
+    const rows = await next;
+    next = at + page < ids.length ? snapshotRecords(em, repoId, ids.slice(at + page, at + 2 * page)) : null;
+    next?.catch(() => undefined);
+    for (const r of rows) yield r.record;
+  }
 }
 
 /**
@@ -135,14 +147,15 @@ export async function fetchResponseStream(
   repoId: string,
   plan: FetchPlan,
 ): Promise<ReadableStream<Uint8Array>> {
-  const { commits, snapshots } = await loadRecords(em, repoId, plan);
+  const commits = await loadRecords(em, repoId, plan);
   async function* objects(): AsyncGenerator<FetchObject> {
     for await (const [o, bytes] of readAhead(store, plan.objects)) yield { objectId: o.object_id, bytes };
   }
   const chunks = writeFetchResponse(
     {
       commits: commits.map((c) => c.record),
-      snapshots: snapshots.map((x) => x.record),
+      snapshots: snapshotPages(em, repoId, plan.snapshotIds),
+      snapshotCount: plan.snapshotIds.length,
       branchHeads: plan.branchHeads,
     },
     plan.objects.length,
@@ -195,7 +208,8 @@ export async function* readAhead(
 
 /** The same response as a plain value, for JSON clients (curl, scripts). */
 export async function fetchResponseValue(em: EntityManager, store: ObjectStore, repoId: string, plan: FetchPlan) {
-  const { commits, snapshots } = await loadRecords(em, repoId, plan);
+  const commits = await loadRecords(em, repoId, plan);
+  const snapshots = await snapshotRecords(em, repoId, plan.snapshotIds);
   const objects = [];
   for (const o of plan.objects) objects.push({ object_id: o.object_id, content: await store.get(o.object_id) });
   return {

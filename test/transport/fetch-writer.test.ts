@@ -75,6 +75,7 @@ describe('writeFetchResponse', () => {
   const records = {
     commits: Array.from({ length: 16 }, (_, i) => wirePackr.pack({ commit_id: `c${i}`, unknown_future_key: [i] })),
     snapshots: Array.from({ length: 15 }, (_, i) => wirePackr.pack({ snapshot_id: `s${i}`, manifest: {} })),
+    snapshotCount: 15,
     branchHeads: { main: 'a'.repeat(64), ['b'.repeat(31)]: 'c'.repeat(64), ['é'.repeat(200)]: 'd'.repeat(64) },
   };
   const objects = sizes.map((n, i) => object(i, n));
@@ -84,7 +85,7 @@ describe('writeFetchResponse', () => {
     const decoded = wirePackr.unpack(Buffer.concat(chunks));
     expect(Object.keys(decoded)).toEqual(['commits', 'snapshots', 'objects', 'branch_heads']);
     expect(decoded.commits).toEqual(records.commits.map((c) => wirePackr.unpack(c)));
-    expect(decoded.snapshots).toEqual(records.snapshots.map((s) => wirePackr.unpack(s)));
+    expect(decoded.snapshots).toEqual(records.snapshots.map((x) => wirePackr.unpack(x)));
     expect(decoded.objects.map((o: { object_id: string }) => o.object_id)).toEqual(objects.map((o) => o.objectId));
     decoded.objects.forEach((o: { content: Uint8Array }, i: number) => {
       expect(Buffer.from(o.content).equals(Buffer.from(objects[i]!.bytes))).toBe(true);
@@ -99,7 +100,9 @@ describe('writeFetchResponse', () => {
 
   test('a large object is handed off as it is, not copied', async () => {
     const big = object(1, 300_000);
-    const chunks = await collect(writeFetchResponse({ commits: [], snapshots: [], branchHeads: {} }, 1, from([big])));
+    const chunks = await collect(
+      writeFetchResponse({ commits: [], snapshots: [], snapshotCount: 0, branchHeads: {} }, 1, from([big])),
+    );
     expect(chunks).toContain(big.bytes);
   });
 
@@ -108,7 +111,9 @@ describe('writeFetchResponse', () => {
       const many = Array.from({ length: n }, (_, i) => object(i, i % 3));
       const heads = Object.fromEntries(Array.from({ length: n }, (_, i) => [`b${i}`, 'e'.repeat(64)]));
       const out = Buffer.concat(
-        await collect(writeFetchResponse({ commits: [], snapshots: [], branchHeads: heads }, n, from(many))),
+        await collect(
+          writeFetchResponse({ commits: [], snapshots: [], snapshotCount: 0, branchHeads: heads }, n, from(many)),
+        ),
       );
       const decoded = wirePackr.unpack(out);
       expect(decoded.objects).toHaveLength(n);
@@ -116,13 +121,20 @@ describe('writeFetchResponse', () => {
     }
   });
 
+  test('the announced snapshot count must match what the stream yields', async () => {
+    const one = [wirePackr.pack({ snapshot_id: 's' })];
+    await expect(
+      collect(writeFetchResponse({ commits: [], snapshots: one, snapshotCount: 2, branchHeads: {} }, 0, from([]))),
+    ).rejects.toThrow(/1 snapshots written, 2 announced/);
+  });
+
   test('the announced object count must match what the stream yields', async () => {
     const two = [object(1, 1), object(2, 1)];
     await expect(
-      collect(writeFetchResponse({ commits: [], snapshots: [], branchHeads: {} }, 1, from(two))),
+      collect(writeFetchResponse({ commits: [], snapshots: [], snapshotCount: 0, branchHeads: {} }, 1, from(two))),
     ).rejects.toThrow(/more objects than the 1 announced/);
     await expect(
-      collect(writeFetchResponse({ commits: [], snapshots: [], branchHeads: {} }, 3, from(two))),
+      collect(writeFetchResponse({ commits: [], snapshots: [], snapshotCount: 0, branchHeads: {} }, 3, from(two))),
     ).rejects.toThrow(/2 objects written, 3 announced/);
   });
 });
