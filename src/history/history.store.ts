@@ -10,6 +10,16 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  */
 const list = (values: readonly string[]) => JSON.stringify(values);
 
+/**
+ * \`FROM\` rows of \`table\` (as \`alias\`) whose \`column\` is one of a JSON list parameter, driven by
+ * the list: one primary-key lookup per id, so rows read grow with the list, not with the repo
+ * (\`column IN (SELECT …)\` let the planner scan every row of the repo, the more so before
+ * ANALYZE has seen a fresh push). Parameters: the list, then the repo id.
+ */
+const byId = (alias: string, table: string, column: string) =>
+  `jsonb_array_elements_text(?::jsonb) AS ids(id)
+   CROSS JOIN LATERAL (SELECT * FROM ${table} t WHERE t.repo_id = ? AND t.${column} = ids.id) AS ${alias}`;
+
 function run<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   return em.getConnection().execute<T[]>(sql, params, 'all', em.getTransactionContext());
 }
@@ -236,9 +246,9 @@ export function commitsReachable(
     `WITH RECURSIVE
        have AS MATERIALIZED (SELECT jsonb_array_elements_text(?::jsonb) AS id),
        walk AS (
-         SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id FROM musehub_commits
-          WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))
-            AND commit_id NOT IN (SELECT id FROM have)
+         SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
+           FROM ${byId('c', 'musehub_commits', 'commit_id')}
+          WHERE c.commit_id NOT IN (SELECT id FROM have)
          UNION
          -- Each parent is its own primary-key lookup: \`commit_id IN (parent, parent2)\` made
          -- PostgreSQL scan the repo's commits once per generation (70 ms for 1,000 commits).
@@ -249,7 +259,7 @@ export function commitsReachable(
           WHERE p.id IS NOT NULL AND c.commit_id NOT IN (SELECT id FROM have)
        )
      SELECT * FROM walk`,
-    [list(have), repoId, list(want), repoId],
+    [list(have), list(want), repoId, repoId],
   );
 }
 
@@ -268,21 +278,18 @@ export function commitRecords(em: EntityManager, repoId: string, ids: readonly s
   if (!ids.length) return Promise.resolve([]);
   return run<{ commit_id: string; record: Buffer }>(
     em,
-    `SELECT commit_id, record FROM musehub_commits
-      WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
-    [repoId, list(ids)],
+    `SELECT c.commit_id, c.record FROM ${byId('c', 'musehub_commits', 'commit_id')}`,
+    [list(ids), repoId],
   );
 }
 
-/** The object ids each snapshot names (without the records: planning a fetch needs only these). */
 /** Snapshot records as stored (the object lists stay in SQL: parsing them here costs more than the query). */
 export function snapshotRecords(em: EntityManager, repoId: string, ids: readonly string[]) {
   if (!ids.length) return Promise.resolve([]);
   return run<{ snapshot_id: string; record: Buffer }>(
     em,
-    `SELECT snapshot_id, record FROM musehub_snapshots
-      WHERE repo_id = ? AND snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
-    [repoId, list(ids)],
+    `SELECT s.snapshot_id, s.record FROM ${byId('s', 'musehub_snapshots', 'snapshot_id')}`,
+    [list(ids), repoId],
   );
 }
 
@@ -291,9 +298,8 @@ export async function snapshotRecordBytes(em: EntityManager, repoId: string, ids
   if (!ids.length) return 0;
   const [row] = await run<{ bytes: string | null }>(
     em,
-    `SELECT sum(length(record)) AS bytes FROM musehub_snapshots
-      WHERE repo_id = ? AND snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
-    [repoId, list(ids)],
+    `SELECT sum(length(s.record)) AS bytes FROM ${byId('s', 'musehub_snapshots', 'snapshot_id')}`,
+    [list(ids), repoId],
   );
   return Number(row?.bytes ?? 0);
 }
@@ -314,16 +320,16 @@ export function objectsToSend(
   return run<{ object_id: string; size: string }>(
     em,
     `WITH named AS (
-       SELECT o.id FROM musehub_snapshots s CROSS JOIN LATERAL unnest(s.object_ids) AS o(id)
-        WHERE s.repo_id = ? AND s.snapshot_id IN (SELECT jsonb_array_elements_text(?::jsonb))
+       SELECT o.id FROM ${byId('s', 'musehub_snapshots', 'snapshot_id')}
+        CROSS JOIN LATERAL unnest(s.object_ids) AS o(id)
        EXCEPT
-       SELECT o.id FROM musehub_commits c
-         CROSS JOIN LATERAL unnest((SELECT s.object_ids FROM musehub_snapshots s
-                                     WHERE s.repo_id = c.repo_id AND s.snapshot_id = c.snapshot_id)) AS o(id)
-        WHERE c.repo_id = ? AND c.commit_id IN (SELECT jsonb_array_elements_text(?::jsonb)))
-     SELECT mo.object_id, mo.size FROM named JOIN musehub_objects mo ON mo.repo_id = ? AND mo.object_id = named.id
-      ORDER BY mo.object_id`,
-    [repoId, list(snapshotIds), repoId, list(heldCommitIds), repoId],
+       SELECT o.id FROM ${byId('c', 'musehub_commits', 'commit_id')}
+         JOIN musehub_snapshots s ON s.repo_id = c.repo_id AND s.snapshot_id = c.snapshot_id
+        CROSS JOIN LATERAL unnest(s.object_ids) AS o(id))
+     SELECT named.id AS object_id, mo.size FROM named
+      CROSS JOIN LATERAL (SELECT size FROM musehub_objects WHERE repo_id = ? AND object_id = named.id) AS mo
+      ORDER BY named.id`,
+    [list(snapshotIds), repoId, list(heldCommitIds), repoId, repoId],
   );
 }
 
