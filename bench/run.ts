@@ -278,7 +278,9 @@ async function main() {
       ['incremental fetch (1 new commit, have = 999 ids)', `${remote}/fetch`, incBody],
       ['incremental fetch (1 new commit, have = 9,999 ids)', `${fsGw.url}${remotes.long}/fetch`, longBody],
     ] as const) {
-      const row = await load(fsGw, scenario, { url, method: 'POST', headers: msgpack, body, connections: 10 });
+      // One connection: the latency one `muse fetch` sees, compared with one clone's (a p50 under
+      // ten concurrent connections on two cores would mostly measure the queue).
+      const row = await load(fsGw, scenario, { url, method: 'POST', headers: msgpack, body, connections: 1 });
       // The goal: a small fraction of a full clone's time, measured in this run.
       rows.push({ ...row, baseline: 'full clone p50', ratio: round(row.p50ms / refClone.p50ms, 3) });
     }
