@@ -230,9 +230,9 @@ export async function isAncestor(em: EntityManager, repoId: string, ancestor: st
 
 /**
  * Every commit reachable from `want` without passing through a `have` commit, in one
- * recursive query (UNION: a commit reached along two paths is walked once). `have` is
- * materialised once and probed per generation, so a large `have` costs a hash, not a scan
- * per row. Rows come back unordered.
+ * recursive query (UNION: a commit reached along two paths is walked once). `want` must not
+ * contain `have` ids. `have` is materialised once and probed per generation, so a large `have`
+ * costs one hash, not a scan per row. Rows come back unordered.
  */
 export function commitsReachable(
   em: EntityManager,
@@ -246,9 +246,10 @@ export function commitsReachable(
     `WITH RECURSIVE
        have AS MATERIALIZED (SELECT unnest(string_to_array(?, ',')) AS id),
        walk AS (
+         -- \`want\` arrives without the ids that are in \`have\` (the caller filters them), so
+         -- \`have\` is hashed once, for the recursive step only.
          SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
            FROM ${byId('c', 'musehub_commits', 'commit_id')}
-          WHERE ids.id NOT IN (SELECT id FROM have)
          UNION
          -- Each parent is its own primary-key lookup, and \`have\` is tested on the id before it:
          -- \`commit_id IN (parent, parent2)\` scanned the repo's commits once per generation
