@@ -54,6 +54,11 @@ export async function spawnGateway(databaseUrl: string, dataDir: string, env: Re
   } satisfies BenchGateway;
 }
 
+/** A process and its children, for RSS sampling (the baselines are not gateways). */
+export const processTree = (child: ChildProcess): Pick<BenchGateway, 'pids'> => ({
+  pids: () => [child.pid!, ...childPids(child.pid!)],
+});
+
 function childPids(pid: number): number[] {
   try {
     return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
@@ -94,7 +99,7 @@ export async function rssOf(pid: number): Promise<number> {
  * largest growth of any one process over its own RSS just before (a clone is served by one
  * process) and the peak total.
  */
-export async function sampleRss<T>(gw: BenchGateway, work: () => Promise<T>, everyMs = 20) {
+export async function sampleRss<T>(gw: Pick<BenchGateway, 'pids'>, work: () => Promise<T>, everyMs = 20) {
   const pids = gw.pids();
   const idle = await Promise.all(pids.map(rssOf));
   const peak = [...idle];

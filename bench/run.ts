@@ -20,7 +20,7 @@ import { openOrm } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { measureCascade } from './cascade.ts';
-import { type BenchGateway, sampleRss, spawnGateway } from './gateway.ts';
+import { type BenchGateway, processTree, sampleRss, spawnGateway } from './gateway.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -51,7 +51,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
 
 /** An autocannon run against one gateway, with that gateway's peak RSS while it ran. */
-async function load(gw: BenchGateway | null, scenario: string, opts: autocannon.Options): Promise<Row> {
+async function load(gw: Pick<BenchGateway, 'pids'> | null, scenario: string, opts: autocannon.Options): Promise<Row> {
   const run = () => autocannon({ duration: DURATION, connections: CONNECTIONS, ...opts });
   const { result, peakBytes, maxGrowthBytes } = gw
     ? await sampleRss(gw, run)
@@ -186,9 +186,10 @@ async function main() {
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       children.push(child);
-      return Number((await waitForLines(child, /listening (\d+)/g, processes))[1]);
+      const port = Number((await waitForLines(child, /listening (\d+)/g, processes))[1]);
+      return { port, tree: processTree(child) };
     };
-    const baselinePort = await startBaseline(1);
+    const { port: baselinePort, tree: baselineTree } = await startBaseline(1);
 
     const rows: Row[] = [];
     const against = (row: Row, of: Row, label: string): Row => ({
@@ -199,7 +200,7 @@ async function main() {
     // Both sides warmed up the same way before they are measured.
     await load(null, 'warm-up', { url: `http://127.0.0.1:${baselinePort}/refs`, duration: 3, headers: msgpack });
     await load(fsGw, 'warm-up', { url: `${remote}/refs`, duration: 3, headers: msgpack });
-    const bare = await load(null, 'bare Hono, refs bytes from memory (baseline)', {
+    const bare = await load(baselineTree, 'bare Hono, refs bytes from memory (baseline)', {
       url: `http://127.0.0.1:${baselinePort}/refs`,
       headers: msgpack,
     });
@@ -221,9 +222,9 @@ async function main() {
     // The same refs against `musehub serve --workers 2` on the same database and objects.
     const cluster = await spawnGateway(pg.url, path.join(tmp, 'data-fs'), { MUSEHUB_WORKERS: '2' });
     gateways.push(cluster);
-    const bare2Port = await startBaseline(2);
+    const { port: bare2Port, tree: bare2Tree } = await startBaseline(2);
     await load(null, 'warm-up', { url: `http://127.0.0.1:${bare2Port}/refs`, duration: 3, headers: msgpack });
-    const bare2 = await load(null, 'bare Hono, 2 processes (baseline)', {
+    const bare2 = await load(bare2Tree, 'bare Hono, 2 processes (baseline)', {
       url: `http://127.0.0.1:${bare2Port}/refs`,
       headers: msgpack,
     });
