@@ -16,7 +16,14 @@ export {
 } from './delete.service.ts';
 export { forkRepo, listForks } from './fork.service.ts';
 export { type LivenessCacheOptions, type LiveRepo, RepoLivenessCache, type RepoRefs } from './liveness-cache.ts';
-export { BranchNameSchema, branchNameProblem, checkBranchName, slugFromName, slugify } from './names.ts';
+export {
+  BranchNameSchema,
+  branchNameIssue,
+  branchNameProblem,
+  checkBranchName,
+  slugFromName,
+  slugify,
+} from './names.ts';
 export type { Collaborator, Permission, Repo, Visibility } from './repo.entity.ts';
 export {
   type CreateRepoInput,

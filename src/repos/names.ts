@@ -47,18 +47,20 @@ export function branchNameProblem(name: string): string | null {
   return null;
 }
 
+/** The detail's wording for a refused branch name (null when the name is fine). */
+export function branchNameIssue(name: string): string | null {
+  const problem = branchNameProblem(name);
+  return problem && `is not a valid branch name (it ${problem})`;
+}
+
 /** Refuses a branch name with a 400 whose detail names the field and the rule it breaks. */
 export function checkBranchName(name: string, field: string): void {
-  const problem = branchNameProblem(name);
-  if (problem)
-    throw new BadRequestError(
-      `${field}: '${name.slice(0, 300)}' is not a valid branch name (it ${problem})`,
-      'invalid_branch',
-    );
+  const issue = branchNameIssue(name);
+  if (issue) throw new BadRequestError(`${field}: '${name.slice(0, 300)}' ${issue}`, 'invalid_branch');
 }
 
 /** The same rule as a schema, for request bodies: a refused name's detail says which rule it breaks. */
 export const BranchNameSchema = z.string().superRefine((name, ctx) => {
-  const problem = branchNameProblem(name);
-  if (problem) ctx.addIssue({ code: 'custom', message: `is not a valid branch name (it ${problem})` });
+  const issue = branchNameIssue(name);
+  if (issue) ctx.addIssue({ code: 'custom', message: issue });
 });

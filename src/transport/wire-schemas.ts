@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
-import { BranchNameSchema, branchNameProblem } from '../repos/index.ts';
+import { BranchNameSchema, branchNameIssue } from '../repos/index.ts';
 
 /** Request-size caps per body; each breach is a 400/413 with a detail, before any write. */
 export const LIMITS = {
@@ -81,9 +81,8 @@ export const PushRequest = z.object({
       .record(z.string(), hex64)
       .superRefine((heads, ctx) => {
         for (const name of Object.keys(heads)) {
-          const problem = branchNameProblem(name);
-          if (problem)
-            ctx.addIssue({ code: 'custom', path: [name], message: `is not a valid branch name (it ${problem})` });
+          const issue = branchNameIssue(name);
+          if (issue) ctx.addIssue({ code: 'custom', path: [name], message: issue });
         }
       })
       .nullable()
