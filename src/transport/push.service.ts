@@ -54,9 +54,15 @@ export class HeadTooLargeToCloneError extends GatewayError {
   }
 }
 
-async function checkClonable(em: EntityManager, repoId: string, branch: string, head: string, limit: number) {
+async function checkClonable(
+  em: EntityManager,
+  repoId: string,
+  branch: string,
+  head: string,
+  limit: number,
+  branches: number,
+) {
   if (!limit) return;
-  const branches = await branchCount(em, repoId);
   const size = (p: CloneParts) => responseBytes({ ...p, branchCount: branches });
   // Everything the repo stores fits: no head can be over, and the walk is skipped.
   if (size(await repoStoredParts(em, repoId)) <= limit) return;
@@ -89,7 +95,8 @@ export async function applyPush(
   return retryOnDeadlock(() =>
     em.transactional(async (tx) => {
       if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
-      const firstBranch = (await branchCount(tx, repoId)) === 0;
+      const branchesBefore = await branchCount(tx, repoId);
+      const firstBranch = branchesBefore === 0;
       const { head: before, created } = await lockBranch(tx, repoId, branch, newHead);
 
       const bundleCommitIds = new Set(bundle.commits.map((c) => c.commit_id));
@@ -157,7 +164,7 @@ export async function applyPush(
 
       if (created || before !== newHead) {
         // Checked with the new rows in place; a refusal rolls all of them back.
-        await checkClonable(tx, repoId, branch, newHead, maxCloneBytes);
+        await checkClonable(tx, repoId, branch, newHead, maxCloneBytes, branchesBefore + (created ? 1 : 0));
       }
       if (!created && before !== newHead) {
         if (!force && !(await isAncestor(tx, repoId, before, newHead))) {
