@@ -225,6 +225,8 @@ export async function restoreRepo(
   });
   cache?.evictRepo(repoId);
   cache?.evictName(repo.owner, repo.slug);
-  // A fresh read: the locked entity above still carries its tombstone fields.
-  return (await em.fork().findOne(RepoSchema, { repoId }))!;
+  // A fresh read: the locked entity above still carries its tombstone fields. Without the
+  // live filter: a delete that commits right after this restore must not turn the restore's
+  // own answer into a crash (found by the soak); the owner sees the row as it now is.
+  return (await em.fork().findOne(RepoSchema, { repoId }, { filters: false }))!;
 }
