@@ -234,34 +234,36 @@ export async function isAncestor(em: EntityManager, repoId: string, ancestor: st
  * contain `have` ids. `have` is materialised once and probed per generation, so a large `have`
  * costs one hash, not a scan per row. Rows come back unordered.
  */
-export function commitsReachable(
+/**
+ * Commits reachable from \`from\` (them included), breadth-first, at most \`limit\` rows (null: all
+ * of them). The walk knows nothing of what the client holds: the caller stops it at \`have\`
+ * in memory and asks again from where a truncated walk stopped, so the query never carries the
+ * client's history (10,000 ids quoted into the SQL and hashed there cost more than the walk).
+ */
+export function walkCommits(
   em: EntityManager,
   repoId: string,
-  want: readonly string[],
-  have: readonly string[],
+  from: readonly string[],
+  limit: number | null,
 ): Promise<CommitRow[]> {
-  if (!want.length) return Promise.resolve([]);
+  if (!from.length) return Promise.resolve([]);
   return run<CommitRow>(
     em,
-    `WITH RECURSIVE
-       have AS MATERIALIZED (SELECT unnest(string_to_array(?, ',')) AS id),
-       walk AS (
-         -- \`want\` arrives without the ids that are in \`have\` (the caller filters them), so
-         -- \`have\` is hashed once, for the recursive step only.
+    `WITH RECURSIVE walk AS (
          SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
            FROM ${byId('c', 'musehub_commits', 'commit_id')}
          UNION
-         -- Each parent is its own primary-key lookup, and \`have\` is tested on the id before it:
-         -- \`commit_id IN (parent, parent2)\` scanned the repo's commits once per generation
-         -- (70 ms for 1,000 commits), and a join filtered by \`have\` scanned them all too.
+         -- Each parent is its own primary-key lookup: \`commit_id IN (parent, parent2)\` scanned
+         -- the repo's commits once per generation (70 ms for 1,000 commits).
          SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
            FROM walk w
           CROSS JOIN LATERAL (VALUES (w.parent_commit_id), (w.parent2_commit_id)) AS p(id)
           CROSS JOIN LATERAL (SELECT * FROM musehub_commits t WHERE t.repo_id = ? AND t.commit_id = p.id) AS c
-          WHERE p.id IS NOT NULL AND p.id NOT IN (SELECT id FROM have)
+          WHERE p.id IS NOT NULL
        )
-     SELECT * FROM walk`,
-    [have.join(','), list(want), repoId, repoId],
+     -- A LIMIT ends a recursive query's evaluation as soon as it has enough rows.
+     SELECT * FROM walk${limit === null ? '' : ' LIMIT ?'}`,
+    limit === null ? [list(from), repoId, repoId] : [list(from), repoId, repoId, limit],
   );
 }
 

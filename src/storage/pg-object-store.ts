@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../errors.ts';
-import { consumeUpload, HashMismatchError, OBJECT_ID, type ObjectStore } from './object-store.ts';
+import { consumeUpload, HashMismatchError, isObjectId, type ObjectStore } from './object-store.ts';
 
 /**
  * Object bytes in musehub_object_blobs (MUSEHUB_OBJECT_STORE=postgres): every gateway that
@@ -20,7 +20,7 @@ export class PgObjectStore implements ObjectStore {
   }
 
   async put(objectId: string, bytes: Uint8Array): Promise<void> {
-    if (!OBJECT_ID.test(objectId)) throw new Error(`not an object id: ${objectId}`);
+    if (!isObjectId(objectId)) throw new Error(`not an object id: ${objectId}`);
     await this.run(
       'INSERT INTO musehub_object_blobs (object_id, size, content) VALUES (?, ?, ?) ON CONFLICT (object_id) DO NOTHING',
       [objectId, bytes.length, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)],

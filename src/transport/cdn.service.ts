@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../errors.ts';
+import { isObjectId } from '../storage/object-store.ts';
 import type { AuthUser } from '../users/index.ts';
 
 export interface ServableObject {
@@ -18,7 +19,7 @@ export async function findServableObject(
   objectId: string,
 ): Promise<ServableObject> {
   const notFound = new NotFoundError('object not found', 'object_not_found');
-  if (!/^[0-9a-f]{64}$/.test(objectId)) throw notFound;
+  if (!isObjectId(objectId)) throw notFound;
   const rows = await em.getConnection().execute<{ size: string; visibility: string; readable: boolean }[]>(
     `SELECT o.size, r.visibility,
             (r.visibility = 'public' OR r.owner_user_id = ? OR EXISTS (

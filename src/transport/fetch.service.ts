@@ -4,11 +4,11 @@ import {
   branchHeads,
   type CommitRow,
   commitRecords,
-  commitsReachable,
   isLive,
   objectsToSend,
   snapshotRecordBytes,
   snapshotRecords,
+  walkCommits,
 } from '../history/history.store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
@@ -45,7 +45,7 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
   if (!(await isLive(em, repoId))) throw repoNotFound();
   const haveSet = new Set(have);
   const wanted = [...new Set(want)].filter((id) => !haveSet.has(id));
-  const commits = inWalkOrder(await commitsReachable(em, repoId, wanted, have), wanted);
+  const commits = await newCommits(em, repoId, wanted, haveSet);
   const found = new Set(commits.map((c) => c.commit_id));
   const unknown = wanted.filter((id) => !found.has(id));
   if (unknown.length) {
@@ -80,24 +80,53 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
   };
 }
 
-/** Breadth-first from `want`, newest first: the order the per-generation walk produced. */
-function inWalkOrder(rows: CommitRow[], want: string[]): CommitRow[] {
-  const byId = new Map(rows.map((r) => [r.commit_id, r]));
-  const ordered: CommitRow[] = [];
+/**
+ * The commits reachable from `want` without passing through `have`, breadth-first (newest
+ * generation first). A clone walks the whole history in one query. An incremental fetch walks
+ * a bounded number of commits at a time (64, then four times more each round) and stops at
+ * `have` here, in memory: its cost follows what is new, not the length of the client's history.
+ */
+async function newCommits(
+  em: EntityManager,
+  repoId: string,
+  want: readonly string[],
+  have: ReadonlySet<string>,
+): Promise<CommitRow[]> {
+  const known = new Map<string, CommitRow>();
+  let from: readonly string[] = want;
+  for (let limit = 64; ; limit *= 4) {
+    const rows = await walkCommits(em, repoId, from, have.size ? limit : null);
+    for (const r of rows) known.set(r.commit_id, r);
+    const { reached, unexplored } = walkKnown(known, want, have);
+    // A walk that returned fewer rows than it could has seen all of history from `from`: what
+    // is still unexplored then is not stored (an unknown `want`, reported by the caller).
+    if (!have.size || rows.length < limit || !unexplored.length) return reached;
+    from = unexplored;
+  }
+}
+
+/** Breadth-first from `want` over the commits read so far, not entering `have`. */
+function walkKnown(known: ReadonlyMap<string, CommitRow>, want: readonly string[], have: ReadonlySet<string>) {
+  const reached: CommitRow[] = [];
+  const unexplored: string[] = [];
   const seen = new Set<string>();
-  let frontier = want.filter((id) => byId.has(id));
+  let frontier = [...want];
   while (frontier.length) {
     const next: string[] = [];
     for (const id of frontier) {
-      if (seen.has(id)) continue;
+      if (seen.has(id) || have.has(id)) continue;
       seen.add(id);
-      const row = byId.get(id)!;
-      ordered.push(row);
-      for (const p of [row.parent_commit_id, row.parent2_commit_id]) if (p && byId.has(p) && !seen.has(p)) next.push(p);
+      const row = known.get(id);
+      if (!row) {
+        unexplored.push(id);
+        continue;
+      }
+      reached.push(row);
+      for (const p of [row.parent_commit_id, row.parent2_commit_id]) if (p) next.push(p);
     }
     frontier = next;
   }
-  return ordered;
+  return { reached, unexplored };
 }
 
 /** Upper bound of the encoded response; refuses before a byte is sent when it cannot fit. */

@@ -17,7 +17,7 @@ import { insertObjectRows, isLive, lockLiveRepo } from '../history/history.store
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo } from '../middleware/resolve-repo.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
-import { OBJECT_ID, type ObjectStore } from '../storage/object-store.ts';
+import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
 import { fetchResponseStream, fetchResponseValue, planFetch } from './fetch.service.ts';
@@ -166,7 +166,7 @@ export function transportRoutes(deps: TransportDeps) {
     const maxBytes = Number(c.req.query('max'));
     const expires = Number(c.req.query('exp'));
     const sig = c.req.query('sig') ?? '';
-    if (!OBJECT_ID.test(objectId) || !Number.isSafeInteger(maxBytes) || !Number.isSafeInteger(expires)) {
+    if (!isObjectId(objectId) || !Number.isSafeInteger(maxBytes) || !Number.isSafeInteger(expires)) {
       throw new BadRequestError('malformed signed URL', 'invalid_signature');
     }
     if (!verifyGrant(deps.presignKey, { repoId, objectId, maxBytes, expires }, sig)) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
 import { BranchNameSchema, branchNameIssue } from '../repos/index.ts';
+import { isObjectId } from '../storage/object-store.ts';
 
 /** Request-size caps per body; each breach is a 400/413 with a detail, before any write. */
 export const LIMITS = {
@@ -15,7 +16,7 @@ export const LIMITS = {
   presignIds: 10_000,
 } as const;
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
+const hex64 = z.string().refine(isObjectId, 'must be 64 lowercase hex characters (a SHA-256)');
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary (msgpack bin, or base64 in JSON)');
 
 /** Manifest paths are relative, slash-separated and never climb out of the work tree. */
