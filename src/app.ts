@@ -12,7 +12,7 @@ import { WebhookTargetPolicy } from './hub/webhook-target.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
-import { refuseEncodedBodies, strictUtf8Json } from './middleware/body-guards.ts';
+import { strictUtf8Json } from './middleware/body-guards.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { createRouter } from './openapi.ts';
@@ -36,14 +36,12 @@ export interface AppDeps {
 
 const REST_BODY_LIMIT = 1024 * 1024;
 
-/** Builds the Hono app: middleware order is request context → limits → db context → auth → routes. */
+/** Builds the Hono app: middleware order is request context (ids, logs, metrics, encodings) → limits → db context → auth → routes. */
 export function createApp({ orm, config, logger, cache, store, presignKey, tokens, metrics }: AppDeps) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
-  app.use(metrics.middleware());
-  app.use(requestContext(logger));
-  app.use(refuseEncodedBodies());
+  app.use(requestContext(logger, metrics));
 
   // Under --workers, whichever worker takes the scrape answers for all of them.
   app.get('/metrics', async (c) =>

@@ -1,10 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { MiddlewareHandler } from 'hono';
-import { routePath } from 'hono/route';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { AppEnv } from './app-env.ts';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LivenessListener } from './db/liveness-listener.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
+import { RequestDurations } from './request-durations.ts';
 import type { TokenCache } from './users/index.ts';
 
 export interface MetricsSources {
@@ -29,7 +27,11 @@ interface TarnPool {
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly duration: Histogram<'method' | 'route' | 'status'>;
+  private readonly duration = new RequestDurations(
+    'musehub_http_request_duration_seconds',
+    'Request latency by route pattern and status; its _count is the request count.',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
   private readonly tombstones: Counter<'table'>;
   /** Under --workers: asks the primary for every worker's figures, summed. */
   clusterText: (() => Promise<string>) | undefined;
@@ -37,13 +39,7 @@ export class Metrics {
   constructor(sources: MetricsSources) {
     const { registry } = this;
     collectDefaultMetrics({ register: registry });
-    this.duration = new Histogram({
-      name: 'musehub_http_request_duration_seconds',
-      help: 'Request latency by route pattern and status; its _count is the request count.',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    });
+    registry.registerMetric(this.duration as unknown as Parameters<Registry['registerMetric']>[0]);
     this.tombstones = new Counter({
       name: 'musehub_tombstones_written_total',
       help: 'Rows tombstoned by repo deletes, by table.',
@@ -103,20 +99,9 @@ export class Metrics {
     );
   }
 
-  /** Outermost middleware: times every request, labelled by the route that answered it. */
-  middleware(): MiddlewareHandler<AppEnv> {
-    const duration = this.duration;
-    return async function metricsMiddleware(c, next) {
-      const started = performance.now();
-      try {
-        await next();
-      } finally {
-        duration.observe(
-          { method: c.req.method, route: routePath(c) || 'unmatched', status: String(c.res.status) },
-          (performance.now() - started) / 1000,
-        );
-      }
-    };
+  /** One answered request, labelled by the route pattern that answered it (never the path). */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.duration.observe(method, route, status, seconds);
   }
 
   /** The text GET /metrics answers: this process, or the whole cluster when running as a worker. */

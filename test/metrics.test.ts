@@ -47,6 +47,16 @@ test('requests by route pattern and status, cache and pool figures, tombstones b
   expect(
     value(text, 'musehub_http_request_duration_seconds_count{method="GET",route="/:owner/:slug/refs",status="404"}'),
   ).toBe(1);
+  // A well-formed histogram: cumulative buckets ending in +Inf = _count, and a _sum.
+  const refs200 = 'method="GET",route="/:owner/:slug/refs",status="200"';
+  const buckets = text
+    .split('\n')
+    .filter((l) => l.startsWith(`musehub_http_request_duration_seconds_bucket{${refs200},le=`))
+    .map((l) => Number(l.split(' ')[1]));
+  expect(buckets).toHaveLength(15);
+  expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+  expect(value(text, `musehub_http_request_duration_seconds_bucket{${refs200},le="+Inf"}`)).toBe(3);
+  expect(value(text, `musehub_http_request_duration_seconds_sum{${refs200}}`)).toBeGreaterThan(0);
   expect(value(text, 'musehub_tombstones_written_total{table="issues"}')).toBe(2);
   expect(value(text, 'musehub_repo_cache_hits_total')).toBeGreaterThanOrEqual(2);
   expect(value(text, 'musehub_repo_cache_misses_total')).toBeGreaterThanOrEqual(1);
@@ -55,6 +65,20 @@ test('requests by route pattern and status, cache and pool figures, tombstones b
   expect(value(text, 'musehub_token_cache_hits_total')).toBeGreaterThanOrEqual(1);
   expect(value(text, 'musehub_db_pool_max')).toBe(10);
   expect(value(text, 'musehub_db_pool_used')).toBeGreaterThanOrEqual(0);
+  // A compressed body is refused by the outermost middleware, and still counted with its status
+  // under the route it was sent to; a path no route matches is "unmatched".
+  const gz = await gw.request('POST', `${remote}/fetch`, { headers: { 'content-encoding': 'gzip' }, json: {} });
+  expect(gz.status).toBe(415);
+  expect(
+    value(
+      await scrape(),
+      'musehub_http_request_duration_seconds_count{method="POST",route="/:owner/:slug/fetch",status="415"}',
+    ),
+  ).toBe(1);
+  expect((await gw.request('GET', '/no/such/route/here')).status).toBe(404);
+  expect(
+    value(await scrape(), 'musehub_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}'),
+  ).toBe(1);
   // Labels are route patterns: no repo name (private, and now deleted) leaks into metrics.
   expect(text).not.toContain('secret-song-name');
   expect(text).not.toContain(repo.repoId);

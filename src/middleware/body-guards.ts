@@ -7,19 +7,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Compressed request bodies are refused (415) rather than inflated: the size limits then
  * bound the bytes the gateway handles, and no decompression bomb can get past them.
+ * Checked by the outermost middleware (requestContext), for every request.
  */
-export function refuseEncodedBodies(): MiddlewareHandler<AppEnv> {
-  return async function refuseEncodedBodiesMiddleware(c, next) {
-    const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
-    if (encoding && encoding !== 'identity') {
-      throw new GatewayError(
-        415,
-        'unsupported_content_encoding',
-        `Content-Encoding '${encoding}' is not accepted; send the body uncompressed`,
-      );
-    }
-    await next();
-  };
+export function encodedBodyRefusal(contentEncoding: string | undefined): GatewayError | null {
+  const encoding = contentEncoding?.trim().toLowerCase();
+  if (!encoding || encoding === 'identity') return null;
+  return new GatewayError(
+    415,
+    'unsupported_content_encoding',
+    `Content-Encoding '${encoding}' is not accepted; send the body uncompressed`,
+  );
 }
 
 /**
