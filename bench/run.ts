@@ -275,11 +275,22 @@ async function main() {
     await cluster.stop();
 
     const fileCopy = await fileCopyRate(tmp);
-    // The clone's ceiling: reading the same object files, one after another, as `cat` does.
-    const objectFile = (id: string) => path.join(tmp, 'data-fs', 'objects', id.slice(0, 2), id.slice(2));
-    const catRate = await readFilesRate(
+    // The clone's ceilings: reading the same bytes from files as \`cat\` does — one file per
+    // object (the reference repo's 5,000, written out on the same disk: the layout the issue's
+    // ceiling names), and the pack files the filesystem store actually holds them in.
+    const looseDir = path.join(tmp, 'loose-objects');
+    const looseFiles: string[] = [];
+    for (const o of repo.objects) {
+      const file = path.join(looseDir, o.object_id.slice(0, 2), o.object_id.slice(2));
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(file, o.content);
+      looseFiles.push(file);
+    }
+    const catRate = await readFilesRate(tmp, looseFiles);
+    const packDir = path.join(tmp, 'data-fs', 'objects', 'packs');
+    const catPacksRate = await readFilesRate(
       tmp,
-      repo.objects.map((o) => objectFile(o.object_id)),
+      (await fs.readdir(packDir)).filter((n) => n.endsWith('.pack')).map((n) => path.join(packDir, n)),
     );
     const bigHead = big.commits.at(-1)!.commit_id as string;
     for (const [store, gw] of [
@@ -382,7 +393,7 @@ async function main() {
     console.table(table);
     console.log(
       `baselines: bare Hono ${bare.reqPerSec} req/s (1 process), ${bare2.reqPerSec} req/s (2 processes); ` +
-        `cat of the reference repo's object files ${Math.round(catRate)} MB/s; file copy ${Math.round(fileCopy)} MB/s (same disk as the filesystem store)`,
+        `cat of the reference repo's objects as one file each ${Math.round(catRate)} MB/s, of the store's pack files ${Math.round(catPacksRate)} MB/s; file copy ${Math.round(fileCopy)} MB/s (same disk as the filesystem store)`,
     );
     console.log(
       `settings: 1 worker per gateway unless stated, pool ${config.dbPoolMax} connections, statement timeout ${config.dbStatementTimeoutMs} ms, ` +
@@ -398,7 +409,7 @@ async function main() {
     }
     const [inc1k, inc10k] = rows.filter((r) => r.scenario.startsWith('incremental fetch'));
     console.log(
-      `goals: full clone ${refClone.ratio} × cat (goal ≥ 0.4), first byte ${round(refClone.firstByteMs! / refClone.p50ms, 3)} of the clone's time (goal ≤ 0.1); ` +
+      `goals: full clone ${refClone.ratio} × cat of one file per object (goal ≥ 0.4; ${round(refClone.mbPerSec! / catPacksRate, 3)} × cat of the pack files), first byte ${round(refClone.firstByteMs! / refClone.p50ms, 3)} of the clone's time (goal ≤ 0.1); ` +
         `60 MiB clone ${rows.find((r) => r.scenario === 'full clone, 60 MiB of 1 MiB objects (filesystem store)')!.ratio} × file copy (goal ≥ 0.5); ` +
         `incremental p50 have=9,999 / have=999 ${round(inc10k!.p50ms / Math.max(1, inc1k!.p50ms), 2)} (goal < 1.5; bare Hono's own ${round(inc10k!.floorP50ms! / Math.max(1, inc1k!.floorP50ms!), 2)}; ` +
         `the gateway's time above bare Hono ${inc1k!.p50ms - inc1k!.floorP50ms!} and ${inc10k!.p50ms - inc10k!.floorP50ms!} ms), ${inc1k!.ratio} and ${inc10k!.ratio} × full clone (goal ≤ 0.02); ` +
@@ -430,6 +441,7 @@ async function main() {
       seed: { commits: 1000, objects: 5000, branches: 20, totalMiB: mib(repoBytes), pushMs: seedMs },
       fileCopyMBps: Math.round(fileCopy),
       catMBps: Math.round(catRate),
+      catPacksMBps: Math.round(catPacksRate),
       cascade,
       rows,
     };

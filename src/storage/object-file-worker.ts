@@ -6,84 +6,107 @@ import { Worker } from 'node:worker_threads';
  * share of a clone's CPU on this kind of machine, where each wake-up of the pool is expensive).
  * The event loop never waits on the disk.
  *
- * Reads: whole files of known sizes into one buffer per batch, handed back without a copy.
- * Writes (group durability): every file of the batch is written to its temp file, then all are
- * fsynced, then renamed into place, then each directory touched is fsynced once; the batch
- * resolves only after that, so an answer never precedes durability. A process killed midway
- * leaves temp files named after its pid, which the next start removes.
+ * Reads: byte ranges of files (a whole loose object, or one object inside a pack) into one
+ * buffer per batch, each file opened once and adjacent ranges read together, handed back
+ * without a copy.
+ * Writes: a batch becomes one pack file and its index (see pack-index.ts), each written to a
+ * temp file and fsynced, then renamed into place (pack first, so an index never names a
+ * missing pack), then the pack directory fsynced; the batch resolves only after that, so an
+ * answer never precedes durability. A process killed midway leaves temp files named after its
+ * pid, which the next start removes.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const path = require('node:path');
 
-function read({ paths, sizes }) {
+function read({ files, ranges }) {
   let total = 0;
-  for (const s of sizes) total += s;
+  for (const r of ranges) total += r[2];
   const buffer = new ArrayBuffer(total);
   const view = new Uint8Array(buffer);
-  const lengths = [];
-  let at = 0;
-  for (let i = 0; i < paths.length; i++) {
-    const fd = fs.openSync(paths[i], 'r');
-    let n = 0;
-    try {
-      while (n < sizes[i]) {
-        const got = fs.readSync(fd, view, at + n, sizes[i] - n, n);
+  const lengths = new Array(ranges.length).fill(0);
+  const fds = new Map();
+  try {
+    let at = 0;
+    for (let i = 0; i < ranges.length; ) {
+      const [file, offset] = ranges[i];
+      // Ranges that follow each other in the same file (a pack read in the order it was
+      // written) are one read.
+      let j = i + 1;
+      let want = ranges[i][2];
+      while (j < ranges.length && ranges[j][0] === file && ranges[j][1] === offset + want) want += ranges[j++][2];
+      let fd = fds.get(file);
+      if (fd === undefined) {
+        fd = fs.openSync(files[file], 'r');
+        fds.set(file, fd);
+      }
+      let n = 0;
+      while (n < want) {
+        const got = fs.readSync(fd, view, at + n, want - n, offset + n);
         if (got === 0) break;
         n += got;
       }
-    } finally {
-      fs.closeSync(fd);
+      for (let k = i; k < j; k++) {
+        lengths[k] = Math.max(0, Math.min(ranges[k][2], n));
+        n -= ranges[k][2];
+      }
+      at += want;
+      i = j;
     }
-    lengths.push(n);
-    at += sizes[i];
+  } finally {
+    for (const fd of fds.values()) fs.closeSync(fd);
   }
   return [{ buffer, lengths }, [buffer]];
 }
 
-function syncDir(dir) {
-  const fd = fs.openSync(dir, 'r');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+function writeWhole(file, chunks, created) {
+  const fd = fs.openSync(file, 'wx', 0o644);
+  created.push(file);
+  try {
+    // writev takes at most IOV_MAX (1024) buffers at a time.
+    for (let i = 0; i < chunks.length; i += 1024) {
+      const part = chunks.slice(i, i + 1024);
+      let left = part.reduce((n, b) => n + b.length, 0);
+      while (left > 0) {
+        const wrote = fs.writevSync(fd, part);
+        left -= wrote;
+        if (left > 0) trim(part, wrote);
+      }
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-function write({ items, tmpDir }) {
-  const fresh = items.filter((it) => !fs.existsSync(it.target));
-  const open = [];
+/** Drops the first n bytes of a list of buffers, after a short writev. */
+function trim(parts, n) {
+  while (n > 0 && parts.length) {
+    if (parts[0].length <= n) n -= parts.shift().length;
+    else { parts[0] = parts[0].subarray(n); n = 0; }
+  }
+}
+
+function pack({ chunks, index, tmpPack, tmpIndex, packPath, indexPath, packDir }) {
+  const created = [];
   try {
-    for (const it of fresh) {
-      const fd = fs.openSync(it.tmp, 'wx', 0o644);
-      open.push({ fd, it });
-      let at = 0;
-      while (at < it.bytes.length) at += fs.writeSync(fd, it.bytes, at);
-    }
-    for (const { fd } of open) fs.fsyncSync(fd);
+    writeWhole(tmpPack, chunks, created);
+    writeWhole(tmpIndex, [index], created);
   } catch (err) {
-    for (const { fd, it } of open) { try { fs.closeSync(fd); } catch {} try { fs.rmSync(it.tmp, { force: true }); } catch {} }
+    for (const f of created) { try { fs.rmSync(f, { force: true }); } catch {} }
     throw err;
   }
-  for (const { fd } of open) fs.closeSync(fd);
-  const dirs = new Set();
-  let created = false;
-  for (const { it } of open) {
-    const dir = path.dirname(it.target);
-    if (!dirs.has(dir) && !fs.existsSync(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      created = true;
-    }
-    fs.renameSync(it.tmp, it.target);
-    dirs.add(dir);
-  }
-  // The renames, and any new directory, are durable only once their directories are synced.
-  for (const dir of dirs) syncDir(dir);
-  if (created) syncDir(path.dirname([...dirs][0]));
-  if (dirs.size) syncDir(tmpDir);
-  return [{ written: open.length }, []];
+  fs.renameSync(tmpPack, packPath);
+  fs.renameSync(tmpIndex, indexPath);
+  // The renames are durable once the directory holding them is.
+  const fd = fs.openSync(packDir, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  return [{ written: chunks.length }, []];
 }
 
 parentPort.on('message', (msg) => {
   try {
-    const [result, transfer] = msg.op === 'read' ? read(msg) : write(msg);
+    const [result, transfer] = msg.op === 'read' ? read(msg) : pack(msg);
     parentPort.postMessage({ id: msg.id, ...result }, transfer);
   } catch (err) {
     parentPort.postMessage({ id: msg.id, error: { message: err.message, code: err.code } });
@@ -99,12 +122,24 @@ interface Reply {
   error?: { message: string; code?: string };
 }
 
-export interface FileWrite {
-  /** Temp file to write first (created exclusively). */
-  tmp: string;
-  /** Where it is renamed to once durable; an existing target is left as it is. */
-  target: string;
-  bytes: Uint8Array;
+/** Where an object's bytes are: a whole loose file (offset 0), or a range of a pack. */
+export interface ByteRange {
+  file: string;
+  offset: number;
+  length: number;
+}
+
+export interface PackWrite {
+  /** The objects' bytes, in pack order. */
+  chunks: readonly Uint8Array[];
+  /** The encoded index (pack-index.ts). */
+  index: Uint8Array;
+  /** Temp files to write first (created exclusively), then their final names. */
+  tmpPack: string;
+  tmpIndex: string;
+  packPath: string;
+  indexPath: string;
+  packDir: string;
 }
 
 export class ObjectFileWorker {
@@ -146,26 +181,33 @@ export class ObjectFileWorker {
     });
   }
 
-  /** The files' bytes, in order. A file shorter than its size (or missing) fails the batch. */
-  async read(paths: readonly string[], sizes: readonly number[]): Promise<Buffer[]> {
-    if (!paths.length) return [];
-    const reply = await this.call({ op: 'read', paths, sizes });
+  /** The ranges' bytes, in order. A range the file does not hold whole (or a missing file) fails the batch. */
+  async read(ranges: readonly ByteRange[]): Promise<Buffer[]> {
+    if (!ranges.length) return [];
+    const fileIndex = new Map<string, number>();
+    const wire = ranges.map((r) => {
+      if (!fileIndex.has(r.file)) fileIndex.set(r.file, fileIndex.size);
+      return [fileIndex.get(r.file)!, r.offset, r.length];
+    });
+    const reply = await this.call({ op: 'read', files: [...fileIndex.keys()], ranges: wire });
     const out: Buffer[] = [];
     let at = 0;
-    paths.forEach((p, i) => {
-      if (reply.lengths![i] !== sizes[i]) {
-        throw new Error(`${p} holds ${reply.lengths![i]} bytes, its object row says ${sizes[i]}`);
+    ranges.forEach((r, i) => {
+      if (reply.lengths![i] !== r.length) {
+        throw new Error(
+          `${r.file} holds ${reply.lengths![i]} of the ${r.length} bytes its object row says at ${r.offset}`,
+        );
       }
-      out.push(Buffer.from(reply.buffer!, at, sizes[i]));
-      at += sizes[i]!;
+      out.push(Buffer.from(reply.buffer!, at, r.length));
+      at += r.length;
     });
     return out;
   }
 
-  /** Writes a batch durably (see above); resolves with how many files were new. */
-  async write(items: readonly FileWrite[], tmpDir: string): Promise<number> {
-    if (!items.length) return 0;
-    return (await this.call({ op: 'write', items, tmpDir })).written!;
+  /** Writes one pack and its index durably (see above). */
+  async pack(write: PackWrite): Promise<number> {
+    if (!write.chunks.length) return 0;
+    return (await this.call({ op: 'pack', ...write })).written!;
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { CHECK_NAMES, checkIntegrity } from '../../src/integrity/fsck.ts';
+import type { FsObjectStore } from '../../src/storage/object-store.ts';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -40,7 +40,22 @@ async function pushedRepo(name: string) {
   return { repo, commit, objects };
 }
 
-const objectFile = (id: string) => path.join(gw.dataDir, 'objects', id.slice(0, 2), id.slice(2));
+/** Where an object's bytes sit on disk: a range of a pack (or a loose file). */
+const locate = (id: string) => (gw.store as FsObjectStore).locate(id);
+/** Writes over an object's bytes in place, behind the store's back. */
+async function overwrite(id: string, bytes: Buffer) {
+  const r = await locate(id);
+  expect(bytes.length).toBe(r.length);
+  const file = await fs.open(r.file, 'r+');
+  try {
+    await file.write(bytes, 0, bytes.length, r.offset);
+  } finally {
+    await file.close();
+  }
+}
+const tampered = (content: Buffer) => Buffer.alloc(content.length, 'tampered');
+/** The files a removal broke, to put back as they were. */
+const removed = new Map<string, Buffer>();
 const run = (text: string, params: unknown[]) => sql(gw.databaseUrl, text, params).then(() => undefined);
 const KINDS = [
   ['issue', 'musehub_issues', 'deleted_at = now()', 'deleted_at = NULL'],
@@ -101,14 +116,22 @@ const BREAKS: {
   {
     checks: ['object bytes are stored'],
     mentions: (p) => `object ${p.objects[0]!.object_id} is missing`,
-    breakIt: (p) => fs.rm(objectFile(p.objects[0]!.object_id)),
-    mend: (p) => fs.writeFile(objectFile(p.objects[0]!.object_id), p.objects[0]!.content),
+    // The pack loses this object's bytes and everything after them.
+    breakIt: async (p) => {
+      const r = await locate(p.objects[0]!.object_id);
+      removed.set(r.file, await fs.readFile(r.file));
+      await fs.truncate(r.file, r.offset);
+    },
+    mend: async () => {
+      for (const [file, bytes] of removed) await fs.writeFile(file, bytes);
+      removed.clear();
+    },
   },
   {
     checks: ['object bytes hash to their id'],
     mentions: (p) => `object ${p.objects[0]!.object_id} hashes to`,
-    breakIt: (p) => fs.writeFile(objectFile(p.objects[0]!.object_id), 'tampered'),
-    mend: (p) => fs.writeFile(objectFile(p.objects[0]!.object_id), p.objects[0]!.content),
+    breakIt: (p) => overwrite(p.objects[0]!.object_id, tampered(p.objects[0]!.content)),
+    mend: (p) => overwrite(p.objects[0]!.object_id, p.objects[0]!.content),
   },
   {
     checks: ['object size matches its row'],
@@ -200,7 +223,7 @@ test('each broken invariant is reported, and the CLI exits 1 naming it', async (
   ]);
   // Object bytes that no longer hash to their id.
   const victim = objects[0]!.object_id;
-  await fs.writeFile(path.join(gw.dataDir, 'objects', victim.slice(0, 2), victim.slice(2)), 'tampered');
+  await overwrite(victim, tampered(objects[0]!.content));
   // A live issue under a deleted repo, written behind the delete service's back.
   await sql(
     gw.databaseUrl,
@@ -232,6 +255,6 @@ test('each broken invariant is reported, and the CLI exits 1 naming it', async (
     commit.commit_id,
     repo.repoId,
   ]);
-  await fs.writeFile(path.join(gw.dataDir, 'objects', victim.slice(0, 2), victim.slice(2)), objects[0]!.content);
+  await overwrite(victim, objects[0]!.content);
   await gw.expectIntegrity();
 });

@@ -9,66 +9,72 @@ const files = new ObjectFileWorker();
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-files-'));
   await fs.mkdir(path.join(dir, 'tmp'));
+  await fs.mkdir(path.join(dir, 'packs'));
 });
 afterAll(async () => {
   await files.close();
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-const tmp = (name: string) => path.join(dir, 'tmp', name);
-const target = (name: string) => path.join(dir, name.slice(0, 2), name);
+const at = (...p: string[]) => path.join(dir, ...p);
+const pack = (name: string, chunks: Buffer[], tmpName = name) =>
+  files.pack({
+    chunks,
+    index: Buffer.from(`index of ${name}`),
+    tmpPack: at('tmp', `${tmpName}.pack`),
+    tmpIndex: at('tmp', `${tmpName}.idx`),
+    packPath: at('packs', `${name}.pack`),
+    indexPath: at('packs', `${name}.idx`),
+    packDir: at('packs'),
+  });
 
-test('a batch is written to its targets, nothing is left in tmp, and an existing target is kept as it is', async () => {
-  await fs.mkdir(path.join(dir, 'aa'), { recursive: true });
-  await fs.writeFile(target('aa-existing'), 'first');
-  const written = await files.write(
-    [
-      { tmp: tmp('1'), target: target('aa-one'), bytes: Buffer.from('one') },
-      { tmp: tmp('2'), target: target('bb-two'), bytes: Buffer.alloc(200_000, 7) },
-      { tmp: tmp('3'), target: target('aa-existing'), bytes: Buffer.from('second') },
-    ],
-    path.join(dir, 'tmp'),
-  );
-  expect(written).toBe(2);
-  expect(await fs.readFile(target('aa-one'), 'utf8')).toBe('one');
-  expect((await fs.readFile(target('bb-two'))).equals(Buffer.alloc(200_000, 7))).toBe(true);
-  expect(await fs.readFile(target('aa-existing'), 'utf8')).toBe('first');
-  expect(await fs.readdir(path.join(dir, 'tmp'))).toEqual([]);
+test('a pack holds its chunks end to end, its index beside it, and nothing is left in tmp', async () => {
+  // More chunks than one writev takes (1,024), of uneven sizes.
+  const chunks = Array.from({ length: 1500 }, (_, i) => Buffer.alloc(1 + (i % 300), i % 251));
+  expect(await pack('one', chunks)).toBe(1500);
+  expect((await fs.readFile(at('packs', 'one.pack'))).equals(Buffer.concat(chunks))).toBe(true);
+  expect(await fs.readFile(at('packs', 'one.idx'), 'utf8')).toBe('index of one');
+  expect(await fs.readdir(at('tmp'))).toEqual([]);
 });
 
-test('a batch that fails midway leaves none of its temp files and moves nothing into place', async () => {
-  await fs.writeFile(tmp('taken'), 'someone else'); // exclusive create of this temp path fails
+test('a pack that cannot be written leaves no temp file and moves nothing into place', async () => {
+  await fs.writeFile(at('tmp', 'taken.idx'), 'someone else'); // exclusive create of the index fails
+  await expect(pack('two', [Buffer.from('x')], 'taken')).rejects.toMatchObject({ code: 'EEXIST' });
+  expect(await fs.readdir(at('tmp'))).toEqual(['taken.idx']);
+  expect((await fs.readdir(at('packs'))).sort()).toEqual(['one.idx', 'one.pack']);
+  await fs.rm(at('tmp', 'taken.idx'));
+});
+
+test('reads return each range in order, adjacent ranges of a file and whole files alike', async () => {
+  await fs.writeFile(at('loose'), 'a loose object');
+  const [a, b, loose, c] = await files.read([
+    { file: at('packs', 'one.pack'), offset: 0, length: 1 },
+    { file: at('packs', 'one.pack'), offset: 1, length: 2 },
+    { file: at('loose'), offset: 0, length: 14 },
+    { file: at('packs', 'one.pack'), offset: 1 + 2 + 3, length: 5 },
+  ]);
+  expect([...a!]).toEqual([0]);
+  expect([...b!]).toEqual([1, 1]);
+  expect(loose!.toString()).toBe('a loose object');
+  expect([...c!]).toEqual([3, 3, 3, 3, 4]);
+  expect(await files.read([])).toEqual([]);
+});
+
+test('a missing file or a range past its end fails the batch, and the reader keeps working', async () => {
+  await expect(files.read([{ file: at('missing'), offset: 0, length: 1 }])).rejects.toMatchObject({ code: 'ENOENT' });
   await expect(
-    files.write(
-      [
-        { tmp: tmp('4'), target: target('cc-four'), bytes: Buffer.from('four') },
-        { tmp: tmp('taken'), target: target('cc-five'), bytes: Buffer.from('five') },
-      ],
-      path.join(dir, 'tmp'),
-    ),
-  ).rejects.toMatchObject({ code: 'EEXIST' });
-  expect(await fs.readdir(path.join(dir, 'tmp'))).toEqual(['taken']);
-  await expect(fs.access(target('cc-four'))).rejects.toThrow();
-  await fs.rm(tmp('taken'));
-});
-
-test('reads return each file whole, in order; a missing or short file fails the batch', async () => {
-  const [one, two] = await files.read([target('aa-one'), target('bb-two')], [3, 200_000]);
-  expect(one!.toString()).toBe('one');
-  expect(two!.equals(Buffer.alloc(200_000, 7))).toBe(true);
-  expect(await files.read([], [])).toEqual([]);
-  await expect(files.read([target('zz-missing')], [1])).rejects.toMatchObject({ code: 'ENOENT' });
-  await expect(files.read([target('aa-one')], [10])).rejects.toThrow(/holds 3 bytes, its object row says 10/);
-});
-
-test('the reader keeps working after a failed batch, and reads in parallel batches in order', async () => {
+    files.read([
+      { file: at('loose'), offset: 10, length: 4 },
+      { file: at('loose'), offset: 14, length: 6 },
+    ]),
+  ).rejects.toThrow(/holds 0 of the 6 bytes its object row says at 14/);
   const batches = await Promise.all(
     Array.from({ length: 8 }, (_, i) =>
-      files.read([target('aa-one'), target('bb-two')], [3, 200_000]).then((b) => [i, b] as const),
+      files.read([{ file: at('loose'), offset: 2, length: 5 }]).then((b) => [i, b] as const),
     ),
   );
-  batches.forEach(([i, [one]], j) => {
+  batches.forEach(([i, [bytes]], j) => {
     expect(i).toBe(j);
-    expect(one!.toString()).toBe('one');
+    expect(bytes!.toString()).toBe('loose');
   });
 });
