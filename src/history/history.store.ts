@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql as run } from '../db/sql.ts';
 
 /**
  * Lean SQL for a repo's version history (branches, commits, snapshots, object rows).
@@ -19,10 +20,6 @@ const list = (values: readonly string[]) => JSON.stringify(values);
 const byId = (alias: string, table: string, column: string) =>
   `jsonb_array_elements_text(?::jsonb) AS ids(id)
    CROSS JOIN LATERAL (SELECT * FROM ${table} t WHERE t.repo_id = ? AND t.${column} = ids.id) AS ${alias}`;
-
-function run<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-  return em.getConnection().execute<T[]>(sql, params, 'all', em.getTransactionContext());
-}
 
 export interface CommitRow {
   commit_id: string;

@@ -57,12 +57,16 @@ export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHand
 }
 
 /**
- * The pattern of the route the request matched (`/:owner/:slug/refs`), even when a middleware
- * answered first (a 404, a 415); `unmatched` when only middleware matched it.
+ * The pattern of the route that answered (`/:owner/:slug/refs`), or that would have when a
+ * middleware answered first (a 404, a 415); `unmatched` when only middleware matched.
  */
 function routeLabel(c: Context<AppEnv>): string {
-  const last = matchedRoutes(c).at(-1);
-  return last && last.method !== 'ALL' ? last.path : 'unmatched';
+  // Handlers are registered for a method; middleware (and catch-all fallbacks) for ALL. The
+  // request ended at routeIndex: a handler there answered it; a middleware there answered
+  // for the first handler after it.
+  const routes = matchedRoutes(c);
+  for (let i = c.req.routeIndex; i < routes.length; i++) if (routes[i]!.method !== 'ALL') return routes[i]!.path;
+  return 'unmatched';
 }
 
 /** One EntityManager fork per request, so the identity map never carries state across requests. */

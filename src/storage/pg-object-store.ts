@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 import { NotFoundError } from '../errors.ts';
 import { consumeUpload, HashMismatchError, isObjectId, type ObjectStore } from './object-store.ts';
 
@@ -12,7 +13,7 @@ export class PgObjectStore implements ObjectStore {
   constructor(private readonly orm: MikroORM) {}
 
   private run<T>(sql: string, params: unknown[]): Promise<T[]> {
-    return this.orm.em.getConnection().execute<T[]>(sql, params);
+    return runSql<T>(this.orm.em, sql, params);
   }
 
   async has(objectId: string): Promise<boolean> {
