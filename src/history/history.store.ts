@@ -12,9 +12,9 @@ import { runSql as run } from '../db/sql.ts';
 const list = (values: readonly string[]) => JSON.stringify(values);
 
 /**
- * \`FROM\` rows of \`table\` (as \`alias\`) whose \`column\` is one of a JSON list parameter, driven by
+ * `FROM` rows of `table` (as `alias`) whose `column` is one of a JSON list parameter, driven by
  * the list: one primary-key lookup per id, so rows read grow with the list, not with the repo
- * (\`column IN (SELECT …)\` let the planner scan every row of the repo, the more so before
+ * (`column IN (SELECT …)` let the planner scan every row of the repo, the more so before
  * ANALYZE has seen a fresh push). Parameters: the list, then the repo id.
  */
 const byId = (alias: string, table: string, column: string) =>
@@ -231,9 +231,13 @@ export async function isAncestor(em: EntityManager, repoId: string, ancestor: st
  * contain `have` ids. `have` is materialised once and probed per generation, so a large `have`
  * costs one hash, not a scan per row. Rows come back unordered.
  */
+export interface WalkedCommit extends CommitRow {
+  record: Buffer;
+}
+
 /**
- * Commits reachable from \`from\` (them included), breadth-first, at most \`limit\` rows (null: all
- * of them). The walk knows nothing of what the client holds: the caller stops it at \`have\`
+ * Commits reachable from `from` (them included), with their stored records, breadth-first, at
+ * most `limit` rows (null: all of them): what a fetch sends, read once. The walk knows nothing of what the client holds: the caller stops it at `have`
  * in memory and asks again from where a truncated walk stopped, so the query never carries the
  * client's history (10,000 ids quoted into the SQL and hashed there cost more than the walk).
  */
@@ -242,17 +246,17 @@ export function walkCommits(
   repoId: string,
   from: readonly string[],
   limit: number | null,
-): Promise<CommitRow[]> {
+): Promise<WalkedCommit[]> {
   if (!from.length) return Promise.resolve([]);
-  return run<CommitRow>(
+  return run<WalkedCommit>(
     em,
     `WITH RECURSIVE walk AS (
-         SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
+         SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id, c.record
            FROM ${byId('c', 'musehub_commits', 'commit_id')}
          UNION
          -- Each parent is its own primary-key lookup: \`commit_id IN (parent, parent2)\` scanned
          -- the repo's commits once per generation (70 ms for 1,000 commits).
-         SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id
+         SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id, c.record
            FROM walk w
           CROSS JOIN LATERAL (VALUES (w.parent_commit_id), (w.parent2_commit_id)) AS p(id)
           CROSS JOIN LATERAL (SELECT * FROM musehub_commits t WHERE t.repo_id = ? AND t.commit_id = p.id) AS c
@@ -272,15 +276,6 @@ export function commitsByIds(em: EntityManager, repoId: string, ids: readonly st
     `SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id FROM musehub_commits
       WHERE repo_id = ? AND commit_id IN (SELECT jsonb_array_elements_text(?::jsonb))`,
     [repoId, list(ids)],
-  );
-}
-
-export function commitRecords(em: EntityManager, repoId: string, ids: readonly string[]) {
-  if (!ids.length) return Promise.resolve([]);
-  return run<{ commit_id: string; record: Buffer }>(
-    em,
-    `SELECT c.commit_id, c.record FROM ${byId('c', 'musehub_commits', 'commit_id')}`,
-    [list(ids), repoId],
   );
 }
 

@@ -12,7 +12,8 @@ export interface FetchRecords {
   /** Encoded snapshot records, possibly still being read: `snapshotCount` of them. */
   snapshots: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
   snapshotCount: number;
-  branchHeads: Readonly<Record<string, string>>;
+  /** Needed only at the end of the response: may still be on its way when writing starts. */
+  branchHeads: Readonly<Record<string, string>> | PromiseLike<Readonly<Record<string, string>>>;
 }
 
 export interface FetchObject {
@@ -114,11 +115,12 @@ export class ChunkWriter {
 /**
  * `{commits, snapshots, objects: [{object_id, content}], branch_heads}` — the four keys in the
  * order the muse client's fetch expects — as a stream of chunks. `objectCount` must be the
- * number of objects `objects` yields (msgpack arrays carry their length up front).
+ * number of objects `objects` yields (msgpack arrays carry their length up front); it is
+ * awaited only once the commits and snapshots are written.
  */
 export async function* writeFetchResponse(
   records: FetchRecords,
-  objectCount: number,
+  objectCount: number | PromiseLike<number>,
   objects: AsyncIterable<FetchObject>,
   chunkSize = DEFAULT_CHUNK,
 ): AsyncGenerator<Uint8Array> {
@@ -127,6 +129,8 @@ export async function* writeFetchResponse(
   w.str('commits');
   w.arrayHeader(records.commits.length);
   for (const c of records.commits) w.raw(c);
+  // What is complete goes out now: the first bytes need nothing that is still being read.
+  yield* w.drain();
   w.str('snapshots');
   w.arrayHeader(records.snapshotCount);
   let snapshots = 0;
@@ -139,10 +143,11 @@ export async function* writeFetchResponse(
     throw new Error(`${snapshots} snapshots written, ${records.snapshotCount} announced`);
   }
   w.str('objects');
-  w.arrayHeader(objectCount);
+  const count = await objectCount;
+  w.arrayHeader(count);
   let written = 0;
   for await (const o of objects) {
-    if (++written > objectCount) throw new Error(`more objects than the ${objectCount} announced`);
+    if (++written > count) throw new Error(`more objects than the ${count} announced`);
     w.mapHeader(2);
     w.str('object_id');
     w.str(o.objectId);
@@ -151,9 +156,9 @@ export async function* writeFetchResponse(
     w.raw(o.bytes);
     yield* w.drain();
   }
-  if (written !== objectCount) throw new Error(`${written} objects written, ${objectCount} announced`);
+  if (written !== count) throw new Error(`${written} objects written, ${count} announced`);
   w.str('branch_heads');
-  const heads = Object.entries(records.branchHeads);
+  const heads = Object.entries(await records.branchHeads);
   w.mapHeader(heads.length);
   for (const [name, head] of heads) {
     w.str(name);

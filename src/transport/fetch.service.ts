@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BadRequestError, GatewayError, repoNotFound } from '../errors.ts';
+import { type CloneParts, repoStoredParts } from '../history/clone-size.ts';
 import {
   branchHeads,
-  type CommitRow,
-  commitRecords,
   isLive,
   objectsToSend,
   snapshotRecordBytes,
   snapshotRecords,
+  type WalkedCommit,
   walkCommits,
 } from '../history/history.store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -27,11 +27,23 @@ export class FetchTooLargeError extends GatewayError {
   }
 }
 
+export interface PlannedObject {
+  object_id: string;
+  size: number;
+}
+
 export interface FetchPlan {
-  commitIds: string[];
+  /** The commits to send, in walk order (newest generation first), with their stored records. */
+  commits: WalkedCommit[];
   snapshotIds: string[];
-  objects: { object_id: string; size: number }[];
-  branchHeads: Record<string, string>;
+  /**
+   * Started by planFetch and awaited where the response needs them: a clone's first bytes
+   * need neither (its size is bounded by the repo's, see checkSize).
+   */
+  objects: Promise<PlannedObject[]>;
+  branchHeads: Promise<Record<string, string>>;
+  /** For a clone: the size of everything the repo stores, the bound its answer cannot exceed. */
+  repoBound: Promise<CloneParts> | null;
   /** No `have`: the client holds nothing of this history (a clone). */
   clone: boolean;
 }
@@ -43,6 +55,11 @@ export interface FetchPlan {
  */
 export async function planFetch(em: EntityManager, repoId: string, want: string[], have: string[]): Promise<FetchPlan> {
   if (!(await isLive(em, repoId))) throw repoNotFound();
+  // Not needed before the first byte of the answer, so read while the history is walked.
+  const heads = branchHeads(em, repoId);
+  const repoBound = have.length === 0 ? repoStoredParts(em, repoId) : null;
+  heads.catch(() => undefined);
+  repoBound?.catch(() => undefined);
   const haveSet = new Set(have);
   const wanted = [...new Set(want)].filter((id) => !haveSet.has(id));
   const commits = await newCommits(em, repoId, wanted, haveSet);
@@ -67,15 +84,17 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
         .filter((p): p is string => !!p && haveSet.has(p)),
     ),
   ];
-  const objects = (await objectsToSend(em, repoId, snapshotIds, boundary)).map((o) => ({
-    object_id: o.object_id,
-    size: Number(o.size),
-  }));
+  const objects = objectsToSend(em, repoId, snapshotIds, boundary).then((rows) =>
+    rows.map((o) => ({ object_id: o.object_id, size: Number(o.size) })),
+  );
+  // Awaited later (or never, when the answer is refused first): not unhandled meanwhile.
+  objects.catch(() => undefined);
   return {
-    commitIds: commits.map((c) => c.commit_id),
+    commits,
     snapshotIds,
     objects,
-    branchHeads: await branchHeads(em, repoId),
+    branchHeads: heads,
+    repoBound,
     clone: have.length === 0,
   };
 }
@@ -91,8 +110,8 @@ async function newCommits(
   repoId: string,
   want: readonly string[],
   have: ReadonlySet<string>,
-): Promise<CommitRow[]> {
-  const known = new Map<string, CommitRow>();
+): Promise<WalkedCommit[]> {
+  const known = new Map<string, WalkedCommit>();
   let from: readonly string[] = want;
   for (let limit = 64; ; limit *= 4) {
     const rows = await walkCommits(em, repoId, from, have.size ? limit : null);
@@ -106,8 +125,8 @@ async function newCommits(
 }
 
 /** Breadth-first from `want` over the commits read so far, not entering `have`. */
-function walkKnown(known: ReadonlyMap<string, CommitRow>, want: readonly string[], have: ReadonlySet<string>) {
-  const reached: CommitRow[] = [];
+function walkKnown(known: ReadonlyMap<string, WalkedCommit>, want: readonly string[], have: ReadonlySet<string>) {
+  const reached: WalkedCommit[] = [];
   const unexplored: string[] = [];
   const seen = new Set<string>();
   let frontier = [...want];
@@ -129,29 +148,34 @@ function walkKnown(known: ReadonlyMap<string, CommitRow>, want: readonly string[
   return { reached, unexplored };
 }
 
-/** Upper bound of the encoded response; refuses before a byte is sent when it cannot fit. */
-function checkSize(plan: FetchPlan, recordBytes: number): number {
+/**
+ * Refuses, before a byte is sent, an answer that cannot fit the client's response limit. A
+ * clone first tries the bound of everything the repo stores (three sums, no list of objects):
+ * when even that fits, the response can start while its objects are still being planned.
+ * Otherwise, and for incremental fetches (whose cost must follow what is new, not the repo),
+ * the exact upper bound of this answer.
+ */
+async function checkSize(em: EntityManager, repoId: string, plan: FetchPlan, commitBytes: number): Promise<void> {
+  const branchCount = Object.keys(await plan.branchHeads).length;
+  if (plan.repoBound && responseBytes({ ...(await plan.repoBound), branchCount }) <= CLIENT_RESPONSE_LIMIT) return;
+  const [objects, snapshotBytes] = await Promise.all([plan.objects, snapshotRecordBytes(em, repoId, plan.snapshotIds)]);
   const total = responseBytes({
-    objectBytes: plan.objects.reduce((n, o) => n + o.size, 0),
-    objectCount: plan.objects.length,
-    recordBytes,
-    branchCount: Object.keys(plan.branchHeads).length,
+    objectBytes: objects.reduce((n, o) => n + o.size, 0),
+    objectCount: objects.length,
+    recordBytes: commitBytes + snapshotBytes,
+    branchCount,
   });
   if (total > CLIENT_RESPONSE_LIMIT) throw new FetchTooLargeError(total, plan.clone);
-  return total;
 }
 
-/** The stored commit (in walk order) and snapshot records of a plan, size-checked before anything is sent. */
-async function loadRecords(em: EntityManager, repoId: string, plan: FetchPlan) {
-  const commits = await commitRecords(em, repoId, plan.commitIds);
-  const snapshotBytes = await snapshotRecordBytes(em, repoId, plan.snapshotIds);
-  checkSize(
+/** Refuses (see checkSize) before anything is sent. */
+function checkPlan(em: EntityManager, repoId: string, plan: FetchPlan): Promise<void> {
+  return checkSize(
+    em,
+    repoId,
     plan,
-    commits.reduce((n, r) => n + r.record.length, snapshotBytes),
+    plan.commits.reduce((n, c) => n + c.record.length, 0),
   );
-  const order = new Map(plan.commitIds.map((id, i) => [id, i]));
-  commits.sort((a, b) => order.get(a.commit_id)! - order.get(b.commit_id)!);
-  return commits;
 }
 
 /** Snapshot records a page at a time, the next page read while this one is sent. */
@@ -176,18 +200,18 @@ export async function fetchResponseStream(
   repoId: string,
   plan: FetchPlan,
 ): Promise<ReadableStream<Uint8Array>> {
-  const commits = await loadRecords(em, repoId, plan);
+  await checkPlan(em, repoId, plan);
   async function* objects(): AsyncGenerator<FetchObject> {
-    for await (const [o, bytes] of readAhead(store, plan.objects)) yield { objectId: o.object_id, bytes };
+    for await (const [o, bytes] of readAhead(store, await plan.objects)) yield { objectId: o.object_id, bytes };
   }
   const chunks = writeFetchResponse(
     {
-      commits: commits.map((c) => c.record),
+      commits: plan.commits.map((c) => c.record),
       snapshots: snapshotPages(em, repoId, plan.snapshotIds),
       snapshotCount: plan.snapshotIds.length,
       branchHeads: plan.branchHeads,
     },
-    plan.objects.length,
+    plan.objects.then((o) => o.length),
     objects(),
   );
   return new ReadableStream<Uint8Array>({
@@ -211,7 +235,7 @@ export async function fetchResponseStream(
 export async function* readAhead(
   store: ObjectStore,
   objects: readonly { object_id: string; size: number }[],
-  window = { count: 64, bytes: 8 * 1024 * 1024 },
+  window = { count: 1024, bytes: 8 * 1024 * 1024 },
 ): AsyncGenerator<[{ object_id: string; size: number }, Buffer]> {
   let next = 0;
   const startBatch = () => {
@@ -237,14 +261,14 @@ export async function* readAhead(
 
 /** The same response as a plain value, for JSON clients (curl, scripts). */
 export async function fetchResponseValue(em: EntityManager, store: ObjectStore, repoId: string, plan: FetchPlan) {
-  const commits = await loadRecords(em, repoId, plan);
+  await checkPlan(em, repoId, plan);
   const snapshots = await snapshotRecords(em, repoId, plan.snapshotIds);
   const objects = [];
-  for (const o of plan.objects) objects.push({ object_id: o.object_id, content: await store.get(o.object_id) });
+  for (const o of await plan.objects) objects.push({ object_id: o.object_id, content: await store.get(o.object_id) });
   return {
-    commits: commits.map((c) => packr.unpack(c.record)),
+    commits: plan.commits.map((c) => packr.unpack(c.record)),
     snapshots: snapshots.map((s) => packr.unpack(s.record)),
     objects,
-    branch_heads: plan.branchHeads,
+    branch_heads: await plan.branchHeads,
   };
 }

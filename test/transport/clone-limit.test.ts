@@ -102,6 +102,11 @@ describe('with the check off (MUSEHUB_MAX_CLONE_BYTES=0)', () => {
     expect(cloned.body.detail).toMatch(
       /^cloning this commit needs a 70\.\d MiB response, over the muse client's 64 MiB response limit; a clone is one response and cannot be split/,
     );
+    // The repo as a whole is over the limit, but a clone of the first commit is small: it is
+    // measured exactly rather than refused by the repo's size.
+    const older = await clone(gw, remote, first.commit_id);
+    expect(older.status).toBe(200);
+    expect(older.body.objects.map((o: WireObject) => o.object_id)).toEqual([small.objects[0]!.object_id]);
     const fetched = await clone(gw, remote, second.commit_id, [first.commit_id]);
     expect(fetched.status).toBe(422);
     expect(fetched.body.detail).toMatch(/^this fetch would return 70\.\d MiB.*fetch fewer commits at a time/);
