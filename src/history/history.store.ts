@@ -237,7 +237,7 @@ export interface WalkedCommit extends CommitRow {
 
 /**
  * Commits reachable from `from` (them included), with their stored records, breadth-first, at
- * most `limit` rows (null: all of them): what a fetch sends, read once. The walk knows nothing of what the client holds: the caller stops it at `have`
+ * most `limit` rows: what a fetch sends, read once. The walk knows nothing of what the client holds: the caller stops it at `have`
  * in memory and asks again from where a truncated walk stopped, so the query never carries the
  * client's history (10,000 ids quoted into the SQL and hashed there cost more than the walk).
  */
@@ -245,7 +245,7 @@ export function walkCommits(
   em: EntityManager,
   repoId: string,
   from: readonly string[],
-  limit: number | null,
+  limit: number,
 ): Promise<WalkedCommit[]> {
   if (!from.length) return Promise.resolve([]);
   return run<WalkedCommit>(
@@ -263,8 +263,22 @@ export function walkCommits(
           WHERE p.id IS NOT NULL
        )
      -- A LIMIT ends a recursive query's evaluation as soon as it has enough rows.
-     SELECT * FROM walk${limit === null ? '' : ' LIMIT ?'}`,
-    limit === null ? [list(from), repoId, repoId] : [list(from), repoId, repoId, limit],
+     SELECT * FROM walk LIMIT ?`,
+    [list(from), repoId, repoId, limit],
+  );
+}
+
+/**
+ * Up to `limit` of the repo's commits with their records, in one indexed scan: a clone walks
+ * them in memory. PostgreSQL's recursive walk takes one iteration per generation — 9 ms of
+ * execution for a 1,000-commit line, against 0.3 ms for the scan (EXPLAIN ANALYZE).
+ */
+export function repoCommits(em: EntityManager, repoId: string, limit: number): Promise<WalkedCommit[]> {
+  return run<WalkedCommit>(
+    em,
+    `SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id, record FROM musehub_commits
+      WHERE repo_id = ? LIMIT ?`,
+    [repoId, limit],
   );
 }
 

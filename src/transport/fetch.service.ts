@@ -5,6 +5,7 @@ import {
   branchHeads,
   isLive,
   objectsToSend,
+  repoCommits,
   snapshotRecordBytes,
   snapshotRecords,
   type WalkedCommit,
@@ -99,9 +100,12 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
   };
 }
 
+/** Up to this many commits, a clone reads the repo's commits whole rather than walking in SQL. */
+const SCAN_COMMITS_UP_TO = 20_000;
+
 /**
  * The commits reachable from `want` without passing through `have`, breadth-first (newest
- * generation first). A clone walks the whole history in one query. An incremental fetch walks
+ * generation first). A clone reads the repo's commits in one scan and walks them in memory. An incremental fetch walks
  * a bounded number of commits at a time (64, then four times more each round) and stops at
  * `have` here, in memory: its cost follows what is new, not the length of the client's history.
  */
@@ -111,15 +115,22 @@ async function newCommits(
   want: readonly string[],
   have: ReadonlySet<string>,
 ): Promise<WalkedCommit[]> {
+  if (!have.size) {
+    // A clone: the repo's commits in one scan, walked here — unless the repo is too large for
+    // that to be cheap, when the bounded walk below reads only what is reachable.
+    const all = await repoCommits(em, repoId, SCAN_COMMITS_UP_TO + 1);
+    if (all.length <= SCAN_COMMITS_UP_TO)
+      return walkKnown(new Map(all.map((c) => [c.commit_id, c])), want, have).reached;
+  }
   const known = new Map<string, WalkedCommit>();
   let from: readonly string[] = want;
   for (let limit = 64; ; limit *= 4) {
-    const rows = await walkCommits(em, repoId, from, have.size ? limit : null);
+    const rows = await walkCommits(em, repoId, from, limit);
     for (const r of rows) known.set(r.commit_id, r);
     const { reached, unexplored } = walkKnown(known, want, have);
     // A walk that returned fewer rows than it could has seen all of history from `from`: what
     // is still unexplored then is not stored (an unknown `want`, reported by the caller).
-    if (!have.size || rows.length < limit || !unexplored.length) return reached;
+    if (rows.length < limit || !unexplored.length) return reached;
     from = unexplored;
   }
 }
@@ -178,13 +189,26 @@ function checkPlan(em: EntityManager, repoId: string, plan: FetchPlan): Promise<
   );
 }
 
-/** Snapshot records a page at a time, the next page read while this one is sent. */
-async function* snapshotPages(em: EntityManager, repoId: string, ids: readonly string[], page = 200) {
-  let next = ids.length ? snapshotRecords(em, repoId, ids.slice(0, page)) : null;
-  for (let at = 0; next; at += page) {
-    const rows = await next;
-    next = at + page < ids.length ? snapshotRecords(em, repoId, ids.slice(at + page, at + 2 * page)) : null;
-    next?.catch(() => undefined);
+/**
+ * Snapshot records a page at a time, the next pages read while this one is sent (a page of
+ * 250 is about a megabyte of records for the reference repo; reading them one after another
+ * held the objects back by ~40 ms).
+ */
+async function* snapshotPages(em: EntityManager, repoId: string, ids: readonly string[], page = 250, ahead = 2) {
+  const pages: Promise<{ record: Buffer }[]>[] = [];
+  let queued = 0;
+  const queue = () => {
+    while (pages.length <= ahead && queued < ids.length) {
+      const rows = snapshotRecords(em, repoId, ids.slice(queued, queued + page));
+      rows.catch(() => undefined); // awaited in order below
+      pages.push(rows);
+      queued += page;
+    }
+  };
+  queue();
+  while (pages.length) {
+    const rows = await pages.shift()!;
+    queue();
     for (const r of rows) yield r.record;
   }
 }
@@ -201,8 +225,12 @@ export async function fetchResponseStream(
   plan: FetchPlan,
 ): Promise<ReadableStream<Uint8Array>> {
   await checkPlan(em, repoId, plan);
+  // The first object bytes are read as soon as the list is known, while commits and
+  // snapshots are still being sent.
+  const reader = plan.objects.then((list) => readAhead(store, list));
+  reader.catch(() => undefined);
   async function* objects(): AsyncGenerator<FetchObject> {
-    for await (const [o, bytes] of readAhead(store, await plan.objects)) yield { objectId: o.object_id, bytes };
+    for await (const [o, bytes] of await reader) yield { objectId: o.object_id, bytes };
   }
   const chunks = writeFetchResponse(
     {
@@ -228,11 +256,11 @@ export async function fetchResponseStream(
 
 /**
  * Object bytes in plan order, read a batch at a time (at most `count` objects and about `bytes`
- * bytes, always at least one) with the next batch already being read while this one is
- * consumed: a clone is not one store round trip per object, and memory stays bounded by two
+ * bytes, always at least one), the first batch from the call on and the next one while this
+ * one is consumed: a clone is not one store round trip per object, and memory stays bounded by two
  * batches, not the repo.
  */
-export async function* readAhead(
+export function readAhead(
   store: ObjectStore,
   objects: readonly { object_id: string; size: number }[],
   window = { count: 1024, bytes: 8 * 1024 * 1024 },
@@ -250,13 +278,17 @@ export async function* readAhead(
     read.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
     return { batch, read };
   };
+  // The first batch is read from the call on, not from the first next().
   let current = startBatch();
-  while (current) {
-    const ahead = startBatch();
-    const bytes = await current.read;
-    for (let i = 0; i < current.batch.length; i++) yield [current.batch[i]!, bytes[i]!];
-    current = ahead;
-  }
+  return (async function* () {
+    while (current) {
+      const ahead = startBatch();
+      const bytes = await current.read;
+      for (let i = 0; i < current.batch.length; i++)
+        yield [current.batch[i]!, bytes[i]!] as [{ object_id: string; size: number }, Buffer];
+      current = ahead;
+    }
+  })();
 }
 
 /** The same response as a plain value, for JSON clients (curl, scripts). */
