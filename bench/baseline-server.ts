@@ -1,6 +1,6 @@
 // The baseline: a bare Hono endpoint answering the same refs bytes from memory; with a second
 // argument N > 1, N processes sharing the port (node:cluster), the baseline for N gateway workers.
-// A third argument names a folder of fetch answers: POST /fetch/<name> reads and decodes the
+// GET /blob/<n> answers n bytes from memory. A third argument names a folder of fetch answers: POST /fetch/<name> reads and decodes the
 // request (a Set of its `have`, the least any server must build) and answers that file's bytes.
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
@@ -20,6 +20,13 @@ if (workers > 1 && cluster.isPrimary) {
   const body = Buffer.from(process.argv[2] ?? '', 'base64');
   const app = new Hono();
   app.get('/refs', (c) => c.body(new Uint8Array(body), 200, { 'content-type': 'application/x-msgpack' }));
+  // GET /blob/<n>: n bytes from memory, the ceiling for a clone of n bytes over HTTP here.
+  const blobs = new Map<number, Uint8Array<ArrayBuffer>>();
+  app.get('/blob/:bytes', (c) => {
+    const n = Number(c.req.param('bytes'));
+    if (!blobs.has(n)) blobs.set(n, new Uint8Array(n).fill(7));
+    return c.body(blobs.get(n)!, 200, { 'content-type': 'application/octet-stream' });
+  });
   const answers = process.argv[4];
   if (answers) {
     const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });

@@ -65,6 +65,11 @@ export interface ObjectStore {
   get(objectId: string): Promise<Buffer>;
   /** Several objects' bytes in one go, in order; sizes come from their rows. */
   getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]>;
+  /**
+   * How much one getMany should ask for when streaming (fetch reads two batches ahead at most):
+   * what keeps memory bounded for this store's way of reading.
+   */
+  readonly readBatch: { count: number; bytes: number };
   stream(objectId: string): Readable;
 }
 
@@ -80,6 +85,8 @@ export interface ObjectStore {
  * seen when asked for an object it does not know: another worker may just have written it.
  */
 export class FsObjectStore implements ObjectStore {
+  // Ranges of a few pack files: large batches cost little, and each is one message to the file thread.
+  readonly readBatch = { count: 1024, bytes: 8 * 1024 * 1024 };
   private readonly tmpDir: string;
   private readonly packDir: string;
   private readonly files = new ObjectFileWorker();

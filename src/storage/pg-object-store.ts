@@ -10,6 +10,9 @@ import { consumeUpload, HashMismatchError, isObjectId, type ObjectStore } from '
  * ON CONFLICT DO NOTHING (content-addressed, so a second writer has the same bytes).
  */
 export class PgObjectStore implements ObjectStore {
+  // bytea arrives as hex text twice its size before it is decoded: smaller batches keep a
+  // clone's memory inside its bound.
+  readonly readBatch = { count: 64, bytes: 4 * 1024 * 1024 };
   constructor(private readonly orm: MikroORM) {}
 
   private run<T>(sql: string, params: unknown[]): Promise<T[]> {

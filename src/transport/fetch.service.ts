@@ -263,7 +263,7 @@ export async function fetchResponseStream(
 export function readAhead(
   store: ObjectStore,
   objects: readonly { object_id: string; size: number }[],
-  window = { count: 1024, bytes: 8 * 1024 * 1024 },
+  window = store.readBatch,
 ): AsyncGenerator<[{ object_id: string; size: number }, Buffer]> {
   let next = 0;
   const startBatch = () => {
