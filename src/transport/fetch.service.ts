@@ -55,15 +55,18 @@ export interface FetchPlan {
  * snapshots already gave the client.
  */
 export async function planFetch(em: EntityManager, repoId: string, want: string[], have: string[]): Promise<FetchPlan> {
-  if (!(await isLive(em, repoId))) throw repoNotFound();
-  // Not needed before the first byte of the answer, so read while the history is walked.
+  // The liveness check (the cache that resolved the repo may be a moment stale), the walk and
+  // what the answer needs only later all run at once; nothing read is used, or awaited, before
+  // the repo is known to be live, so a repo deleted meanwhile is still the never-existed 404.
+  const live = isLive(em, repoId);
   const heads = branchHeads(em, repoId);
   const repoBound = have.length === 0 ? repoStoredParts(em, repoId) : null;
-  heads.catch(() => undefined);
-  repoBound?.catch(() => undefined);
   const haveSet = new Set(have);
   const wanted = [...new Set(want)].filter((id) => !haveSet.has(id));
-  const commits = await newCommits(em, repoId, wanted, haveSet);
+  const walked = newCommits(em, repoId, wanted, haveSet);
+  for (const p of [live, heads, repoBound, walked]) p?.catch(() => undefined);
+  if (!(await live)) throw repoNotFound();
+  const commits = await walked;
   const found = new Set(commits.map((c) => c.commit_id));
   const unknown = wanted.filter((id) => !found.has(id));
   if (unknown.length) {
