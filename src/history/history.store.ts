@@ -45,23 +45,6 @@ export interface NewSnapshot {
   record: Buffer;
 }
 
-/** Advisory-lock key shared by writers (shared) and the delete (exclusive) of one repo. */
-export const repoGateKey = (repoId: string) => `musehub-repo-gate:${repoId}`;
-
-/**
- * Holds off a concurrent delete for the rest of the transaction; false when the repo is
- * gone. Two locks: a shared advisory "gate" lock, which queues fairly behind a waiting
- * delete (row share locks do not: a steady stream of pushes could starve a delete's
- * FOR UPDATE forever), then the row itself FOR KEY SHARE, which still conflicts with the
- * delete's FOR UPDATE but not with a push's own UPDATE of pushed_at, so two pushes cannot
- * deadlock there.
- */
-export async function lockLiveRepo(em: EntityManager, repoId: string): Promise<boolean> {
-  await run(em, 'SELECT pg_advisory_xact_lock_shared(hashtextextended(?, 0))', [repoGateKey(repoId)]);
-  const sql = 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR KEY SHARE';
-  return (await run(em, sql, [repoId])).length > 0;
-}
-
 export async function branchHeads(em: EntityManager, repoId: string): Promise<Record<string, string>> {
   const rows = await run<{ name: string; head_commit_id: string }>(
     em,
@@ -193,16 +176,6 @@ export async function setBranchHead(em: EntityManager, repoId: string, name: str
 }
 
 /** pushed_at, and the default branch on the first push to an empty repo. */
-export async function recordPush(em: EntityManager, repoId: string, branch: string, firstBranch: boolean) {
-  await run(
-    em,
-    `UPDATE musehub_repos SET pushed_at = now(), updated_at = now(),
-            default_branch = CASE WHEN ? THEN ? ELSE default_branch END
-      WHERE repo_id = ?`,
-    [firstBranch, branch, repoId],
-  );
-}
-
 export async function branchCount(em: EntityManager, repoId: string): Promise<number> {
   const [row] = await run<{ n: number }>(em, 'SELECT count(*)::int AS n FROM musehub_branches WHERE repo_id = ?', [
     repoId,
@@ -344,31 +317,4 @@ export function objectsToSend(
       ORDER BY named.id`,
     [list(snapshotIds), repoId, list(heldCommitIds), repoId, repoId],
   );
-}
-
-/**
- * Refs in one round trip that also re-checks liveness: a stale cache entry for a repo
- * deleted a moment ago yields null here, never its branches.
- */
-export async function liveRefs(
-  em: EntityManager,
-  repoId: string,
-): Promise<{ defaultBranch: string; heads: Record<string, string> } | null> {
-  const rows = await run<{ default_branch: string; name: string | null; head_commit_id: string | null }>(
-    em,
-    `SELECT r.default_branch, b.name, b.head_commit_id
-       FROM musehub_repos r LEFT JOIN musehub_branches b ON b.repo_id = r.repo_id
-      WHERE r.repo_id = ? AND r.deleted_at IS NULL
-      ORDER BY b.name`,
-    [repoId],
-  );
-  if (!rows.length) return null;
-  const heads: Record<string, string> = {};
-  for (const r of rows) if (r.name && r.head_commit_id) heads[r.name] = r.head_commit_id;
-  return { defaultBranch: rows[0]!.default_branch, heads };
-}
-
-export async function isLive(em: EntityManager, repoId: string): Promise<boolean> {
-  const rows = await run(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL', [repoId]);
-  return rows.length > 0;
 }

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.ts';
+import { requireUser } from '../middleware/auth.ts';
 import { errorResponses, json, jsonBody, NoContent, NumberParam, PageQuerySchema, withNextLink } from '../openapi.ts';
 import { usernamesById } from '../users/index.ts';
 import { addComment, type CommentRecord, deleteComment, listComments, type Thread } from './comment.service.ts';
@@ -43,7 +44,7 @@ export function registerCommentRoutes(app: OpenAPIHono<AppEnv>, thread: Thread, 
     async (c) => {
       const { repo_id, number } = c.req.valid('param');
       const comment = await addComment(c.var.em, c.var.user, thread, repo_id, number, c.req.valid('json').body);
-      return c.json(commentToJson(comment, c.var.user!.username), 201);
+      return c.json(commentToJson(comment, requireUser(c.var.user).username), 201);
     },
   );
 

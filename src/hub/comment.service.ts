@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
-import { lockLiveRepo } from '../history/history.store.ts';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { hasPermission, requireRepoAccess } from '../repos/index.ts';
+import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
 import { IssueCommentSchema, ProposalCommentSchema } from './hub.entity.ts';
@@ -46,20 +46,17 @@ export async function addComment(
   body: string,
 ): Promise<CommentRecord> {
   const t = THREADS[thread];
-  const { repo } = await requireRepoAccess(em, user, repoId, 'comment');
-  return em.transactional(async (tx) => {
-    // Holds off a concurrent repo delete until this commits (or sees it gone): nothing new
-    // may appear under a repo after its delete's cascade has run.
-    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+  const { repo, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  return inLiveRepo(em, repoId, async (tx) => {
     const parentId = await t.find(tx, repoId, number);
-    const data = { commentId: randomUUID(), [t.parentKey]: parentId, repoId, authorUserId: user!.userId, body };
+    const data = { commentId: randomUUID(), [t.parentKey]: parentId, repoId, authorUserId: me.userId, body };
     // biome-ignore lint/suspicious/noExplicitAny: the parent key differs per thread kind
     const comment = tx.create(t.schema as any, data as any) as CommentRecord;
     await tx.flush();
     await enqueueEvent(tx, repoId, t.event, {
       repo: repoRef(repo),
       [thread]: { number },
-      comment: { commentId: comment.commentId, author: user!.username, body },
+      comment: { commentId: comment.commentId, author: me.username, body },
     });
     return comment;
   });
@@ -97,18 +94,20 @@ export async function deleteComment(
   commentId: string,
 ): Promise<void> {
   const t = THREADS[thread];
-  const { permission } = await requireRepoAccess(em, user, repoId, 'comment');
-  const parentId = await t.find(em, repoId, number);
-  const comment = /^[0-9a-f-]{36}$/i.test(commentId)
-    ? // biome-ignore lint/suspicious/noExplicitAny: see above
-      ((await em.findOne(t.schema as any, { commentId, [t.parentKey]: parentId })) as
-        | (CommentRecord & { isDeleted: boolean })
-        | null)
-    : null;
-  if (!comment) throw new NotFoundError('comment not found', 'comment_not_found');
-  if (comment.authorUserId !== user!.userId && !hasPermission(permission, 'admin')) {
-    throw new ForbiddenError('only the author or a repo admin may delete this comment', 'insufficient_permission');
-  }
-  comment.isDeleted = true;
-  await em.flush();
+  const { permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  await inLiveRepo(em, repoId, async (tx) => {
+    const parentId = await t.find(tx, repoId, number);
+    const comment = /^[0-9a-f-]{36}$/i.test(commentId)
+      ? // biome-ignore lint/suspicious/noExplicitAny: see above
+        ((await tx.findOne(t.schema as any, { commentId, [t.parentKey]: parentId })) as
+          | (CommentRecord & { isDeleted: boolean })
+          | null)
+      : null;
+    if (!comment) throw new NotFoundError('comment not found', 'comment_not_found');
+    if (comment.authorUserId !== me.userId && !hasPermission(permission, 'admin')) {
+      throw new ForbiddenError('only the author or a repo admin may delete this comment', 'insufficient_permission');
+    }
+    comment.isDeleted = true;
+    await tx.flush();
+  });
 }

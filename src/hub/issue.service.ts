@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { BadRequestError, ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
-import { lockLiveRepo } from '../history/history.store.ts';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { hasPermission, type Repo, requireRepoAccess } from '../repos/index.ts';
+import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
 import { type Issue, IssueLabelSchema, IssueSchema } from './hub.entity.ts';
@@ -47,22 +47,19 @@ export async function createIssue(
   repoId: string,
   input: { title: string; body?: string | undefined; labels?: string[] | undefined },
 ): Promise<IssueWithLabels> {
-  const { repo, permission } = await requireRepoAccess(em, user, repoId, 'comment');
+  const { repo, permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
   const labels = validateLabels(input.labels ?? []);
   if (labels.length && !hasPermission(permission, 'write')) {
     throw new ForbiddenError('you need write permission to label issues', 'insufficient_permission');
   }
-  return em.transactional(async (tx) => {
-    // Holds off a concurrent repo delete until this commits (or sees it gone): nothing new
-    // may appear under a repo after its delete's cascade has run.
-    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+  return inLiveRepo(em, repoId, async (tx) => {
     const issue = tx.create(IssueSchema, {
       issueId: randomUUID(),
       repoId,
       number: await nextNumber(tx, 'musehub_issues', repoId),
       title: input.title,
       body: input.body ?? '',
-      authorUserId: user!.userId,
+      authorUserId: me.userId,
     });
     // Two flushes: without ORM relations the unit of work cannot order the label rows after the issue.
     await tx.flush();
@@ -70,7 +67,7 @@ export async function createIssue(
     await tx.flush();
     await enqueueEvent(tx, repoId, 'issue.opened', {
       repo: repoRef(repo),
-      issue: { number: issue.number, title: issue.title, author: user!.username },
+      issue: { number: issue.number, title: issue.title, author: me.username },
     });
     return { issue, labels };
   });
@@ -110,10 +107,10 @@ export async function updateIssue(
   number: number,
   patch: { title?: string | undefined; body?: string | undefined; state?: 'open' | 'closed' | undefined },
 ): Promise<IssueWithLabels> {
-  const { repo, permission } = await requireRepoAccess(em, user, repoId, 'comment');
-  return em.transactional(async (tx) => {
+  const { repo, permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  return inLiveRepo(em, repoId, async (tx) => {
     const issue = await findIssue(tx, repoId, number);
-    if (issue.authorUserId !== user!.userId && !hasPermission(permission, 'write')) {
+    if (issue.authorUserId !== me.userId && !hasPermission(permission, 'write')) {
       throw new ForbiddenError(
         'only the author or a collaborator with write permission may edit this issue',
         'insufficient_permission',
@@ -128,7 +125,7 @@ export async function updateIssue(
       await enqueueEvent(tx, repoId, patch.state === 'closed' ? 'issue.closed' : 'issue.reopened', {
         repo: repoRef(repo),
         issue: { number, title: issue.title },
-        actor: user!.username,
+        actor: me.username,
       });
     }
     await tx.flush();
@@ -144,16 +141,18 @@ export async function addLabels(
   labels: string[],
 ) {
   await requireRepoAccess(em, user, repoId, 'write');
-  const issue = await findIssue(em, repoId, number);
   const wanted = validateLabels(labels);
-  if (wanted.length) {
-    await em.upsertMany(
-      IssueLabelSchema,
-      wanted.map((label) => ({ issueId: issue.issueId, label, repoId, createdAt: new Date() })),
-      { onConflictFields: ['issueId', 'label'], onConflictAction: 'ignore' },
-    );
-  }
-  return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
+  return inLiveRepo(em, repoId, async (tx) => {
+    const issue = await findIssue(tx, repoId, number);
+    if (wanted.length) {
+      await tx.upsertMany(
+        IssueLabelSchema,
+        wanted.map((label) => ({ issueId: issue.issueId, label, repoId, createdAt: new Date() })),
+        { onConflictFields: ['issueId', 'label'], onConflictAction: 'ignore' },
+      );
+    }
+    return { issue, labels: (await labelsOf(tx, [issue.issueId])).get(issue.issueId) ?? [] };
+  });
 }
 
 export async function removeLabel(
@@ -164,8 +163,10 @@ export async function removeLabel(
   label: string,
 ) {
   await requireRepoAccess(em, user, repoId, 'write');
-  const issue = await findIssue(em, repoId, number);
-  const removed = await em.nativeDelete(IssueLabelSchema, { issueId: issue.issueId, label });
-  if (!removed) throw new NotFoundError(`issue #${number} has no label '${label}'`, 'label_not_found');
-  return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
+  return inLiveRepo(em, repoId, async (tx) => {
+    const issue = await findIssue(tx, repoId, number);
+    const removed = await tx.nativeDelete(IssueLabelSchema, { issueId: issue.issueId, label });
+    if (!removed) throw new NotFoundError(`issue #${number} has no label '${label}'`, 'label_not_found');
+    return { issue, labels: (await labelsOf(tx, [issue.issueId])).get(issue.issueId) ?? [] };
+  });
 }

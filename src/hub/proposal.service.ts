@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
-import { lockLiveRepo } from '../history/history.store.ts';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { checkBranchName, hasPermission, requireRepoAccess } from '../repos/index.ts';
+import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
 import { type Proposal, ProposalSchema } from './hub.entity.ts';
@@ -24,17 +24,14 @@ export async function createProposal(
   repoId: string,
   input: { title: string; body?: string | undefined; fromBranch: string; toBranch?: string | undefined },
 ): Promise<Proposal> {
-  const { repo } = await requireRepoAccess(em, user, repoId, 'comment');
+  const { repo, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
   const toBranch = input.toBranch ?? repo.defaultBranch;
   checkBranchName(input.fromBranch, 'fromBranch');
   checkBranchName(toBranch, 'toBranch');
   if (input.fromBranch === toBranch) {
     throw new BadRequestError('fromBranch and toBranch must differ', 'invalid_branch');
   }
-  return em.transactional(async (tx) => {
-    // Holds off a concurrent repo delete until this commits (or sees it gone): nothing new
-    // may appear under a repo after its delete's cascade has run.
-    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+  return inLiveRepo(em, repoId, async (tx) => {
     const proposal = tx.create(ProposalSchema, {
       proposalId: randomUUID(),
       repoId,
@@ -43,7 +40,7 @@ export async function createProposal(
       body: input.body ?? '',
       fromBranch: input.fromBranch,
       toBranch,
-      authorUserId: user!.userId,
+      authorUserId: me.userId,
     });
     await tx.flush();
     await enqueueEvent(tx, repoId, 'proposal.opened', {
@@ -53,7 +50,7 @@ export async function createProposal(
         title: proposal.title,
         fromBranch: proposal.fromBranch,
         toBranch,
-        author: user!.username,
+        author: me.username,
       },
     });
     return proposal;
@@ -84,11 +81,11 @@ export async function updateProposal(
   number: number,
   patch: { title?: string | undefined; body?: string | undefined; state?: ProposalState | undefined },
 ): Promise<Proposal> {
-  const { repo, permission } = await requireRepoAccess(em, user, repoId, 'comment');
-  return em.transactional(async (tx) => {
+  const { repo, permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  return inLiveRepo(em, repoId, async (tx) => {
     const proposal = await findProposal(tx, repoId, number);
     const isWriter = hasPermission(permission, 'write');
-    if (proposal.authorUserId !== user!.userId && !isWriter) {
+    if (proposal.authorUserId !== me.userId && !isWriter) {
       throw new ForbiddenError(
         'only the author or a collaborator with write permission may edit this proposal',
         'insufficient_permission',
@@ -110,7 +107,7 @@ export async function updateProposal(
       await enqueueEvent(tx, repoId, event, {
         repo: repoRef(repo),
         proposal: { number, title: proposal.title },
-        actor: user!.username,
+        actor: me.username,
       });
     }
     await tx.flush();

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BadRequestError, GatewayError, NotFoundError, repoNotFound } from '../errors.ts';
-import { lockLiveRepo } from '../history/history.store.ts';
+import { BadRequestError, GatewayError, NotFoundError } from '../errors.ts';
 import { requireRepoAccess } from '../repos/index.ts';
+import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { WEBHOOK_SUBSCRIPTIONS } from './events.ts';
 import { type Webhook, WebhookSchema } from './hub.entity.ts';
@@ -65,14 +65,12 @@ export async function createWebhook(
   input: WebhookInput,
   policy: WebhookTargetPolicy,
 ): Promise<{ webhook: Webhook; secret: string }> {
-  await requireRepoAccess(em, user, repoId, 'admin');
+  const { user: me } = await requireRepoAccess(em, user, repoId, 'admin');
   // Omitted: one is generated (shown once). Empty: none, and deliveries carry no signature.
   const secret = input.secret ?? randomBytes(24).toString('base64url');
   const events = validateEvents(input.events);
   const url = await validateWebhookUrl(input.url, policy);
-  const webhook = await em.transactional(async (tx) => {
-    // As for issues: a webhook cannot appear under a repo whose delete already ran.
-    if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+  const webhook = await inLiveRepo(em, repoId, async (tx) => {
     const hook = tx.create(WebhookSchema, {
       webhookId: randomUUID(),
       repoId,
@@ -80,7 +78,7 @@ export async function createWebhook(
       events,
       secret,
       active: input.active ?? true,
-      createdBy: user!.userId,
+      createdBy: me.userId,
     });
     await tx.flush();
     return hook;
@@ -96,7 +94,7 @@ export async function listWebhooks(em: EntityManager, user: AuthUser | null, rep
 /** Removes a webhook and its delivery log (an explicit user action, not the repo-delete path). */
 export async function deleteWebhook(em: EntityManager, user: AuthUser | null, repoId: string, webhookId: string) {
   await requireRepoAccess(em, user, repoId, 'admin');
-  await em.transactional(async (tx) => {
+  await inLiveRepo(em, repoId, async (tx) => {
     const hook = /^[0-9a-f-]{36}$/i.test(webhookId) ? await tx.findOne(WebhookSchema, { webhookId, repoId }) : null;
     if (!hook) throw new NotFoundError('webhook not found', 'webhook_not_found');
     await tx

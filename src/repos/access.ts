@@ -9,10 +9,12 @@ export type Need = 'read' | 'comment' | Permission;
 
 const RANK: Record<Permission, number> = { read: 1, write: 2, admin: 3 };
 
-export interface RepoAccess {
+export interface RepoAccess<U extends AuthUser | null = AuthUser | null> {
   repo: Repo;
   /** The caller's permission; null for anonymous callers and strangers to a public repo. */
   permission: Permission | null;
+  /** The caller: signed in whenever `need` was more than read. */
+  user: U;
 }
 
 /**
@@ -24,19 +26,31 @@ export async function requireRepoAccess(
   em: EntityManager,
   user: AuthUser | null,
   repoId: string,
+  need: 'read',
+): Promise<RepoAccess>;
+export async function requireRepoAccess(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
+  need: Exclude<Need, 'read'>,
+): Promise<RepoAccess<AuthUser>>;
+export async function requireRepoAccess(
+  em: EntityManager,
+  user: AuthUser | null,
+  repoId: string,
   need: Need,
 ): Promise<RepoAccess> {
   const repo = isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null;
   if (!repo) throw repoNotFound();
   const permission = await permissionOf(em, repo, user);
   if (repo.visibility !== 'public' && permission === null) throw repoNotFound();
-  if (need === 'read') return { repo, permission };
+  if (need === 'read') return { repo, permission, user };
   if (!user) throw new UnauthorizedError();
-  if (need === 'comment') return { repo, permission };
+  if (need === 'comment') return { repo, permission, user };
   if (permission === null || RANK[permission] < RANK[need]) {
     throw new ForbiddenError(`you need ${need} permission on this repo`, 'insufficient_permission');
   }
-  return { repo, permission };
+  return { repo, permission, user };
 }
 
 export const hasPermission = (have: Permission | null, need: Permission) => have !== null && RANK[have] >= RANK[need];

@@ -10,8 +10,8 @@ import {
   withNextLink,
 } from '../openapi.ts';
 import { listCollaborators, putCollaborator, removeCollaborator } from './collaborator.service.ts';
-import { announceNewRepo } from './delete.service.ts';
 import { forkRepo, listForks } from './fork.service.ts';
+import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { RepoSchemaJson, reposToJson } from './repo.routes.ts';
 

@@ -3,6 +3,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } fro
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName, usernamesById } from '../users/index.ts';
 import { requireRepoAccess } from './access.ts';
+import { inLiveRepo } from './live-repo.ts';
 import { CollaboratorSchema, type Permission } from './repo.entity.ts';
 
 export interface CollaboratorView {
@@ -31,10 +32,17 @@ export async function putCollaborator(
   if (target.userId === repo.ownerUserId) {
     throw new BadRequestError('the owner already has every permission', 'owner_is_not_a_collaborator');
   }
-  const existing = await em.findOne(CollaboratorSchema, { repoId, userId: target.userId });
-  const row = existing ?? em.create(CollaboratorSchema, { repoId, userId: target.userId, permission });
-  row.permission = permission;
-  await em.flush();
+  const { row, existing } = await inLiveRepo(em, repoId, async (tx) => {
+    const existing = await tx.findOne(CollaboratorSchema, { repoId, userId: target.userId });
+    // An upsert, so two requests adding the same person at once both succeed (a plain insert
+    // made the second a unique-violation 409).
+    const row = await tx.upsert(
+      CollaboratorSchema,
+      { repoId, userId: target.userId, permission },
+      { onConflictFields: ['repoId', 'userId'], onConflictAction: 'merge', onConflictMergeFields: ['permission'] },
+    );
+    return { row, existing };
+  });
   return {
     collaborator: { username: target.username, userId: target.userId, permission, createdAt: row.createdAt },
     created: !existing,
@@ -44,7 +52,9 @@ export async function putCollaborator(
 export async function removeCollaborator(em: EntityManager, user: AuthUser | null, repoId: string, username: string) {
   await requireRepoAccess(em, user, repoId, 'admin');
   const target = await targetUser(em, username);
-  const removed = await em.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId });
+  const removed = await inLiveRepo(em, repoId, (tx) =>
+    tx.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId }),
+  );
   if (!removed) throw new NotFoundError(`'${username}' is not a collaborator`, 'collaborator_not_found');
 }
 

@@ -1,39 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { INVALIDATION_CHANNEL } from '../db/invalidation.ts';
 import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
-import { repoGateKey } from '../history/history.store.ts';
 import type { AuthUser } from '../users/index.ts';
+import { notifyLiveness, repoGateKey } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
 import { canRead } from './repo.service.ts';
-
-/** The invalidation channel every gateway process LISTENs on (see db/invalidation.ts). */
-export const LIVENESS_CHANNEL = INVALIDATION_CHANNEL;
-
-export type LivenessOp = 'delete' | 'restore' | 'create' | 'update';
-
-/** Queue a liveness notification; PostgreSQL delivers it only if and when the transaction commits. */
-export async function notifyLiveness(em: EntityManager, op: LivenessOp, repo: Pick<Repo, 'repoId' | 'owner' | 'slug'>) {
-  const payload = JSON.stringify({ op, repoId: repo.repoId, owner: repo.owner, slug: repo.slug });
-  await em
-    .getConnection()
-    .execute('SELECT pg_notify(?, ?)', [LIVENESS_CHANNEL, payload], 'all', em.getTransactionContext());
-}
-
-/**
- * A repo came into being under a name (create, fork): forget a cached "no such repo" for that
- * name here at once, and in every other process when the notification arrives.
- */
-export async function announceNewRepo(
-  em: EntityManager,
-  cache: RepoLivenessCache,
-  repo: Pick<Repo, 'repoId' | 'owner' | 'slug'>,
-) {
-  cache.evictName(repo.owner, repo.slug);
-  await notifyLiveness(em, 'create', repo);
-}
 
 /**
  * What one delete tombstones, each statement limited to rows not tombstoned already and

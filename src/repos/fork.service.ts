@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { ConflictError, repoNotFound } from '../errors.ts';
-import { lockLiveRepo } from '../history/history.store.ts';
+import { ConflictError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { requireRepoAccess } from './access.ts';
+import { inLiveRepo } from './live-repo.ts';
 import { slugFromName } from './names.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
 import { readableBy } from './repo.service.ts';
@@ -20,21 +20,20 @@ export async function forkRepo(
   repoId: string,
   input: { name?: string | undefined },
 ): Promise<Repo> {
-  const { repo: parent } = await requireRepoAccess(em, user, repoId, 'comment');
+  const { repo: parent, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
   const name = input.name ?? parent.name;
   const slug = slugFromName(name);
-  if (await em.count(RepoSchema, { owner: user!.username, slug })) {
+  if (await em.count(RepoSchema, { owner: me.username, slug })) {
     throw new ConflictError(`you already have a repo named '${slug}'`, 'repo_exists');
   }
-  return em.transactional(async (tx) => {
+  // Holds off a concurrent delete of the parent until the copy has committed.
+  return inLiveRepo(em, parent.repoId, async (tx) => {
     const conn = tx.getConnection();
     const ctx = tx.getTransactionContext();
-    // Holds off a concurrent delete of the parent until the copy has committed.
-    if (!(await lockLiveRepo(tx, parent.repoId))) throw repoNotFound();
     const fork = tx.create(RepoSchema, {
       repoId: randomUUID(),
-      owner: user!.username,
-      ownerUserId: user!.userId,
+      owner: me.username,
+      ownerUserId: me.userId,
       slug,
       name,
       description: parent.description,

@@ -6,14 +6,7 @@ export {
   putCollaborator,
   removeCollaborator,
 } from './collaborator.service.ts';
-export {
-  announceNewRepo,
-  type DeleteResult,
-  LIVENESS_CHANNEL,
-  notifyLiveness,
-  restoreRepo,
-  softDeleteRepo,
-} from './delete.service.ts';
+export { type DeleteResult, restoreRepo, softDeleteRepo } from './delete.service.ts';
 export { forkRepo, listForks } from './fork.service.ts';
 export { type LivenessCacheOptions, type LiveRepo, RepoLivenessCache, type RepoRefs } from './liveness-cache.ts';
 export {

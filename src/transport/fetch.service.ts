@@ -3,7 +3,6 @@ import { BadRequestError, GatewayError, repoNotFound } from '../errors.ts';
 import { type CloneParts, repoStoredParts } from '../history/clone-size.ts';
 import {
   branchHeads,
-  isLive,
   objectsToSend,
   repoCommits,
   snapshotRecordBytes,
@@ -11,6 +10,7 @@ import {
   type WalkedCommit,
   walkCommits,
 } from '../history/history.store.ts';
+import { isLive } from '../repos/live-repo.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
 import { type FetchObject, writeFetchResponse } from './fetch-writer.ts';

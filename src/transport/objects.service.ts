@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { PayloadTooLargeError, repoNotFound } from '../errors.ts';
-import { insertObjectRows, lockLiveRepo, presentObjectIds } from '../history/history.store.ts';
+import { PayloadTooLargeError } from '../errors.ts';
+import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
+import { inLiveRepo } from '../repos/live-repo.ts';
 import { HashMismatchError, type ObjectStore, sha256Hex } from '../storage/object-store.ts';
 
 export interface IncomingObject {
@@ -37,14 +38,13 @@ export async function storeObjects(
   // One durable batch: written, fsynced together, renamed, directories synced once.
   await store.putMany(fresh.map(([objectId, bytes]) => ({ objectId, bytes })));
   const inserted = await retryOnDeadlock(() =>
-    em.transactional(async (tx) => {
-      if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
-      return insertObjectRows(
+    inLiveRepo(em, repoId, (tx) =>
+      insertObjectRows(
         tx,
         repoId,
         fresh.map(([objectId, bytes]) => ({ objectId, size: bytes.length })),
-      );
-    }),
+      ),
+    ),
   );
   return { stored: inserted, skipped: objects.length - inserted };
 }

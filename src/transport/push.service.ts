@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { BadRequestError, ConflictError, GatewayError, repoNotFound } from '../errors.ts';
+import { BadRequestError, ConflictError, GatewayError } from '../errors.ts';
 import { type CloneParts, cloneParts, repoStoredParts } from '../history/clone-size.ts';
 import {
   branchCount,
@@ -10,16 +10,15 @@ import {
   insertSnapshots,
   isAncestor,
   lockBranch,
-  lockLiveRepo,
   type NewCommit,
   presentCommitIds,
   presentObjectIds,
   presentSnapshotIds,
-  recordPush,
   setBranchHead,
 } from '../history/history.store.ts';
 import { enqueueEvent } from '../hub/events.ts';
-import { type LiveRepo, notifyLiveness } from '../repos/index.ts';
+import type { LiveRepo } from '../repos/index.ts';
+import { inLiveRepo, notifyLiveness, recordPush } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
 import { mib, responseBytes } from './response-size.ts';
@@ -93,8 +92,7 @@ export async function applyPush(
   if (!newHead) throw new BadRequestError(`the push names no commit for branch '${branch}'`, 'empty_push');
 
   return retryOnDeadlock(() =>
-    em.transactional(async (tx) => {
-      if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
+    inLiveRepo(em, repoId, async (tx) => {
       const branchesBefore = await branchCount(tx, repoId);
       const firstBranch = branchesBefore === 0;
       const { head: before, created } = await lockBranch(tx, repoId, branch, newHead);

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { repoNotFound } from '../errors.ts';
-import { commitsByIds, isLive, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
+import { commitsByIds, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
 import type { LiveRepo, RepoLivenessCache, RepoRefs } from '../repos/index.ts';
+import { requireLive } from '../repos/live-repo.ts';
 import { packr } from './codec.ts';
 
 /**
@@ -36,7 +37,7 @@ const answers = new WeakMap<RepoRefs, RefsAnswer>();
 
 /** filter-objects: the ids this repo does not hold yet, in the order asked. */
 export async function filterObjects(em: EntityManager, repoId: string, ids: string[]) {
-  if (!(await isLive(em, repoId))) throw repoNotFound();
+  await requireLive(em, repoId);
   const present = await presentObjectIds(em, repoId, ids);
   return { missing: [...new Set(ids)].filter((id) => !present.has(id)) };
 }
@@ -47,7 +48,7 @@ export async function filterObjects(em: EntityManager, repoId: string, ids: stri
  * or when the client has nothing (a clone).
  */
 export async function negotiate(em: EntityManager, repoId: string, want: string[], have: string[]) {
-  if (!(await isLive(em, repoId))) throw repoNotFound();
+  await requireLive(em, repoId);
   const known = await presentCommitIds(em, repoId, have);
   const ack = have.filter((id) => known.has(id));
   let commonBase: string | null = want.find((id) => known.has(id)) ?? null;

@@ -5,18 +5,13 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../app-env.ts';
 import type { Config } from '../config.ts';
-import {
-  BadRequestError,
-  ForbiddenError,
-  NotFoundError,
-  PayloadTooLargeError,
-  repoNotFound,
-  UnauthorizedError,
-} from '../errors.ts';
-import { insertObjectRows, isLive, lockLiveRepo } from '../history/history.store.ts';
+import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { insertObjectRows } from '../history/history.store.ts';
+import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo } from '../middleware/resolve-repo.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
+import { inLiveRepo, requireLive } from '../repos/live-repo.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
@@ -107,7 +102,7 @@ export function transportRoutes(deps: TransportDeps) {
     const result = await applyPush(
       fork(),
       c.var.repo,
-      c.var.user!,
+      requireUser(c.var.user),
       req,
       rawBundle.commits as Record<string, unknown>[],
       (rawBundle.snapshots ?? []) as Record<string, unknown>[],
@@ -179,14 +174,11 @@ export function transportRoutes(deps: TransportDeps) {
     if (declared > maxBytes)
       throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
     // Refuse before reading any bytes when the repo is already gone; the transaction below re-checks.
-    if (!(await isLive(fork(), repoId))) throw repoNotFound();
+    await requireLive(fork(), repoId);
     const body = c.req.raw.body;
     if (!body) throw new BadRequestError('request body is empty', 'empty_body');
     const size = await store.putStream(objectId, Readable.fromWeb(body as WebReadableStream), maxBytes);
-    await fork().transactional(async (tx) => {
-      if (!(await lockLiveRepo(tx, repoId))) throw repoNotFound();
-      await insertObjectRows(tx, repoId, [{ objectId, size }]);
-    });
+    await inLiveRepo(fork(), repoId, (tx) => insertObjectRows(tx, repoId, [{ objectId, size }]));
     return reply(c, { stored: true, object_id: objectId, size });
   });
 

@@ -134,3 +134,35 @@ test('issues, proposals, comments and webhooks created while the repo is deleted
     expect(Number(live[0]!.n)).toBe(0);
   }
 });
+
+test('edits racing a delete (issue edits, labels, collaborators, comment deletes): none lands after it', async () => {
+  await gw.user('bob');
+  for (let round = 0; round < 5; round++) {
+    const repo = await createRepo(gw, token, { name: `edit race ${round}`, visibility: 'public' });
+    const api = `/api/v1/repos/${repo.repoId}`;
+    expect((await gw.request('POST', `${api}/issues`, { token, json: { title: 'first' } })).status).toBe(201);
+    const comment = await (await gw.request('POST', `${api}/issues/1/comments`, { token, json: { body: 'c' } })).json();
+    const edits = Array.from({ length: 24 }, (_, i) => {
+      const kind = i % 4;
+      if (kind === 0) return gw.request('PATCH', `${api}/issues/1`, { token, json: { title: `edit ${i}` } });
+      if (kind === 1) return gw.request('POST', `${api}/issues/1/labels`, { token, json: { labels: [`l${i}`] } });
+      if (kind === 2) return gw.request('PUT', `${api}/collaborators/bob`, { token, json: { permission: 'write' } });
+      return gw.request('DELETE', `${api}/issues/1/comments/${comment.commentId}`, { token });
+    });
+    const [deleted, ...results] = await Promise.all([gw.request('DELETE', api, { token }), ...edits]);
+    expect(deleted.status).toBe(204);
+    // Each edit either landed before the delete or saw the repo gone.
+    for (const r of results) expect([200, 201, 204, 404]).toContain(r.status);
+    // Nothing was written under the repo after its delete committed.
+    const [late] = await sql<{ labels: number; collaborators: number; issues: number; comments: number }>(
+      gw.databaseUrl,
+      `SELECT (SELECT count(*) FROM musehub_issue_labels l WHERE l.repo_id = r.repo_id AND l.created_at > r.deleted_at)::int AS labels,
+              (SELECT count(*) FROM musehub_collaborators c WHERE c.repo_id = r.repo_id AND c.created_at > r.deleted_at)::int AS collaborators,
+              (SELECT count(*) FROM musehub_issues i WHERE i.repo_id = r.repo_id AND i.updated_at > r.deleted_at)::int AS issues,
+              (SELECT count(*) FROM musehub_issue_comments m WHERE m.repo_id = r.repo_id AND m.updated_at > r.deleted_at)::int AS comments
+         FROM musehub_repos r WHERE r.repo_id = $1`,
+      [repo.repoId],
+    );
+    expect(late).toEqual({ labels: 0, collaborators: 0, issues: 0, comments: 0 });
+  }
+});
