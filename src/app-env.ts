@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from './logger.ts';
-import type { ResolvedRepo } from './middleware/resolve-repo.ts';
+import type { ResolvedRepo } from './repos/index.ts';
 import type { AuthUser } from './users/index.ts';
 
 /** Typed Hono context: a handler can only read what a middleware set. */

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './app-env.ts';
 import { PayloadTooLargeError } from './errors.ts';
+import { enqueueEvent } from './hub/events.ts';
 import { issueRoutes } from './hub/issue.routes.ts';
 import { proposalRoutes } from './hub/proposal.routes.ts';
 import { buildSitemap } from './hub/sitemap.ts';
@@ -106,7 +107,15 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   transport.use(auth(tokens));
   transport.route(
     '/',
-    transportRoutes({ orm, cache, store, presignKey, publicUrl: config.publicUrl, limits: config.transport }),
+    transportRoutes({
+      orm,
+      cache,
+      store,
+      presignKey,
+      publicUrl: config.publicUrl,
+      limits: config.transport,
+      onPushed: (tx, event) => enqueueEvent(tx, event.repo.repoId, 'push', { ...event }),
+    }),
   );
   app.route('/', transport);
   return app;

@@ -2,13 +2,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
-import type { LiveRepo, Permission, RepoLivenessCache } from '../repos/index.ts';
+import type { Permission, RepoLivenessCache } from '../repos/index.ts';
 import { validateUsername } from '../users/index.ts';
-
-export interface ResolvedRepo extends LiveRepo {
-  /** The caller's permission; null for anonymous callers and strangers to a public repo. */
-  permission: Permission | null;
-}
 
 const SLUG = /^[a-z0-9._-]{1,100}$/;
 const isOwnerName = (s: string) => {

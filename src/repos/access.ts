@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
+import type { LiveRepo } from './liveness-cache.ts';
 import type { Permission, Repo } from './repo.entity.ts';
 import { RepoSchema } from './repo.entity.ts';
 import { isUuid, permissionOf } from './repo.service.ts';
@@ -51,6 +52,12 @@ export async function requireRepoAccess(
     throw new ForbiddenError(`you need ${need} permission on this repo`, 'insufficient_permission');
   }
   return { repo, permission, user };
+}
+
+/** A live repo resolved by name for a transport request, with what the caller may do there. */
+export interface ResolvedRepo extends LiveRepo {
+  /** The caller's permission; null for anonymous callers and strangers to a public repo. */
+  permission: Permission | null;
 }
 
 export const hasPermission = (have: Permission | null, need: Permission) => have !== null && RANK[have] >= RANK[need];

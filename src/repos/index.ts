@@ -1,5 +1,5 @@
 export type { Page, PageRequest } from '../db/pagination.ts';
-export { hasPermission, type Need, type RepoAccess, requireRepoAccess } from './access.ts';
+export { hasPermission, type Need, type RepoAccess, type ResolvedRepo, requireRepoAccess } from './access.ts';
 export {
   type CollaboratorView,
   listCollaborators,

@@ -16,11 +16,11 @@ import {
   presentSnapshotIds,
   setBranchHead,
 } from '../history/history.store.ts';
-import { enqueueEvent } from '../hub/events.ts';
 import type { LiveRepo } from '../repos/index.ts';
 import { inLiveRepo, notifyLiveness, recordPush } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
+import type { OnPushed } from './push-events.ts';
 import { mib, responseBytes } from './response-size.ts';
 import type { PushRequest, WireCommit } from './wire-schemas.ts';
 
@@ -85,6 +85,7 @@ export async function applyPush(
   rawCommits: readonly Record<string, unknown>[],
   rawSnapshots: readonly Record<string, unknown>[],
   maxCloneBytes: number,
+  onPushed: OnPushed,
 ): Promise<PushResult> {
   const { bundle, branch, force } = req;
   const repoId = repo.repoId;
@@ -176,7 +177,7 @@ export async function applyPush(
       await recordPush(tx, repoId, branch, firstBranch);
       // Other processes drop their cached heads for this repo when this commits.
       await notifyLiveness(tx, 'update', repo);
-      await enqueueEvent(tx, repoId, 'push', {
+      await onPushed(tx, {
         repo: { repoId, owner: repo.owner, slug: repo.slug },
         branch,
         before: created ? null : before,

@@ -19,6 +19,7 @@ import { fetchResponseStream, fetchResponseValue, planFetch } from './fetch.serv
 import { storeObjects } from './objects.service.ts';
 import { presignedPutUrl, verifyGrant } from './presign.ts';
 import { applyPush } from './push.service.ts';
+import type { OnPushed } from './push-events.ts';
 import { filterObjects, negotiate, readRefs } from './read.service.ts';
 import {
   FetchRequest,
@@ -37,6 +38,8 @@ export interface TransportDeps {
   publicUrl: string;
   presignKey: Buffer;
   limits: Config['transport'];
+  /** Told of every push that lands, inside its transaction (the app records the webhook event). */
+  onPushed: OnPushed;
 }
 
 /** msgpack when the client's Accept allows it (the muse client always does), JSON otherwise. */
@@ -107,6 +110,7 @@ export function transportRoutes(deps: TransportDeps) {
       rawBundle.commits as Record<string, unknown>[],
       (rawBundle.snapshots ?? []) as Record<string, unknown>[],
       limits.maxCloneBytes,
+      deps.onPushed,
     );
     // A first push sets the default branch: refs must not serve the cached one.
     cache.evictRepo(c.var.repo.repoId);
