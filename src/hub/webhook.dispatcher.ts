@@ -82,6 +82,7 @@ export class WebhookDispatcher {
                  ORDER BY next_attempt_at
                  LIMIT ? FOR UPDATE SKIP LOCKED)
           RETURNING d.delivery_id, d.webhook_id, d.repo_id, d.event, d.payload, d.attempts)
+       -- Raw, and past the filter on purpose: a deleted repo's deliveries must be seen to be failed.
        SELECT c.*, w.url, w.secret, w.active, (r.deleted_at IS NULL) AS repo_live
          FROM claimed c
          JOIN musehub_webhooks w ON w.webhook_id = c.webhook_id

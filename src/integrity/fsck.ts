@@ -13,7 +13,10 @@ export interface FsckReport {
   checked: { branches: number; commits: number; snapshotObjects: number; objectsHashed: number };
 }
 
-/** One query per invariant: each returns the rows that break it, as a readable line. */
+/**
+ * One query per invariant: each returns the rows that break it, as a readable line. Raw SQL with
+ * every tombstone condition written out: fsck must see the rows the live filters hide.
+ */
 const CHECKS: { check: string; sql: string }[] = [
   {
     check: 'branch head is a stored commit of its repo',

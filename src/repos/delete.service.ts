@@ -164,6 +164,7 @@ export async function restoreRepo(
     if (!found.deletedAt) return found;
     const conn = tx.getConnection();
     const ctx = tx.getTransactionContext();
+    // Raw: inside the restore's transaction, which has just read the repo past the live filter.
     const taken = await conn.execute(
       'SELECT 1 FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL AND repo_id <> ?',
       [found.owner, found.slug, repoId],

@@ -80,6 +80,7 @@ export class RepoLivenessCache implements InvalidationTarget {
   }
 
   private async load(owner: string, slug: string): Promise<LiveRepo | null> {
+    // Raw: the hot path of every transport request on a miss; hydrating an entity cost more.
     const rows = await this.orm.em.getConnection().execute<Record<string, string>[]>(
       `SELECT repo_id, owner, slug, owner_user_id, visibility, default_branch
          FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL`,

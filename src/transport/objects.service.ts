@@ -1,9 +1,11 @@
+import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { PayloadTooLargeError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, PayloadTooLargeError } from '../errors.ts';
 import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
-import { inLiveRepo } from '../repos/live-repo.ts';
+import { inLiveRepo, requireLive } from '../repos/live-repo.ts';
 import { HashMismatchError, type ObjectStore, sha256Hex } from '../storage/object-store.ts';
+import { type PresignGrant, verifyGrant } from './presign.ts';
 
 export interface IncomingObject {
   object_id: string;
@@ -47,4 +49,38 @@ export async function storeObjects(
     ),
   );
   return { stored: inserted, skipped: objects.length - inserted };
+}
+
+/**
+ * PUT /presigned/{repo}/{object}: the signed URL is the credential (no Authorization header,
+ * no repo resolved by name). The grant is checked, a declared size over it refused before any
+ * byte is read, and a deleted repo refused before the body is read; the bytes are streamed
+ * into the store, verified against the id and the limit, and become the repo's only in a write
+ * that sees the repo still live.
+ */
+export async function receivePresignedUpload(
+  em: () => EntityManager,
+  store: ObjectStore,
+  presignKey: Buffer,
+  grant: PresignGrant,
+  signature: string,
+  declaredBytes: number,
+  body: Readable | null,
+): Promise<{ stored: true; object_id: string; size: number }> {
+  if (!verifyGrant(presignKey, grant, signature)) {
+    throw new ForbiddenError(
+      'the signed URL is invalid or has expired; ask for a new one with presign',
+      'invalid_signature',
+    );
+  }
+  if (declaredBytes > grant.maxBytes) {
+    throw new PayloadTooLargeError(`object is larger than the signed limit of ${grant.maxBytes} bytes`);
+  }
+  await requireLive(em(), grant.repoId);
+  if (!body) throw new BadRequestError('request body is empty', 'empty_body');
+  const size = await store.putStream(grant.objectId, body, grant.maxBytes);
+  await inLiveRepo(em(), grant.repoId, (tx) =>
+    insertObjectRows(tx, grant.repoId, [{ objectId: grant.objectId, size }]),
+  );
+  return { stored: true, object_id: grant.objectId, size };
 }

@@ -16,13 +16,15 @@ import {
   presentSnapshotIds,
   setBranchHead,
 } from '../history/history.store.ts';
-import type { LiveRepo } from '../repos/index.ts';
+import type { LiveRepo, RepoLivenessCache } from '../repos/index.ts';
 import { inLiveRepo, notifyLiveness, recordPush } from '../repos/live-repo.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
+import { storeObjects } from './objects.service.ts';
 import type { OnPushed } from './push-events.ts';
 import { mib, responseBytes } from './response-size.ts';
-import type { PushRequest, WireCommit } from './wire-schemas.ts';
+import { type PushRequest, parsePushRequest, type WireCommit } from './wire-schemas.ts';
 
 type Commit = z.infer<typeof WireCommit>;
 
@@ -194,4 +196,43 @@ export async function applyPush(
       };
     }),
   );
+}
+
+export interface PushDeps {
+  store: ObjectStore;
+  cache: RepoLivenessCache;
+  maxObjectBytes: number;
+  maxCloneBytes: number;
+  onPushed: OnPushed;
+}
+
+/**
+ * POST …/push: a decoded body in, the answer out. Objects carried inline (the muse client sends
+ * them through push/objects, but the protocol allows both) are stored first; then the push
+ * itself; then this process's cached heads are dropped (a first push also sets the default
+ * branch, so refs must not serve the cached one; other processes hear of it through NOTIFY).
+ */
+export async function receivePush(
+  em: () => EntityManager,
+  deps: PushDeps,
+  repo: LiveRepo,
+  user: AuthUser,
+  body: unknown,
+): Promise<PushResult> {
+  const { request, rawCommits, rawSnapshots } = parsePushRequest(body);
+  if (request.bundle.objects.length) {
+    await storeObjects(em(), deps.store, repo.repoId, request.bundle.objects, deps.maxObjectBytes);
+  }
+  const result = await applyPush(
+    em(),
+    repo,
+    user,
+    request,
+    rawCommits,
+    rawSnapshots,
+    deps.maxCloneBytes,
+    deps.onPushed,
+  );
+  deps.cache.evictRepo(repo.repoId);
+  return result;
 }

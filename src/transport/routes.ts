@@ -6,19 +6,17 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../app-env.ts';
 import type { Config } from '../config.ts';
 import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
-import { insertObjectRows } from '../history/history.store.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo } from '../middleware/resolve-repo.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
-import { inLiveRepo, requireLive } from '../repos/live-repo.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
 import { fetchResponseStream, fetchResponseValue, planFetch } from './fetch.service.ts';
-import { storeObjects } from './objects.service.ts';
-import { presignedPutUrl, verifyGrant } from './presign.ts';
-import { applyPush } from './push.service.ts';
+import { receivePresignedUpload, storeObjects } from './objects.service.ts';
+import { presignedPutUrl } from './presign.ts';
+import { receivePush } from './push.service.ts';
 import type { OnPushed } from './push-events.ts';
 import { filterObjects, negotiate, readRefs } from './read.service.ts';
 import {
@@ -27,7 +25,6 @@ import {
   NegotiateRequest,
   PresignRequest,
   PushObjectsRequest,
-  PushRequest,
   parseWire,
 } from './wire-schemas.ts';
 
@@ -95,27 +92,16 @@ export function transportRoutes(deps: TransportDeps) {
     return reply(c, await storeObjects(fork(), store, c.var.repo.repoId, req.objects, limits.maxObjectBytes));
   });
 
-  app.post('/:owner/:slug/push', pushRate, large, write, onePushAtATime, async (c) => {
-    const raw = await readBody(c);
-    const req = parseWire(PushRequest, raw);
-    const rawBundle = (raw as { bundle: Record<string, unknown[]> }).bundle;
-    if (req.bundle.objects.length) {
-      await storeObjects(fork(), store, c.var.repo.repoId, req.bundle.objects, limits.maxObjectBytes);
-    }
-    const result = await applyPush(
-      fork(),
-      c.var.repo,
-      requireUser(c.var.user),
-      req,
-      rawBundle.commits as Record<string, unknown>[],
-      (rawBundle.snapshots ?? []) as Record<string, unknown>[],
-      limits.maxCloneBytes,
-      deps.onPushed,
-    );
-    // A first push sets the default branch: refs must not serve the cached one.
-    cache.evictRepo(c.var.repo.repoId);
-    return reply(c, result);
-  });
+  const pushDeps = {
+    store,
+    cache,
+    maxObjectBytes: limits.maxObjectBytes,
+    maxCloneBytes: limits.maxCloneBytes,
+    onPushed: deps.onPushed,
+  };
+  app.post('/:owner/:slug/push', pushRate, large, write, onePushAtATime, async (c) =>
+    reply(c, await receivePush(fork, pushDeps, c.var.repo, requireUser(c.var.user), await readBody(c))),
+  );
 
   app.post('/:owner/:slug/negotiate', small, read, async (c) => {
     const req = parseWire(NegotiateRequest, await readBody(c));
@@ -160,30 +146,26 @@ export function transportRoutes(deps: TransportDeps) {
 
   // The signed URL is the credential: no Authorization header, no repo resolution by name.
   app.put('/presigned/:repo_id/:object_id', pushRate, async (c) => {
-    const repoId = c.req.param('repo_id');
-    const objectId = c.req.param('object_id');
-    const maxBytes = Number(c.req.query('max'));
-    const expires = Number(c.req.query('exp'));
-    const sig = c.req.query('sig') ?? '';
-    if (!isObjectId(objectId) || !Number.isSafeInteger(maxBytes) || !Number.isSafeInteger(expires)) {
+    const grant = {
+      repoId: c.req.param('repo_id'),
+      objectId: c.req.param('object_id'),
+      maxBytes: Number(c.req.query('max')),
+      expires: Number(c.req.query('exp')),
+    };
+    if (!isObjectId(grant.objectId) || !Number.isSafeInteger(grant.maxBytes) || !Number.isSafeInteger(grant.expires)) {
       throw new BadRequestError('malformed signed URL', 'invalid_signature');
     }
-    if (!verifyGrant(deps.presignKey, { repoId, objectId, maxBytes, expires }, sig)) {
-      throw new ForbiddenError(
-        'the signed URL is invalid or has expired; ask for a new one with presign',
-        'invalid_signature',
-      );
-    }
-    const declared = Number(c.req.header('content-length') ?? 'NaN');
-    if (declared > maxBytes)
-      throw new PayloadTooLargeError(`object is larger than the signed limit of ${maxBytes} bytes`);
-    // Refuse before reading any bytes when the repo is already gone; the transaction below re-checks.
-    await requireLive(fork(), repoId);
     const body = c.req.raw.body;
-    if (!body) throw new BadRequestError('request body is empty', 'empty_body');
-    const size = await store.putStream(objectId, Readable.fromWeb(body as WebReadableStream), maxBytes);
-    await inLiveRepo(fork(), repoId, (tx) => insertObjectRows(tx, repoId, [{ objectId, size }]));
-    return reply(c, { stored: true, object_id: objectId, size });
+    const stored = await receivePresignedUpload(
+      fork,
+      store,
+      deps.presignKey,
+      grant,
+      c.req.query('sig') ?? '',
+      Number(c.req.header('content-length') ?? 'NaN'),
+      body ? Readable.fromWeb(body as WebReadableStream) : null,
+    );
+    return reply(c, stored);
   });
 
   app.get('/o/:object_id', async (c) => {

@@ -109,6 +109,18 @@ export const PresignRequest = z.object({
   ttl_seconds: z.number().int().min(1).max(3600).optional(),
 });
 
+/**
+ * A push body, validated, with its commit and snapshot records also as the client sent them:
+ * those are what is stored and served back, byte for byte, so keys this hub does not know survive.
+ */
+export function parsePushRequest(value: unknown) {
+  const request = parseWire(PushRequest, value);
+  // Validated just above: bundle.commits (and snapshots, when present) are arrays of objects.
+  const bundle = (value as { bundle: { commits: Record<string, unknown>[]; snapshots?: Record<string, unknown>[] } })
+    .bundle;
+  return { request, rawCommits: bundle.commits, rawSnapshots: bundle.snapshots ?? [] };
+}
+
 /** Validates a decoded body; the first problem becomes the 400 detail ("bundle.commits.0.commit_id: …"). */
 export function parseWire<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
