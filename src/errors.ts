@@ -1,11 +1,14 @@
+import type { ErrorCode } from './error-codes.ts';
+
 /**
- * The error catalogue. Services throw these; one handler (src/middleware/errors.ts)
- * turns them into `{"detail", "code"}` bodies. Nothing here knows about HTTP frameworks.
+ * The error classes. Services throw these; one handler (src/middleware/errors.ts) turns them
+ * into `{"detail", "code"}` bodies; every code is one of src/error-codes.ts. Nothing here knows
+ * about HTTP frameworks.
  */
 export class GatewayError extends Error {
   constructor(
     readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
-    readonly code: string,
+    readonly code: ErrorCode,
     detail: string,
   ) {
     super(detail);
@@ -16,37 +19,37 @@ export class GatewayError extends Error {
 }
 
 export class BadRequestError extends GatewayError {
-  constructor(detail: string, code = 'bad_request') {
+  constructor(detail: string, code: ErrorCode = 'bad_request') {
     super(400, code, detail);
   }
 }
 
 export class UnauthorizedError extends GatewayError {
-  constructor(detail = 'a valid bearer token is required', code = 'unauthorized') {
+  constructor(detail = 'a valid bearer token is required', code: ErrorCode = 'unauthorized') {
     super(401, code, detail);
   }
 }
 
 export class ForbiddenError extends GatewayError {
-  constructor(detail: string, code = 'forbidden') {
+  constructor(detail: string, code: ErrorCode = 'forbidden') {
     super(403, code, detail);
   }
 }
 
 export class NotFoundError extends GatewayError {
-  constructor(detail: string, code = 'not_found') {
+  constructor(detail: string, code: ErrorCode = 'not_found') {
     super(404, code, detail);
   }
 }
 
 export class ConflictError extends GatewayError {
-  constructor(detail: string, code = 'conflict') {
+  constructor(detail: string, code: ErrorCode = 'conflict') {
     super(409, code, detail);
   }
 }
 
 export class PayloadTooLargeError extends GatewayError {
-  constructor(detail: string, code = 'payload_too_large') {
+  constructor(detail: string, code: ErrorCode = 'payload_too_large') {
     super(413, code, detail);
   }
 }
@@ -58,7 +61,7 @@ export const repoNotFound = () => new NotFoundError('repo not found', 'repo_not_
 export class TooManyRequestsError extends GatewayError {
   constructor(
     readonly retryAfterSeconds: number,
-    code: string,
+    code: ErrorCode,
     detail: string,
   ) {
     super(429, code, detail);

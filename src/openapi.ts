@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from './app-env.ts';
+import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
 import { BadRequestError } from './errors.ts';
 
 /** Every REST router is made here so that validation failures use the project's `{detail, code}` body. */
@@ -18,7 +19,12 @@ export function createRouter() {
 export const ErrorSchema = z
   .object({
     detail: z.string().openapi({ example: 'repo not found' }),
-    code: z.string().openapi({ example: 'repo_not_found' }),
+    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).openapi({
+      example: 'repo_not_found',
+      description: Object.entries(ERROR_CODES)
+        .map(([code, [status, meaning]]) => `\`${code}\` (${[status].flat().join('/')}): ${meaning}`)
+        .join('\n'),
+    }),
   })
   .openapi('Error');
 

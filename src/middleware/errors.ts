@@ -7,9 +7,10 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from '../app-env.ts';
+import type { ErrorCode } from '../error-codes.ts';
 import { GatewayError, TooManyRequestsError } from '../errors.ts';
 
-export const errorBody = (detail: string, code: string) => ({ detail, code });
+export const errorBody = (detail: string, code: ErrorCode) => ({ detail, code });
 
 // Connection-level failures: the database is unreachable or restarting, not a bug in the request.
 const UNAVAILABLE_CODES = new Set([
@@ -27,9 +28,15 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof ConnectionException) return true;
-  for (let e = err as { code?: string; cause?: unknown; message?: string } | undefined; e; e = e.cause as typeof e) {
+  for (
+    let e = err as { code?: string; name?: string; cause?: unknown; message?: string } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
     if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
-    if (e.message?.includes('Timeout acquiring a connection')) return true;
+    // knex's pool: every connection busy for longer than its acquire timeout.
+    if (e.name === 'KnexTimeoutError') return true;
+    // The rest carry no code or class of their own, only their message.
     if (e.message?.includes('Connection terminated')) return true;
     // node-postgres, for a pooled client whose server went away mid-use.
     if (e.message?.includes('Connection ended unexpectedly')) return true;
@@ -41,7 +48,7 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-function respond(c: Context<AppEnv>, status: ContentfulStatusCode, detail: string, code: string) {
+function respond(c: Context<AppEnv>, status: ContentfulStatusCode, detail: string, code: ErrorCode) {
   return c.json(errorBody(detail, code), status);
 }
 
