@@ -67,3 +67,48 @@ export class TooManyRequestsError extends GatewayError {
     super(429, code, detail);
   }
 }
+
+/** A byte count as people read it in a message: `63.0 MiB`. */
+export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** An object whose bytes do not hash to its id: refused, nothing stored. */
+export class HashMismatchError extends GatewayError {
+  constructor(objectId: string, actual: string) {
+    super(422, 'hash_mismatch', `content of object ${objectId} hashes to ${actual}`);
+  }
+}
+
+/** A branch head whose clone the muse client could never read: refused before it is visible. */
+export class HeadTooLargeToCloneError extends GatewayError {
+  constructor(branch: string, bytes: number, limit: number) {
+    super(
+      422,
+      'clone_too_large',
+      `this push would make '${branch}' need a ${mib(bytes)} response to clone, over this hub's limit of ${mib(limit)} (MUSEHUB_MAX_CLONE_BYTES; the muse client reads at most 64 MiB and a clone is one response); keep large files out of the history or put them in another repo`,
+    );
+  }
+}
+
+/** A request body in neither of the two encodings the wire protocol speaks. */
+export class UnsupportedMediaType extends GatewayError {
+  constructor(type: string) {
+    super(
+      415,
+      'unsupported_media_type',
+      `Content-Type must be application/x-msgpack or application/json, not '${type}'`,
+    );
+  }
+}
+
+/** A fetch answer the muse client could not read (it reads at most 64 MiB of a response). */
+export class FetchTooLargeError extends GatewayError {
+  constructor(bytes: number, clone: boolean) {
+    super(
+      422,
+      'fetch_too_large',
+      clone
+        ? `cloning this commit needs a ${mib(bytes)} response, over the muse client's 64 MiB response limit; a clone is one response and cannot be split, so this history cannot be cloned with the muse client`
+        : `this fetch would return ${mib(bytes)}, over the muse client's 64 MiB response limit; fetch fewer commits at a time (e.g. one branch tip, or an older commit first)`,
+    );
+  }
+}

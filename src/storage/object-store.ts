@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { GatewayError, PayloadTooLargeError } from '../errors.ts';
+import { HashMismatchError, PayloadTooLargeError } from '../errors.ts';
 import { isAlive } from '../process-alive.ts';
 import { type ByteRange, ObjectFileWorker } from './object-file-worker.ts';
 import { decodePackIndex, encodePackIndex, type PackEntry } from './pack-index.ts';
@@ -22,12 +22,6 @@ export function isObjectId(s: unknown): s is string {
 }
 
 export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-export class HashMismatchError extends GatewayError {
-  constructor(objectId: string, actual: string) {
-    super(422, 'hash_mismatch', `content of object ${objectId} hashes to ${actual}`);
-  }
-}
 
 /**
  * Reads an upload chunk by chunk for putStream: refuses it once it passes maxBytes, hashes

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { runSql } from '../db/sql.ts';
-import { NotFoundError } from '../errors.ts';
-import { consumeUpload, HashMismatchError, isObjectId, type ObjectStore } from './object-store.ts';
+import { HashMismatchError, NotFoundError } from '../errors.ts';
+import { consumeUpload, isObjectId, type ObjectStore } from './object-store.ts';
 
 /**
  * Object bytes in musehub_object_blobs (MUSEHUB_OBJECT_STORE=postgres): every gateway that

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import { BadRequestError, GatewayError } from '../errors.ts';
+import { BadRequestError, UnsupportedMediaType } from '../errors.ts';
 
 /**
  * Plain msgpack as the Python muse client writes and reads it: no record extension,
@@ -14,12 +14,6 @@ export const packr = new Packr({
 });
 
 export const MSGPACK = 'application/x-msgpack';
-
-class UnsupportedMediaType extends GatewayError {
-  constructor(type: string) {
-    super(415, 'unsupported_media_type', `Content-Type must be ${MSGPACK} or application/json, not '${type}'`);
-  }
-}
 
 /** Request bytes → value: msgpack (the muse client) or JSON (curl, scripts). */
 export function decodeRequestBody(contentType: string | undefined, bytes: Uint8Array): unknown {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BadRequestError, GatewayError, repoNotFound } from '../errors.ts';
+import { BadRequestError, FetchTooLargeError, repoNotFound } from '../errors.ts';
 import { type CloneParts, repoStoredParts } from '../history/clone-size.ts';
 import {
   branchHeads,
@@ -14,19 +14,7 @@ import { isLive } from '../repos/live-repo.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
 import { type FetchObject, writeFetchResponse } from './fetch-writer.ts';
-import { CLIENT_RESPONSE_LIMIT, mib, responseBytes } from './response-size.ts';
-
-export class FetchTooLargeError extends GatewayError {
-  constructor(bytes: number, clone: boolean) {
-    super(
-      422,
-      'fetch_too_large',
-      clone
-        ? `cloning this commit needs a ${mib(bytes)} response, over the muse client's 64 MiB response limit; a clone is one response and cannot be split, so this history cannot be cloned with the muse client`
-        : `this fetch would return ${mib(bytes)}, over the muse client's 64 MiB response limit; fetch fewer commits at a time (e.g. one branch tip, or an older commit first)`,
-    );
-  }
-}
+import { CLIENT_RESPONSE_LIMIT, responseBytes } from './response-size.ts';
 
 export interface PlannedObject {
   object_id: string;

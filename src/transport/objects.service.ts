@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { BadRequestError, ForbiddenError, PayloadTooLargeError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, HashMismatchError, PayloadTooLargeError } from '../errors.ts';
 import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
 import { inLiveRepo, requireLive } from '../repos/live-repo.ts';
-import { HashMismatchError, type ObjectStore, sha256Hex } from '../storage/object-store.ts';
+import { type ObjectStore, sha256Hex } from '../storage/object-store.ts';
 import { type PresignGrant, verifyGrant } from './presign.ts';
 
 export interface IncomingObject {

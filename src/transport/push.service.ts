@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { BadRequestError, ConflictError, GatewayError } from '../errors.ts';
+import { BadRequestError, ConflictError, HeadTooLargeToCloneError } from '../errors.ts';
 import { type CloneParts, cloneParts, repoStoredParts } from '../history/clone-size.ts';
 import {
   branchCount,
@@ -23,7 +23,7 @@ import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
 import { storeObjects } from './objects.service.ts';
 import type { OnPushed } from './push-events.ts';
-import { mib, responseBytes } from './response-size.ts';
+import { responseBytes } from './response-size.ts';
 import { type PushRequest, parsePushRequest, type WireCommit } from './wire-schemas.ts';
 
 type Commit = z.infer<typeof WireCommit>;
@@ -42,17 +42,6 @@ export function tipOf(commits: readonly Commit[], branch: string): string | null
   const onBranch = tips.filter((c) => c.branch === branch);
   const pick = onBranch.length ? onBranch : tips;
   return pick.at(-1)?.commit_id ?? null;
-}
-
-/** A branch head whose clone the muse client could never read: refused before it is visible. */
-export class HeadTooLargeToCloneError extends GatewayError {
-  constructor(branch: string, bytes: number, limit: number) {
-    super(
-      422,
-      'clone_too_large',
-      `this push would make '${branch}' need a ${mib(bytes)} response to clone, over this hub's limit of ${mib(limit)} (MUSEHUB_MAX_CLONE_BYTES; the muse client reads at most 64 MiB and a clone is one response); keep large files out of the history or put them in another repo`,
-    );
-  }
 }
 
 async function checkClonable(

@@ -19,5 +19,3 @@ export function responseBytes(parts: {
     parts.objectBytes + parts.objectCount * OBJECT_FRAMING_BYTES + parts.recordBytes + 256 + parts.branchCount * 128
   );
 }
-
-export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
