@@ -3,17 +3,40 @@ import type { Logger } from './logger.ts';
 import type { ResolvedRepo } from './repos/index.ts';
 import type { AuthUser } from './users/index.ts';
 
-/** Typed Hono context: a handler can only read what a middleware set. */
-export interface AppEnv {
+/**
+ * Typed Hono contexts, one per layer of middleware: a handler's type says which variables
+ * exist because the middleware in front of it declares what it sets.
+ */
+
+/** Every request: set by the outermost middleware (requestContext). */
+export interface BaseEnv {
   Variables: {
     requestId: string;
     /** The process logger; add `requestId` to what you log. */
     log: Logger;
-    /** A fresh EntityManager fork per request: no identity map outlives a request. */
-    em: EntityManager;
+  };
+}
+
+/** The REST API and the transport: auth has run. */
+export interface AuthEnv {
+  Variables: BaseEnv['Variables'] & {
     /** The bearer token's user, or null for an anonymous request. */
     user: AuthUser | null;
-    /** Set by resolveRepo on the transport routes: a live repo the caller may use. */
+  };
+}
+
+/** REST routes: dbContext has run. */
+export interface RestEnv {
+  Variables: AuthEnv['Variables'] & {
+    /** A fresh EntityManager fork per request: no identity map outlives a request. */
+    em: EntityManager;
+  };
+}
+
+/** Transport routes behind resolveRepo. */
+export interface RepoEnv {
+  Variables: AuthEnv['Variables'] & {
+    /** A live repo the caller may use as the route needs. */
     repo: ResolvedRepo;
   };
 }

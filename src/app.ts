@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Scalar } from '@scalar/hono-api-reference';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { AppEnv } from './app-env.ts';
+import type { AuthEnv, BaseEnv } from './app-env.ts';
 import { PayloadTooLargeError } from './errors.ts';
 import { enqueueEvent } from './hub/events.ts';
 import { issueRoutes } from './hub/issue.routes.ts';
@@ -39,7 +39,7 @@ const REST_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the Hono app: middleware order is request context (ids, logs, metrics, encodings) → limits → db context → auth → routes. */
 export function createApp({ orm, config, logger, cache, store, presignKey, tokens, metrics }: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<BaseEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
   app.use(requestContext(logger, metrics));
@@ -103,7 +103,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   // The muse wire protocol: /{owner}/{slug}/refs|fetch|push…, /presigned/…, /o/{id}.
   // No per-request EntityManager fork here: refs is served from cache, and the handlers that
   // touch the database fork their own.
-  const transport = new Hono<AppEnv>();
+  const transport = new Hono<AuthEnv>();
   transport.use(auth(tokens));
   transport.route(
     '/',

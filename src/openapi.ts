@@ -1,11 +1,11 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import type { AppEnv } from './app-env.ts';
+import type { RestEnv } from './app-env.ts';
 import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
 import { BadRequestError } from './errors.ts';
 
 /** Every REST router is made here so that validation failures use the project's `{detail, code}` body. */
 export function createRouter() {
-  return new OpenAPIHono<AppEnv>({
+  return new OpenAPIHono<RestEnv>({
     defaultHook: (result) => {
       if (!result.success) {
         const issue = result.error.issues[0];

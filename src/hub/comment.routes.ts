@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { AppEnv } from '../app-env.ts';
+import type { RestEnv } from '../app-env.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { errorResponses, json, jsonBody, NoContent, NumberParam, PageQuerySchema, withNextLink } from '../openapi.ts';
 import { usernamesById } from '../users/index.ts';
@@ -27,7 +27,7 @@ const commentToJson = (c: CommentRecord, author: string) => ({
 });
 
 /** POST/GET …/{issues|proposals}/{number}/comments and DELETE …/comments/{comment_id}. */
-export function registerCommentRoutes(app: OpenAPIHono<AppEnv>, thread: Thread, publicUrl: string) {
+export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread, publicUrl: string) {
   const base =
     thread === 'issue' ? '/repos/{repo_id}/issues/{number}/comments' : '/repos/{repo_id}/proposals/{number}/comments';
   const tags = [thread === 'issue' ? 'Issues' : 'Proposals'];

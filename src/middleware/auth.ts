@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.ts';
+import type { AuthEnv } from '../app-env.ts';
 import { UnauthorizedError } from '../errors.ts';
 import type { TokenCache } from '../users/index.ts';
 
@@ -7,7 +7,7 @@ import type { TokenCache } from '../users/index.ts';
  * `Authorization: Bearer <token>` → c.var.user. No header means anonymous; a header that is
  * present but malformed, unknown or revoked is 401 on every route, public reads included.
  */
-export function auth(tokens: TokenCache): MiddlewareHandler<AppEnv> {
+export function auth(tokens: TokenCache): MiddlewareHandler<AuthEnv> {
   return async function authMiddleware(c, next) {
     const header = c.req.header('authorization');
     if (header === undefined) {
@@ -22,7 +22,7 @@ export function auth(tokens: TokenCache): MiddlewareHandler<AppEnv> {
 }
 
 /** For routes that need a signed-in user. */
-export function requireUser(user: AppEnv['Variables']['user']) {
+export function requireUser(user: AuthEnv['Variables']['user']) {
   if (!user) throw new UnauthorizedError();
   return user;
 }

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.ts';
+import type { BaseEnv } from '../app-env.ts';
 import { BadRequestError, GatewayError } from '../errors.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -23,7 +23,7 @@ export function encodedBodyRefusal(contentEncoding: string | undefined): Gateway
  * A JSON body must be valid UTF-8: the platform's JSON parser would quietly turn bad bytes
  * into U+FFFD and store a title or name the client never sent.
  */
-export function strictUtf8Json(): MiddlewareHandler<AppEnv> {
+export function strictUtf8Json(): MiddlewareHandler<BaseEnv> {
   return async function strictUtf8JsonMiddleware(c, next) {
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type === 'application/json' && c.req.method !== 'GET' && c.req.method !== 'HEAD') {

@@ -6,7 +6,7 @@ import {
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { AppEnv } from '../app-env.ts';
+import type { BaseEnv } from '../app-env.ts';
 import type { ErrorCode } from '../error-codes.ts';
 import { GatewayError, TooManyRequestsError } from '../errors.ts';
 
@@ -48,12 +48,12 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-function respond(c: Context<AppEnv>, status: ContentfulStatusCode, detail: string, code: ErrorCode) {
+function respond(c: Context<BaseEnv>, status: ContentfulStatusCode, detail: string, code: ErrorCode) {
   return c.json(errorBody(detail, code), status);
 }
 
 /** The one place errors become HTTP: catalogue errors keep their status, unknown ones are a bare 500. */
-export const handleError: ErrorHandler<AppEnv> = (err, c) => {
+export const handleError: ErrorHandler<BaseEnv> = (err, c) => {
   if (err instanceof GatewayError) {
     if (err.status === 401) c.header('WWW-Authenticate', 'Bearer');
     // The rest of an oversized body is never read: the connection cannot carry another request.
@@ -80,4 +80,4 @@ export const handleError: ErrorHandler<AppEnv> = (err, c) => {
   return respond(c, 500, `internal error (request ${c.get('requestId') ?? 'unknown'})`, 'internal');
 };
 
-export const handleNotFound: NotFoundHandler<AppEnv> = (c) => respond(c, 404, 'no such route', 'route_not_found');
+export const handleNotFound: NotFoundHandler<BaseEnv> = (c) => respond(c, 404, 'no such route', 'route_not_found');

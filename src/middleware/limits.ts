@@ -1,7 +1,7 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { MiddlewareHandler } from 'hono';
 import { LRUCache } from 'lru-cache';
-import type { AppEnv } from '../app-env.ts';
+import type { AuthEnv, RepoEnv } from '../app-env.ts';
 import { TooManyRequestsError as TooManyRequests } from '../errors.ts';
 
 interface Bucket {
@@ -15,7 +15,7 @@ interface Bucket {
  * bursts up to the same number. 429 with Retry-After (seconds until one request is allowed
  * again). Per process: under --workers each worker counts for itself. 0 turns it off.
  */
-export function rateLimit(kind: string, perMinute: number): MiddlewareHandler<AppEnv> {
+export function rateLimit(kind: string, perMinute: number): MiddlewareHandler<AuthEnv> {
   if (perMinute <= 0) return (_c, next) => next();
   const perMs = perMinute / 60_000;
   const buckets = new LRUCache<string, Bucket>({ max: 100_000, ttl: 5 * 60_000 });
@@ -45,7 +45,7 @@ export function rateLimit(kind: string, perMinute: number): MiddlewareHandler<Ap
  * At most `max` pushes in flight per repo in this process (a push holds a transaction and
  * the branch lock; more waiting only ties up database connections). 0 turns it off.
  */
-export function pushConcurrency(max: number): MiddlewareHandler<AppEnv> {
+export function pushConcurrency(max: number): MiddlewareHandler<RepoEnv> {
   if (max <= 0) return (_c, next) => next();
   const inFlight = new Map<string, number>();
   return async function pushConcurrencyMiddleware(c, next) {

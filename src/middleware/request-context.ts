@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import type { AppEnv } from '../app-env.ts';
+import type { BaseEnv, RestEnv } from '../app-env.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { encodedBodyRefusal } from './body-guards.ts';
@@ -17,7 +17,7 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * and the refusal of compressed bodies. One middleware rather than three: on refs, each
  * async layer cost a few per cent.
  */
-export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<BaseEnv> {
   return async function requestContextMiddleware(c, next) {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -60,7 +60,7 @@ export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHand
  * The pattern of the route that answered (`/:owner/:slug/refs`), or that would have when a
  * middleware answered first (a 404, a 415); `unmatched` when only middleware matched.
  */
-function routeLabel(c: Context<AppEnv>): string {
+function routeLabel(c: Context<BaseEnv>): string {
   // Handlers are registered for a method; middleware (and catch-all fallbacks) for ALL. The
   // request ended at routeIndex: a handler there answered it; a middleware there answered
   // for the first handler after it.
@@ -70,7 +70,7 @@ function routeLabel(c: Context<AppEnv>): string {
 }
 
 /** One EntityManager fork per request, so the identity map never carries state across requests. */
-export function dbContext(orm: MikroORM): MiddlewareHandler<AppEnv> {
+export function dbContext(orm: MikroORM): MiddlewareHandler<RestEnv> {
   return async function dbContextMiddleware(c, next) {
     c.set('em', orm.em.fork());
     await next();

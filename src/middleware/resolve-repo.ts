@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.ts';
+import type { RepoEnv } from '../app-env.ts';
 import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
 import type { Permission, RepoLivenessCache } from '../repos/index.ts';
 import { validateUsername } from '../users/index.ts';
@@ -24,7 +24,7 @@ export function resolveRepo(
   cache: RepoLivenessCache,
   orm: MikroORM,
   need: 'read' | 'write',
-): MiddlewareHandler<AppEnv> {
+): MiddlewareHandler<RepoEnv> {
   return async function resolveRepoMiddleware(c, next) {
     const owner = c.req.param('owner') ?? '';
     const slug = c.req.param('slug') ?? '';

@@ -3,7 +3,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { AppEnv } from '../app-env.ts';
+import type { AuthEnv } from '../app-env.ts';
 import type { Config } from '../config.ts';
 import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
 import { requireUser } from '../middleware/auth.ts';
@@ -40,14 +40,14 @@ export interface TransportDeps {
 }
 
 /** msgpack when the client's Accept allows it (the muse client always does), JSON otherwise. */
-function reply(c: Context<AppEnv>, value: unknown, status: 200 = 200) {
+function reply(c: Context, value: unknown, status: 200 = 200) {
   if (acceptsMsgpack(c.req.header('accept'))) {
     return c.body(new Uint8Array(packr.pack(value)), status, { 'content-type': MSGPACK });
   }
   return c.json(toJsonSafe(value) as object, status);
 }
 
-async function readBody(c: Context<AppEnv>): Promise<unknown> {
+async function readBody(c: Context): Promise<unknown> {
   return decodeRequestBody(c.req.header('content-type'), new Uint8Array(await c.req.arrayBuffer()));
 }
 
@@ -67,7 +67,7 @@ const limit = (maxSize: number) =>
 export function transportRoutes(deps: TransportDeps) {
   const { orm, cache, store, limits } = deps;
   const fork = () => orm.em.fork();
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AuthEnv>();
   const read = resolveRepo(cache, orm, 'read');
   const write = resolveRepo(cache, orm, 'write');
   const small = limit(16 * 1024 * 1024);
