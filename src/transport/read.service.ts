@@ -3,7 +3,7 @@ import { repoNotFound } from '../errors.ts';
 import { commitsByIds, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
 import type { LiveRepo, RepoLivenessCache, RepoRefs } from '../repos/index.ts';
 import { requireLive } from '../repos/live-repo.ts';
-import { packr } from './codec.ts';
+import { writeRefs } from './refs-writer.ts';
 
 /**
  * GET refs: what `muse clone`, `pull`, `fetch`, `push` and `ls-remote` start from. Served from
@@ -14,14 +14,14 @@ export async function readRefs(cache: RepoLivenessCache, repo: LiveRepo): Promis
   if (!refs) throw repoNotFound();
   let answer = answers.get(refs);
   if (!answer) {
+    const message = { repoId: repo.repoId, defaultBranch: refs.defaultBranch, heads: refs.heads };
     const value = {
       repo_id: repo.repoId,
-      // The hub does not track a per-repo domain yet; muse's default is "code".
       domain: 'code',
       default_branch: refs.defaultBranch,
       branch_heads: refs.heads,
     };
-    answer = { value, msgpack: new Uint8Array(packr.pack(value)) };
+    answer = { value, msgpack: writeRefs(message) };
     answers.set(refs, answer);
   }
   return answer;
