@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RestEnv } from '../app-env.ts';
 import { requireUser } from '../middleware/auth.ts';
+import { repoAccess } from '../middleware/repo-access.ts';
 import { errorResponses, json, jsonBody, NoContent, NumberParam, PageQuerySchema, withNextLink } from '../openapi.ts';
 import { usernamesById } from '../users/index.ts';
 import { addComment, type CommentRecord, deleteComment, listComments, type Thread } from './comment.service.ts';
@@ -36,14 +37,15 @@ export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread,
     createRoute({
       method: 'post',
       path: base,
+      middleware: [repoAccess('comment')] as const,
       tags,
       summary: `Comment on ${thread === 'issue' ? 'an issue' : 'a proposal'}`,
       request: { params: NumberParam, body: jsonBody(CommentInput) },
       responses: { 201: json(CommentJson, 'Created'), ...errorResponses(400, 401, 404) },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
-      const comment = await addComment(c.var.em, c.var.user, thread, repo_id, number, c.req.valid('json').body);
+      const { number } = c.req.valid('param');
+      const comment = await addComment(c.var.em, c.var.access, thread, number, c.req.valid('json').body);
       return c.json(commentToJson(comment, requireUser(c.var.user).username), 201);
     },
   );
@@ -52,6 +54,7 @@ export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread,
     createRoute({
       method: 'get',
       path: base,
+      middleware: [repoAccess('read')] as const,
       tags,
       summary: 'List comments, oldest first (deleted ones are not shown)',
       request: { params: NumberParam, query: PageQuerySchema },
@@ -64,9 +67,9 @@ export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread,
       },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
+      const { number } = c.req.valid('param');
       const page = c.req.valid('query');
-      const { items, nextCursor } = await listComments(c.var.em, c.var.user, thread, repo_id, number, page);
+      const { items, nextCursor } = await listComments(c.var.em, c.var.access, thread, number, page);
       const names = await usernamesById(
         c.var.em,
         items.map((i) => i.authorUserId),
@@ -80,6 +83,7 @@ export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread,
     createRoute({
       method: 'delete',
       path: `${base}/{comment_id}`,
+      middleware: [repoAccess('comment')] as const,
       tags,
       summary: 'Delete a comment (its author or a repo admin); it disappears from lists',
       request: {
@@ -88,8 +92,8 @@ export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread,
       responses: { ...NoContent, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const { repo_id, number, comment_id } = c.req.valid('param');
-      await deleteComment(c.var.em, c.var.user, thread, repo_id, number, comment_id);
+      const { number, comment_id } = c.req.valid('param');
+      await deleteComment(c.var.em, c.var.access, thread, number, comment_id);
       return c.body(null, 204);
     },
   );

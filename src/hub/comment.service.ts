@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
-import { hasPermission, requireRepoAccess } from '../repos/index.ts';
+import { hasPermission, type RepoAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
@@ -39,14 +39,14 @@ const THREADS = {
 
 export async function addComment(
   em: EntityManager,
-  user: AuthUser | null,
+  access: RepoAccess<AuthUser>,
   thread: Thread,
-  repoId: string,
   number: number,
   body: string,
 ): Promise<CommentRecord> {
+  const repoId = access.repo.repoId;
   const t = THREADS[thread];
-  const { repo, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const { repo, user: me } = access;
   return inLiveRepo(em, repoId, async (tx) => {
     const parentId = await t.find(tx, repoId, number);
     const data = { commentId: randomUUID(), [t.parentKey]: parentId, repoId, authorUserId: me.userId, body };
@@ -64,14 +64,13 @@ export async function addComment(
 
 export async function listComments(
   em: EntityManager,
-  user: AuthUser | null,
+  access: RepoAccess,
   thread: Thread,
-  repoId: string,
   number: number,
   page: PageRequest,
 ): Promise<Page<CommentRecord>> {
+  const repoId = access.repo.repoId;
   const t = THREADS[thread];
-  await requireRepoAccess(em, user, repoId, 'read');
   const parentId = await t.find(em, repoId, number);
   // Oldest first, as conversations read. The default filter hides deleted comments.
   return findPage(
@@ -87,14 +86,14 @@ export async function listComments(
 /** Soft-deletes a comment: its author or a repo admin. */
 export async function deleteComment(
   em: EntityManager,
-  user: AuthUser | null,
+  access: RepoAccess<AuthUser>,
   thread: Thread,
-  repoId: string,
   number: number,
   commentId: string,
 ): Promise<void> {
+  const repoId = access.repo.repoId;
   const t = THREADS[thread];
-  const { permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const { permission, user: me } = access;
   await inLiveRepo(em, repoId, async (tx) => {
     const parentId = await t.find(tx, repoId, number);
     const comment = /^[0-9a-f-]{36}$/i.test(commentId)

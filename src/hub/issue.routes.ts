@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { repoAccess } from '../middleware/repo-access.ts';
 import {
   createRouter,
   errorResponses,
@@ -75,13 +76,14 @@ export function issueRoutes(publicUrl: string) {
     createRoute({
       method: 'post',
       path: '/repos/{repo_id}/issues',
+      middleware: [repoAccess('comment')] as const,
       tags: ['Issues'],
       summary: 'Open an issue (any signed-in reader; labels need write permission)',
       request: { params: RepoIdParam, body: jsonBody(CreateIssue) },
       responses: { 201: json(IssueJson, 'Created'), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const created = await createIssue(c.var.em, c.var.user, c.req.valid('param').repo_id, c.req.valid('json'));
+      const created = await createIssue(c.var.em, c.var.access, c.req.valid('json'));
       return c.json((await toJson(c.var.em, [created]))[0]!, 201);
     },
   );
@@ -90,6 +92,7 @@ export function issueRoutes(publicUrl: string) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/issues',
+      middleware: [repoAccess('read')] as const,
       tags: ['Issues'],
       summary: 'List issues, newest first',
       request: {
@@ -103,7 +106,7 @@ export function issueRoutes(publicUrl: string) {
     }),
     async (c) => {
       const { state, ...page } = c.req.valid('query');
-      const { items, nextCursor } = await listIssues(c.var.em, c.var.user, c.req.valid('param').repo_id, state, page);
+      const { items, nextCursor } = await listIssues(c.var.em, c.var.access, state, page);
       return c.json(
         { issues: await toJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
         200,
@@ -115,14 +118,15 @@ export function issueRoutes(publicUrl: string) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/issues/{number}',
+      middleware: [repoAccess('read')] as const,
       tags: ['Issues'],
       summary: 'Read an issue',
       request: { params: NumberParam },
       responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(401, 404) },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
-      return c.json((await toJson(c.var.em, [await getIssue(c.var.em, c.var.user, repo_id, number)]))[0]!, 200);
+      const { number } = c.req.valid('param');
+      return c.json((await toJson(c.var.em, [await getIssue(c.var.em, c.var.access, number)]))[0]!, 200);
     },
   );
 
@@ -130,14 +134,15 @@ export function issueRoutes(publicUrl: string) {
     createRoute({
       method: 'patch',
       path: '/repos/{repo_id}/issues/{number}',
+      middleware: [repoAccess('comment')] as const,
       tags: ['Issues'],
       summary: 'Edit, close or reopen an issue (author or writer)',
       request: { params: NumberParam, body: jsonBody(PatchIssue) },
       responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
-      const updated = await updateIssue(c.var.em, c.var.user, repo_id, number, c.req.valid('json'));
+      const { number } = c.req.valid('param');
+      const updated = await updateIssue(c.var.em, c.var.access, number, c.req.valid('json'));
       return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
     },
   );
@@ -146,14 +151,15 @@ export function issueRoutes(publicUrl: string) {
     createRoute({
       method: 'post',
       path: '/repos/{repo_id}/issues/{number}/labels',
+      middleware: [repoAccess('write')] as const,
       tags: ['Issues'],
       summary: 'Add labels (writers)',
       request: { params: NumberParam, body: jsonBody(z.object({ labels: z.array(Label).min(1).max(50) })) },
       responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
-      const updated = await addLabels(c.var.em, c.var.user, repo_id, number, c.req.valid('json').labels);
+      const { number } = c.req.valid('param');
+      const updated = await addLabels(c.var.em, c.var.access, number, c.req.valid('json').labels);
       return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
     },
   );
@@ -162,14 +168,15 @@ export function issueRoutes(publicUrl: string) {
     createRoute({
       method: 'delete',
       path: '/repos/{repo_id}/issues/{number}/labels/{label}',
+      middleware: [repoAccess('write')] as const,
       tags: ['Issues'],
       summary: 'Remove a label (writers)',
       request: { params: NumberParam.extend({ label: Label.openapi({ param: { name: 'label', in: 'path' } }) }) },
       responses: { 200: json(IssueJson, 'The issue'), ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const { repo_id, number, label } = c.req.valid('param');
-      const updated = await removeLabel(c.var.em, c.var.user, repo_id, number, label);
+      const { number, label } = c.req.valid('param');
+      const updated = await removeLabel(c.var.em, c.var.access, number, label);
       return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
     },
   );

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts';
-import { hasPermission, type Repo, requireRepoAccess } from '../repos/index.ts';
+import { hasPermission, type Repo, type RepoAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
@@ -43,11 +43,11 @@ export async function findIssue(em: EntityManager, repoId: string, number: numbe
 
 export async function createIssue(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   input: { title: string; body?: string | undefined; labels?: string[] | undefined },
 ): Promise<IssueWithLabels> {
-  const { repo, permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const repoId = access.repo.repoId;
+  const { repo, permission, user: me } = access;
   const labels = validateLabels(input.labels ?? []);
   if (labels.length && !hasPermission(permission, 'write')) {
     throw new ForbiddenError('you need write permission to label issues', 'insufficient_permission');
@@ -75,12 +75,11 @@ export async function createIssue(
 
 export async function listIssues(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess,
   state: StateFilter,
   page: PageRequest,
 ): Promise<Page<IssueWithLabels>> {
-  await requireRepoAccess(em, user, repoId, 'read');
+  const repoId = access.repo.repoId;
   const where = state === 'all' ? { repoId } : { repoId, state };
   const result = await findPage(em, IssueSchema, where, { number: 'desc' }, page);
   const labels = await labelsOf(
@@ -93,8 +92,8 @@ export async function listIssues(
   };
 }
 
-export async function getIssue(em: EntityManager, user: AuthUser | null, repoId: string, number: number) {
-  await requireRepoAccess(em, user, repoId, 'read');
+export async function getIssue(em: EntityManager, access: RepoAccess, number: number) {
+  const repoId = access.repo.repoId;
   const issue = await findIssue(em, repoId, number);
   return { issue, labels: (await labelsOf(em, [issue.issueId])).get(issue.issueId) ?? [] };
 }
@@ -102,12 +101,12 @@ export async function getIssue(em: EntityManager, user: AuthUser | null, repoId:
 /** Title, body and state: the author or anyone with write permission. */
 export async function updateIssue(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   number: number,
   patch: { title?: string | undefined; body?: string | undefined; state?: 'open' | 'closed' | undefined },
 ): Promise<IssueWithLabels> {
-  const { repo, permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const repoId = access.repo.repoId;
+  const { repo, permission, user: me } = access;
   return inLiveRepo(em, repoId, async (tx) => {
     const issue = await findIssue(tx, repoId, number);
     if (issue.authorUserId !== me.userId && !hasPermission(permission, 'write')) {
@@ -133,14 +132,8 @@ export async function updateIssue(
   });
 }
 
-export async function addLabels(
-  em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
-  number: number,
-  labels: string[],
-) {
-  await requireRepoAccess(em, user, repoId, 'write');
+export async function addLabels(em: EntityManager, access: RepoAccess<AuthUser>, number: number, labels: string[]) {
+  const repoId = access.repo.repoId;
   const wanted = validateLabels(labels);
   return inLiveRepo(em, repoId, async (tx) => {
     const issue = await findIssue(tx, repoId, number);
@@ -155,14 +148,8 @@ export async function addLabels(
   });
 }
 
-export async function removeLabel(
-  em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
-  number: number,
-  label: string,
-) {
-  await requireRepoAccess(em, user, repoId, 'write');
+export async function removeLabel(em: EntityManager, access: RepoAccess<AuthUser>, number: number, label: string) {
+  const repoId = access.repo.repoId;
   return inLiveRepo(em, repoId, async (tx) => {
     const issue = await findIssue(tx, repoId, number);
     const removed = await tx.nativeDelete(IssueLabelSchema, { issueId: issue.issueId, label });

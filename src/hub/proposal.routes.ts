@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { repoAccess } from '../middleware/repo-access.ts';
 import {
   createRouter,
   errorResponses,
@@ -76,13 +77,14 @@ export function proposalRoutes(publicUrl: string) {
     createRoute({
       method: 'post',
       path: '/repos/{repo_id}/proposals',
+      middleware: [repoAccess('comment')] as const,
       tags: ['Proposals'],
       summary: 'Open a proposal to merge fromBranch into toBranch (default: the default branch)',
       request: { params: RepoIdParam, body: jsonBody(CreateProposal) },
       responses: { 201: json(ProposalJson, 'Created'), ...errorResponses(400, 401, 404) },
     }),
     async (c) => {
-      const created = await createProposal(c.var.em, c.var.user, c.req.valid('param').repo_id, c.req.valid('json'));
+      const created = await createProposal(c.var.em, c.var.access, c.req.valid('json'));
       return c.json((await toJson(c.var.em, [created]))[0]!, 201);
     },
   );
@@ -91,6 +93,7 @@ export function proposalRoutes(publicUrl: string) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/proposals',
+      middleware: [repoAccess('read')] as const,
       tags: ['Proposals'],
       summary: 'List proposals, newest first',
       request: {
@@ -107,13 +110,7 @@ export function proposalRoutes(publicUrl: string) {
     }),
     async (c) => {
       const { state, ...page } = c.req.valid('query');
-      const { items, nextCursor } = await listProposals(
-        c.var.em,
-        c.var.user,
-        c.req.valid('param').repo_id,
-        state,
-        page,
-      );
+      const { items, nextCursor } = await listProposals(c.var.em, c.var.access, state, page);
       return c.json(
         { proposals: await toJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
         200,
@@ -125,14 +122,15 @@ export function proposalRoutes(publicUrl: string) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/proposals/{number}',
+      middleware: [repoAccess('read')] as const,
       tags: ['Proposals'],
       summary: 'Read a proposal',
       request: { params: NumberParam },
       responses: { 200: json(ProposalJson, 'The proposal'), ...errorResponses(401, 404) },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
-      return c.json((await toJson(c.var.em, [await getProposal(c.var.em, c.var.user, repo_id, number)]))[0]!, 200);
+      const { number } = c.req.valid('param');
+      return c.json((await toJson(c.var.em, [await getProposal(c.var.em, c.var.access, number)]))[0]!, 200);
     },
   );
 
@@ -140,14 +138,15 @@ export function proposalRoutes(publicUrl: string) {
     createRoute({
       method: 'patch',
       path: '/repos/{repo_id}/proposals/{number}',
+      middleware: [repoAccess('comment')] as const,
       tags: ['Proposals'],
       summary: 'Edit, close, reopen or mark merged (merging needs write permission)',
       request: { params: NumberParam, body: jsonBody(PatchProposal) },
       responses: { 200: json(ProposalJson, 'The proposal'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => {
-      const { repo_id, number } = c.req.valid('param');
-      const updated = await updateProposal(c.var.em, c.var.user, repo_id, number, c.req.valid('json'));
+      const { number } = c.req.valid('param');
+      const updated = await updateProposal(c.var.em, c.var.access, number, c.req.valid('json'));
       return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
     },
   );

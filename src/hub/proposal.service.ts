@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
-import { checkBranchName, hasPermission, requireRepoAccess } from '../repos/index.ts';
+import { checkBranchName, hasPermission, type RepoAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { enqueueEvent } from './events.ts';
@@ -20,11 +20,11 @@ export async function findProposal(em: EntityManager, repoId: string, number: nu
 
 export async function createProposal(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   input: { title: string; body?: string | undefined; fromBranch: string; toBranch?: string | undefined },
 ): Promise<Proposal> {
-  const { repo, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const repoId = access.repo.repoId;
+  const { repo, user: me } = access;
   const toBranch = input.toBranch ?? repo.defaultBranch;
   checkBranchName(input.fromBranch, 'fromBranch');
   checkBranchName(toBranch, 'toBranch');
@@ -59,29 +59,28 @@ export async function createProposal(
 
 export async function listProposals(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess,
   state: ProposalState | 'all',
   page: PageRequest,
 ): Promise<Page<Proposal>> {
-  await requireRepoAccess(em, user, repoId, 'read');
+  const repoId = access.repo.repoId;
   return findPage(em, ProposalSchema, state === 'all' ? { repoId } : { repoId, state }, { number: 'desc' }, page);
 }
 
-export async function getProposal(em: EntityManager, user: AuthUser | null, repoId: string, number: number) {
-  await requireRepoAccess(em, user, repoId, 'read');
+export async function getProposal(em: EntityManager, access: RepoAccess, number: number) {
+  const repoId = access.repo.repoId;
   return findProposal(em, repoId, number);
 }
 
 /** Title and body: author or writer. Closing and reopening: author or writer. Merging: writers only. */
 export async function updateProposal(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   number: number,
   patch: { title?: string | undefined; body?: string | undefined; state?: ProposalState | undefined },
 ): Promise<Proposal> {
-  const { repo, permission, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const repoId = access.repo.repoId;
+  const { repo, permission, user: me } = access;
   return inLiveRepo(em, repoId, async (tx) => {
     const proposal = await findProposal(tx, repoId, number);
     const isWriter = hasPermission(permission, 'write');

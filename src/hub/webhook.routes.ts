@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { repoAccess } from '../middleware/repo-access.ts';
 import { createRouter, errorResponses, json, jsonBody, NoContent, RepoIdParam } from '../openapi.ts';
 import type { Webhook } from './hub.entity.ts';
 import { createWebhook, deleteWebhook, listWebhooks } from './webhook.service.ts';
@@ -50,6 +51,7 @@ export function webhookRoutes(policy: WebhookTargetPolicy) {
     createRoute({
       method: 'post',
       path: '/repos/{repo_id}/webhooks',
+      middleware: [repoAccess('admin')] as const,
       tags: ['Webhooks'],
       summary: 'Create a webhook; the secret is shown in this response only',
       request: { params: RepoIdParam, body: jsonBody(CreateWebhook) },
@@ -59,13 +61,7 @@ export function webhookRoutes(policy: WebhookTargetPolicy) {
       },
     }),
     async (c) => {
-      const { webhook, secret } = await createWebhook(
-        c.var.em,
-        c.var.user,
-        c.req.valid('param').repo_id,
-        c.req.valid('json'),
-        policy,
-      );
+      const { webhook, secret } = await createWebhook(c.var.em, c.var.access, c.req.valid('json'), policy);
       return c.json({ ...toJson(webhook), secret }, 201);
     },
   );
@@ -74,6 +70,7 @@ export function webhookRoutes(policy: WebhookTargetPolicy) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/webhooks',
+      middleware: [repoAccess('admin')] as const,
       tags: ['Webhooks'],
       summary: "List a repo's webhooks (secrets are never shown)",
       request: { params: RepoIdParam },
@@ -83,7 +80,7 @@ export function webhookRoutes(policy: WebhookTargetPolicy) {
       },
     }),
     async (c) => {
-      const hooks = await listWebhooks(c.var.em, c.var.user, c.req.valid('param').repo_id);
+      const hooks = await listWebhooks(c.var.em, c.var.access);
       return c.json({ webhooks: hooks.map(toJson) }, 200);
     },
   );
@@ -92,6 +89,7 @@ export function webhookRoutes(policy: WebhookTargetPolicy) {
     createRoute({
       method: 'delete',
       path: '/repos/{repo_id}/webhooks/{webhook_id}',
+      middleware: [repoAccess('admin')] as const,
       tags: ['Webhooks'],
       summary: 'Delete a webhook',
       request: {
@@ -100,8 +98,8 @@ export function webhookRoutes(policy: WebhookTargetPolicy) {
       responses: { ...NoContent, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const { repo_id, webhook_id } = c.req.valid('param');
-      await deleteWebhook(c.var.em, c.var.user, repo_id, webhook_id);
+      const { webhook_id } = c.req.valid('param');
+      await deleteWebhook(c.var.em, c.var.access, webhook_id);
       return c.body(null, 204);
     },
   );

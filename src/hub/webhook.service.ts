@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BadRequestError, GatewayError, NotFoundError } from '../errors.ts';
-import { requireRepoAccess } from '../repos/index.ts';
+import type { RepoAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { WEBHOOK_SUBSCRIPTIONS } from './events.ts';
@@ -60,12 +60,12 @@ function validateEvents(events: string[]): string[] {
 /** Creates a webhook (repo admins). Returns the secret this once; lists never show it. */
 export async function createWebhook(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   input: WebhookInput,
   policy: WebhookTargetPolicy,
 ): Promise<{ webhook: Webhook; secret: string }> {
-  const { user: me } = await requireRepoAccess(em, user, repoId, 'admin');
+  const repoId = access.repo.repoId;
+  const me = access.user;
   // Omitted: one is generated (shown once). Empty: none, and deliveries carry no signature.
   const secret = input.secret ?? randomBytes(24).toString('base64url');
   const events = validateEvents(input.events);
@@ -86,14 +86,14 @@ export async function createWebhook(
   return { webhook, secret };
 }
 
-export async function listWebhooks(em: EntityManager, user: AuthUser | null, repoId: string): Promise<Webhook[]> {
-  await requireRepoAccess(em, user, repoId, 'admin');
+export async function listWebhooks(em: EntityManager, access: RepoAccess<AuthUser>): Promise<Webhook[]> {
+  const repoId = access.repo.repoId;
   return em.find(WebhookSchema, { repoId }, { orderBy: { createdAt: 'asc', webhookId: 'asc' } });
 }
 
 /** Removes a webhook and its delivery log (an explicit user action, not the repo-delete path). */
-export async function deleteWebhook(em: EntityManager, user: AuthUser | null, repoId: string, webhookId: string) {
-  await requireRepoAccess(em, user, repoId, 'admin');
+export async function deleteWebhook(em: EntityManager, access: RepoAccess<AuthUser>, webhookId: string) {
+  const repoId = access.repo.repoId;
   await inLiveRepo(em, repoId, async (tx) => {
     const hook = /^[0-9a-f-]{36}$/i.test(webhookId) ? await tx.findOne(WebhookSchema, { webhookId, repoId }) : null;
     if (!hook) throw new NotFoundError('webhook not found', 'webhook_not_found');

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { repoAccess } from '../middleware/repo-access.ts';
 import {
   createRouter,
   errorResponses,
@@ -39,6 +40,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     createRoute({
       method: 'put',
       path: '/repos/{repo_id}/collaborators/{username}',
+      middleware: [repoAccess('admin')] as const,
       tags: ['Collaborators'],
       summary: 'Add a collaborator or change their permission (owner or admin)',
       request: { params: UserParam, body: jsonBody(z.object({ permission: z.enum(['read', 'write', 'admin']) })) },
@@ -49,11 +51,10 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
       },
     }),
     async (c) => {
-      const { repo_id, username } = c.req.valid('param');
+      const { username } = c.req.valid('param');
       const { collaborator, created } = await putCollaborator(
         c.var.em,
-        c.var.user,
-        repo_id,
+        c.var.access,
         username,
         c.req.valid('json').permission,
       );
@@ -66,14 +67,15 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     createRoute({
       method: 'delete',
       path: '/repos/{repo_id}/collaborators/{username}',
+      middleware: [repoAccess('admin')] as const,
       tags: ['Collaborators'],
       summary: 'Remove a collaborator (owner or admin)',
       request: { params: UserParam },
       responses: { ...NoContent, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const { repo_id, username } = c.req.valid('param');
-      await removeCollaborator(c.var.em, c.var.user, repo_id, username);
+      const { username } = c.req.valid('param');
+      await removeCollaborator(c.var.em, c.var.access, username);
       return c.body(null, 204);
     },
   );
@@ -82,6 +84,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/collaborators',
+      middleware: [repoAccess('read')] as const,
       tags: ['Collaborators'],
       summary: 'List collaborators (visible to the owner and collaborators)',
       request: { params: RepoIdParam },
@@ -91,7 +94,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
       },
     }),
     async (c) => {
-      const rows = await listCollaborators(c.var.em, c.var.user, c.req.valid('param').repo_id);
+      const rows = await listCollaborators(c.var.em, c.var.access);
       return c.json({ collaborators: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })) }, 200);
     },
   );
@@ -100,6 +103,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     createRoute({
       method: 'post',
       path: '/repos/{repo_id}/forks',
+      middleware: [repoAccess('comment')] as const,
       tags: ['Forks'],
       summary: 'Fork a repo into your account (a private repo forks private)',
       request: {
@@ -113,7 +117,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     }),
     async (c) => {
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : {};
-      const fork = await forkRepo(c.var.em, c.var.user, c.req.valid('param').repo_id, body);
+      const fork = await forkRepo(c.var.em, c.var.access, body);
       await announceNewRepo(c.var.em, cache, fork);
       c.header('Location', `${publicUrl}/api/v1/repos/${fork.repoId}`);
       return c.json((await reposToJson(c.var.em, [fork], publicUrl))[0]!, 201);
@@ -124,6 +128,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     createRoute({
       method: 'get',
       path: '/repos/{repo_id}/forks',
+      middleware: [repoAccess('read')] as const,
       tags: ['Forks'],
       summary: 'Direct forks, or with flat=true every fork below at any depth (only those you may read)',
       request: {
@@ -142,7 +147,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     }),
     async (c) => {
       const { flat, ...page } = c.req.valid('query');
-      const { items, nextCursor } = await listForks(c.var.em, c.var.user, c.req.valid('param').repo_id, flat, page);
+      const { items, nextCursor } = await listForks(c.var.em, c.var.access, flat, page);
       const forks = await reposToJson(c.var.em, items, publicUrl);
       return c.json({ forks, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName, usernamesById } from '../users/index.ts';
-import { requireRepoAccess } from './access.ts';
+import type { RepoAccess } from './access.ts';
 import { inLiveRepo } from './live-repo.ts';
 import { CollaboratorSchema, type Permission } from './repo.entity.ts';
 
@@ -22,12 +22,12 @@ async function targetUser(em: EntityManager, username: string) {
 /** Adds a collaborator or changes their permission (owner or admin). */
 export async function putCollaborator(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   username: string,
   permission: Permission,
 ): Promise<{ collaborator: CollaboratorView; created: boolean }> {
-  const { repo } = await requireRepoAccess(em, user, repoId, 'admin');
+  const { repo } = access;
+  const repoId = repo.repoId;
   const target = await targetUser(em, username);
   if (target.userId === repo.ownerUserId) {
     throw new BadRequestError('the owner already has every permission', 'owner_is_not_a_collaborator');
@@ -49,8 +49,8 @@ export async function putCollaborator(
   };
 }
 
-export async function removeCollaborator(em: EntityManager, user: AuthUser | null, repoId: string, username: string) {
-  await requireRepoAccess(em, user, repoId, 'admin');
+export async function removeCollaborator(em: EntityManager, access: RepoAccess<AuthUser>, username: string) {
+  const repoId = access.repo.repoId;
   const target = await targetUser(em, username);
   const removed = await inLiveRepo(em, repoId, (tx) =>
     tx.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId }),
@@ -59,13 +59,10 @@ export async function removeCollaborator(em: EntityManager, user: AuthUser | nul
 }
 
 /** Visible to the owner and collaborators, as on GitHub; not to every reader of a public repo. */
-export async function listCollaborators(
-  em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
-): Promise<CollaboratorView[]> {
-  const { permission } = await requireRepoAccess(em, user, repoId, 'read');
-  if (!user) throw new UnauthorizedError();
+export async function listCollaborators(em: EntityManager, access: RepoAccess): Promise<CollaboratorView[]> {
+  const repoId = access.repo.repoId;
+  const { permission } = access;
+  if (!access.user) throw new UnauthorizedError();
   if (permission === null)
     throw new ForbiddenError('only collaborators may list collaborators', 'insufficient_permission');
   const rows = await em.find(CollaboratorSchema, { repoId }, { orderBy: { createdAt: 'asc', userId: 'asc' } });

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { ConflictError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
-import { requireRepoAccess } from './access.ts';
+import type { RepoAccess } from './access.ts';
 import { inLiveRepo } from './live-repo.ts';
 import { slugFromName } from './names.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
@@ -16,11 +16,10 @@ import { readableBy } from './repo.service.ts';
  */
 export async function forkRepo(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess<AuthUser>,
   input: { name?: string | undefined },
 ): Promise<Repo> {
-  const { repo: parent, user: me } = await requireRepoAccess(em, user, repoId, 'comment');
+  const { repo: parent, user: me } = access;
   const name = input.name ?? parent.name;
   const slug = slugFromName(name);
   if (await em.count(RepoSchema, { owner: me.username, slug })) {
@@ -66,13 +65,12 @@ const ORDER = { createdAt: 'asc', repoId: 'asc' } as const;
 /** Direct forks, or (flat) every fork below the repo at any depth, as far as the caller may see them. */
 export async function listForks(
   em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
+  access: RepoAccess,
   flat: boolean,
   page: PageRequest,
 ): Promise<Page<Repo>> {
-  await requireRepoAccess(em, user, repoId, 'read');
-  const visible = await readableBy(em, user);
+  const repoId = access.repo.repoId;
+  const visible = await readableBy(em, access.user);
   if (!flat) return findPage(em, RepoSchema, { forkParentId: repoId, $or: visible }, ORDER, page);
   // The walk passes through deleted forks too, so a live grandchild of a deleted fork is still
   // listed; the page query itself only returns live, readable repos (the default filter).
