@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { MiddlewareHandler } from 'hono';
 import type { RepoEnv } from '../app-env.ts';
-import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
-import type { Permission, RepoLivenessCache } from '../repos/index.ts';
+import { repoNotFound } from '../errors.ts';
+import { checkAllowed, permissionOf, type RefusalWording, type RepoLivenessCache } from '../repos/index.ts';
 import { validateUsername } from '../users/index.ts';
 
 const SLUG = /^[a-z0-9._-]{1,100}$/;
@@ -13,6 +13,12 @@ const isOwnerName = (s: string) => {
   } catch {
     return false;
   }
+};
+
+/** What the muse client's user reads when a push is refused. */
+export const TRANSPORT_WORDING: RefusalWording = {
+  unauthorized: 'pushing needs a token: run `muse auth login`',
+  forbidden: 'you may read this repo but not push to it',
 };
 
 /**
@@ -32,24 +38,11 @@ export function resolveRepo(
     const live = isOwnerName(owner) && SLUG.test(slug) ? await cache.resolve(owner, slug) : null;
     if (!live) throw repoNotFound();
     const user = c.get('user'); // c.get, not c.var: c.var copies every variable into a new object
-    let permission: Permission | null = null;
-    if (user && user.userId === live.ownerUserId) permission = 'admin';
-    else if (user && (live.visibility === 'private' || need === 'write')) {
-      const rows = await orm.em
-        .getConnection()
-        .execute<{ permission: Permission }[]>(
-          'SELECT permission FROM musehub_collaborators WHERE repo_id = ? AND user_id = ?',
-          [live.repoId, user.userId],
-        );
-      permission = rows[0]?.permission ?? null;
-    }
-    if (live.visibility === 'private' && permission === null) throw repoNotFound();
-    if (need === 'write') {
-      if (!user) throw new UnauthorizedError('pushing needs a token: run `muse auth login`');
-      if (permission !== 'write' && permission !== 'admin') {
-        throw new ForbiddenError('you may read this repo but not push to it', 'insufficient_permission');
-      }
-    }
+    // A stranger reading a public repo needs no lookup: the rule cannot refuse them (refs stays cheap).
+    const lookUp =
+      user !== null && (live.visibility !== 'public' || need === 'write' || user.userId === live.ownerUserId);
+    const permission = lookUp ? await permissionOf(orm.em, live, user) : null;
+    checkAllowed(live.visibility, permission, user, need, TRANSPORT_WORDING);
     c.set('repo', { ...live, permission });
     await next();
   };

@@ -1,10 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import type { LiveRepo } from './liveness-cache.ts';
 import type { Permission, Repo } from './repo.entity.ts';
 import { RepoSchema } from './repo.entity.ts';
-import { isUuid, permissionOf } from './repo.service.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A repo id as the API takes it: anything else cannot name a repo and is the repo 404 without a query. */
+export const isUuid = (s: string) => UUID.test(s);
 
 export type Need = 'read' | 'comment' | Permission;
 
@@ -16,6 +21,55 @@ export interface RepoAccess<U extends AuthUser | null = AuthUser | null> {
   permission: Permission | null;
   /** The caller: signed in whenever `need` was more than read. */
   user: U;
+}
+
+/** How a refusal reads to this kind of client (the muse client's users see the transport's). */
+export interface RefusalWording {
+  unauthorized?: string;
+  forbidden?: string;
+}
+
+/**
+ * The one rule of "allowed", given the repo's visibility and the caller's permission: a repo the
+ * caller may not read is the one repo 404 (never 403); a reader who may not do `need` gets 401
+ * when anonymous, else 403. `comment` means "signed in and able to read", as on public forges.
+ */
+export function checkAllowed(
+  visibility: string,
+  permission: Permission | null,
+  user: AuthUser | null,
+  need: Need,
+  wording: RefusalWording = {},
+): void {
+  if (visibility !== 'public' && permission === null) throw repoNotFound();
+  if (need === 'read') return;
+  if (!user) throw new UnauthorizedError(wording.unauthorized);
+  if (need === 'comment') return;
+  if (permission === null || RANK[permission] < RANK[need]) {
+    throw new ForbiddenError(
+      wording.forbidden ?? `you need ${need} permission on this repo`,
+      'insufficient_permission',
+    );
+  }
+}
+
+/**
+ * The caller's permission on a repo: admin for its owner, a collaborator's row, else none. One
+ * indexed lookup in plain SQL (it sits on the transport's push path too); no entity hydrated.
+ */
+export async function permissionOf(
+  em: EntityManager,
+  repo: { repoId: string; ownerUserId: string },
+  user: AuthUser | null,
+): Promise<Permission | null> {
+  if (!user) return null;
+  if (repo.ownerUserId === user.userId) return 'admin';
+  const [row] = await runSql<{ permission: Permission }>(
+    em,
+    'SELECT permission FROM musehub_collaborators WHERE repo_id = ? AND user_id = ?',
+    [repo.repoId, user.userId],
+  );
+  return row?.permission ?? null;
 }
 
 /**
@@ -44,13 +98,7 @@ export async function requireRepoAccess(
   const repo = isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null;
   if (!repo) throw repoNotFound();
   const permission = await permissionOf(em, repo, user);
-  if (repo.visibility !== 'public' && permission === null) throw repoNotFound();
-  if (need === 'read') return { repo, permission, user };
-  if (!user) throw new UnauthorizedError();
-  if (need === 'comment') return { repo, permission, user };
-  if (permission === null || RANK[permission] < RANK[need]) {
-    throw new ForbiddenError(`you need ${need} permission on this repo`, 'insufficient_permission');
-  }
+  checkAllowed(repo.visibility, permission, user, need);
   return { repo, permission, user };
 }
 

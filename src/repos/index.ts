@@ -1,5 +1,15 @@
 export type { Page, PageRequest } from '../db/pagination.ts';
-export { hasPermission, type Need, type RepoAccess, type ResolvedRepo, requireRepoAccess } from './access.ts';
+export {
+  checkAllowed,
+  hasPermission,
+  isUuid,
+  type Need,
+  permissionOf,
+  type RefusalWording,
+  type RepoAccess,
+  type ResolvedRepo,
+  requireRepoAccess,
+} from './access.ts';
 export {
   type CollaboratorView,
   listCollaborators,
@@ -24,8 +34,6 @@ export {
   createRepo,
   getReadableRepo,
   getReadableRepoByName,
-  isUuid,
   listReposForUser,
   listReposOwnedBy,
-  permissionOf,
 } from './repo.service.ts';

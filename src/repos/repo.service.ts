@@ -4,8 +4,9 @@ import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
 import { ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName } from '../users/index.ts';
+import { isUuid, permissionOf } from './access.ts';
 import { checkBranchName, slugFromName } from './names.ts';
-import { CollaboratorSchema, type Permission, type Repo, RepoSchema, type Visibility } from './repo.entity.ts';
+import { CollaboratorSchema, type Repo, RepoSchema, type Visibility } from './repo.entity.ts';
 
 export interface CreateRepoInput {
   name: string;
@@ -13,9 +14,6 @@ export interface CreateRepoInput {
   visibility?: Visibility | undefined;
   defaultBranch?: string | undefined;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string) => UUID.test(s);
 
 export async function createRepo(em: EntityManager, actor: AuthUser, input: CreateRepoInput): Promise<Repo> {
   const slug = slugFromName(input.name);
@@ -41,13 +39,6 @@ export async function createRepo(em: EntityManager, actor: AuthUser, input: Crea
 }
 
 /** The caller's permission on a live repo: owner is admin; anonymous and strangers get null. */
-export async function permissionOf(em: EntityManager, repo: Repo, user: AuthUser | null): Promise<Permission | null> {
-  if (!user) return null;
-  if (repo.ownerUserId === user.userId) return 'admin';
-  const collab = await em.findOne(CollaboratorSchema, { repoId: repo.repoId, userId: user.userId });
-  return collab?.permission ?? null;
-}
-
 export async function canRead(em: EntityManager, repo: Repo, user: AuthUser | null): Promise<boolean> {
   return repo.visibility === 'public' || (await permissionOf(em, repo, user)) !== null;
 }

@@ -21,6 +21,7 @@ export async function findServableObject(
   const notFound = new NotFoundError('object not found', 'object_not_found');
   if (!isObjectId(objectId)) throw notFound;
   // Raw: object row, repo liveness and read access in one round trip (filters do not reach joins of raw SQL).
+  // `readable` is checkAllowed's read rule (repos/access.ts) folded into the query: public, owner or collaborator.
   const rows = await em.getConnection().execute<{ size: string; visibility: string; readable: boolean }[]>(
     `SELECT o.size, r.visibility,
             (r.visibility = 'public' OR r.owner_user_id = ? OR EXISTS (

@@ -5,11 +5,11 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv } from '../app-env.ts';
 import type { Config } from '../config.ts';
-import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
-import { resolveRepo } from '../middleware/resolve-repo.ts';
-import type { RepoLivenessCache } from '../repos/index.ts';
+import { resolveRepo, TRANSPORT_WORDING } from '../middleware/resolve-repo.ts';
+import { checkAllowed, type RepoLivenessCache } from '../repos/index.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
@@ -124,10 +124,10 @@ export function transportRoutes(deps: TransportDeps) {
     const req = parseWire(PresignRequest, await readBody(c));
     const { repo, user } = c.var;
     if (req.direction === 'get') return reply(c, { presigned: {}, inline: req.object_ids });
-    if (!user) throw new UnauthorizedError('uploading needs a token: run `muse auth login`');
-    if (repo.permission !== 'write' && repo.permission !== 'admin') {
-      throw new ForbiddenError('you may read this repo but not push to it', 'insufficient_permission');
-    }
+    checkAllowed(repo.visibility, repo.permission, user, 'write', {
+      ...TRANSPORT_WORDING,
+      unauthorized: 'uploading needs a token: run `muse auth login`',
+    });
     const ttl = Math.min(req.ttl_seconds ?? limits.presignTtlSeconds, limits.presignTtlSeconds);
     const expires = Math.floor(Date.now() / 1000) + ttl;
     const presigned = Object.fromEntries(
