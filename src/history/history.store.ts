@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { runSql as run } from '../db/sql.ts';
+import { LIVE_REPO } from '../repos/live-repo.ts';
 
 /**
  * Lean SQL for a repo's version history (branches, commits, snapshots, object rows).
@@ -52,6 +53,29 @@ export async function branchHeads(em: EntityManager, repoId: string): Promise<Re
     [repoId],
   );
   return Object.fromEntries(rows.map((r) => [r.name, r.head_commit_id]));
+}
+
+/**
+ * The ids among `ids` the repo stores in `table`, or null when the repo is not live: the
+ * liveness check and the lookup in one round trip (filter-objects and negotiate ask both).
+ */
+export async function presentIdsIfLive(
+  em: EntityManager,
+  repoId: string,
+  table: 'musehub_objects' | 'musehub_commits',
+  ids: readonly string[],
+): Promise<Set<string> | null> {
+  const column = table === 'musehub_objects' ? 'object_id' : 'commit_id';
+  const rows = await run<{ live: boolean; id: string | null }>(
+    em,
+    `SELECT l.live, t.${column} AS id
+       FROM (SELECT ${LIVE_REPO} AS live) l
+       LEFT JOIN ${table} t
+         ON l.live AND t.repo_id = ? AND t.${column} IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [repoId, repoId, list(ids)],
+  );
+  if (!rows[0]?.live) return null;
+  return new Set(rows.flatMap((r) => (r.id ? [r.id] : [])));
 }
 
 export async function presentObjectIds(

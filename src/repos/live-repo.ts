@@ -12,6 +12,12 @@ import type { Repo } from './repo.entity.ts';
  * `deleted_at IS NULL` here is the repo filter written out: these statements are raw SQL.
  */
 
+/**
+ * "Repo ? is live" as an SQL condition (one parameter, the repo id), for a read that folds the
+ * check into the query it runs anyway instead of a second round trip.
+ */
+export const LIVE_REPO = 'EXISTS (SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL)';
+
 /** Advisory-lock key shared by writers (shared) and the delete (exclusive) of one repo. */
 export const repoGateKey = (repoId: string) => `musehub-repo-gate:${repoId}`;
 
@@ -48,8 +54,8 @@ export async function requireLive(em: EntityManager, repoId: string): Promise<vo
 }
 
 export async function isLive(em: EntityManager, repoId: string): Promise<boolean> {
-  const rows = await run(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL', [repoId]);
-  return rows.length > 0;
+  const [row] = await run<{ live: boolean }>(em, `SELECT ${LIVE_REPO} AS live`, [repoId]);
+  return row!.live;
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { repoNotFound } from '../errors.ts';
-import { commitsByIds, presentCommitIds, presentObjectIds } from '../history/history.store.ts';
+import { commitsByIds, presentIdsIfLive } from '../history/history.store.ts';
 import type { LiveRepo, RepoLivenessCache, RepoRefs } from '../repos/index.ts';
-import { requireLive } from '../repos/live-repo.ts';
 import { writeRefs } from './refs-writer.ts';
 
 /**
@@ -37,8 +36,8 @@ const answers = new WeakMap<RepoRefs, RefsAnswer>();
 
 /** filter-objects: the ids this repo does not hold yet, in the order asked. */
 export async function filterObjects(em: EntityManager, repoId: string, ids: string[]) {
-  await requireLive(em, repoId);
-  const present = await presentObjectIds(em, repoId, ids);
+  const present = await presentIdsIfLive(em, repoId, 'musehub_objects', ids);
+  if (!present) throw repoNotFound();
   return { missing: [...new Set(ids)].filter((id) => !present.has(id)) };
 }
 
@@ -48,8 +47,8 @@ export async function filterObjects(em: EntityManager, repoId: string, ids: stri
  * or when the client has nothing (a clone).
  */
 export async function negotiate(em: EntityManager, repoId: string, want: string[], have: string[]) {
-  await requireLive(em, repoId);
-  const known = await presentCommitIds(em, repoId, have);
+  const known = await presentIdsIfLive(em, repoId, 'musehub_commits', have);
+  if (!known) throw repoNotFound();
   const ack = have.filter((id) => known.has(id));
   let commonBase: string | null = want.find((id) => known.has(id)) ?? null;
   const seen = new Set<string>(want);

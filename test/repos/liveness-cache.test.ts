@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createRepo } from '../helpers/builders.ts';
+import { createPushedRepo, createRepo } from '../helpers/builders.ts';
+import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { makeObject, wire } from '../helpers/muse.ts';
 
 let gw: TestGateway;
 let token: string;
@@ -27,4 +29,35 @@ test('regression: an eviction while a load is in flight does not fail the lookup
   const refs = gw.cache.refs(repo.repoId);
   gw.cache.evictRepo(repo.repoId);
   expect(await refs).toEqual({ defaultBranch: 'main', heads: {} });
+});
+
+test('a repo deleted behind the caches (no notification): every transport call they let through is the repo 404', async () => {
+  const { repo, remote, head } = await createPushedRepo(gw, token, 'stale cache');
+  expect((await wire(gw, 'GET', `${remote}/refs`)).status).toBe(200);
+  const deleteBehindTheCache = (deleted: boolean) =>
+    sql(
+      gw.databaseUrl,
+      deleted
+        ? 'UPDATE musehub_repos SET deleted_at = now(), deletion_id = gen_random_uuid() WHERE repo_id = $1'
+        : 'UPDATE musehub_repos SET deleted_at = NULL, deletion_id = NULL WHERE repo_id = $1',
+      [repo.repoId],
+    );
+  await deleteBehindTheCache(true);
+  try {
+    // The precondition: this process's cache still says the repo is live.
+    expect((await gw.cache.resolve('alice', repo.slug))?.repoId).toBe(repo.repoId);
+    for (const [path, body] of [
+      ['filter-objects', { object_ids: ['a'.repeat(64)] }],
+      ['negotiate', { want: [head], have: [head] }],
+      ['fetch', { want: [head], have: [] }],
+      ['fetch', { want: [head], have: [head] }],
+      ['push/objects', { objects: [makeObject('late')] }],
+    ] as const) {
+      const res = await wire(gw, 'POST', `${remote}/${path}`, body, { token });
+      expect(res.status, path).toBe(404);
+      expect(res.body.code, path).toBe('repo_not_found');
+    }
+  } finally {
+    await deleteBehindTheCache(false);
+  }
 });
