@@ -96,9 +96,10 @@ const SCAN_COMMITS_UP_TO = 20_000;
 
 /**
  * The commits reachable from `want` without passing through `have`, breadth-first (newest
- * generation first). A clone reads the repo's commits in one scan and walks them in memory. An incremental fetch walks
- * a bounded number of commits at a time (64, then four times more each round) and stops at
- * `have` here, in memory: its cost follows what is new, not the length of the client's history.
+ * generation first). A clone reads the repo's commits in one scan and walks them in memory. An
+ * incremental fetch walks a bounded number of commits at a time (64, then four times more each
+ * round) and stops at `have` here, in memory: its cost follows what is new, not the length of
+ * the client's history.
  */
 async function newCommits(
   em: EntityManager,
@@ -219,7 +220,10 @@ export async function fetchResponseStream(
   // The first object bytes are read as soon as the list is known, while commits and
   // snapshots are still being sent.
   const reader = plan.objects.then((list) => readAhead(store, list));
-  reader.catch(() => undefined);
+  const objectCount = plan.objects.then((list) => list.length);
+  // Awaited by the writer when it gets there; if it never does (an earlier failure, a client
+  // gone), a failed plan must not surface as an unhandled rejection.
+  for (const p of [reader, objectCount]) p.catch(() => undefined);
   async function* objects(): AsyncGenerator<FetchObject> {
     for await (const [o, bytes] of await reader) yield { objectId: o.object_id, bytes };
   }
@@ -230,7 +234,7 @@ export async function fetchResponseStream(
       snapshotCount: plan.snapshotIds.length,
       branchHeads: plan.branchHeads,
     },
-    plan.objects.then((o) => o.length),
+    objectCount,
     objects(),
   );
   return new ReadableStream<Uint8Array>({
