@@ -121,7 +121,7 @@ export class FsObjectStore implements ObjectStore {
    * already running, so a caller never settles for a listing older than its own request.
    */
   private scan(): Promise<void> {
-    this.scanning = this.scanning.then(async () => {
+    const scan = this.scanning.then(async () => {
       const { mtimeMs } = await fs.stat(this.packDir);
       // A directory's mtime may stay put for renames within one clock tick: an unchanged
       // mtime is trusted only when the last listing was taken well after it.
@@ -137,7 +137,10 @@ export class FsObjectStore implements ObjectStore {
       }
       this.scanned = { mtimeMs, at };
     });
-    return this.scanning;
+    // The chain carries on past a failed scan (an unreadable index): that caller gets the error,
+    // the next one scans afresh instead of inheriting it forever.
+    this.scanning = scan.catch(() => undefined);
+    return scan;
   }
 
   private pathOf(objectId: string): string {

@@ -94,3 +94,21 @@ test('start-up removes what a dead writer left (temp files, a pack whose index n
     await fs.rm(path.join(dir, 'packs', `${process.pid}-1-abc.pack`));
   }
 });
+
+test('an unreadable index fails the read that met it, and reads after it is gone scan afresh', async () => {
+  const writer = await new FsObjectStore(dir).init();
+  try {
+    const bad = path.join(dir, 'packs', `${process.pid}-2-bad.idx`);
+    await fs.writeFile(bad, 'not an index');
+    const first = object(40);
+    await writer.putMany([first]);
+    await expect(store.get(first.objectId)).rejects.toThrow(/not a version-1 pack index/);
+    await fs.rm(bad);
+    const second = object(41);
+    await writer.putMany([second]);
+    expect((await store.get(second.objectId)).equals(second.bytes)).toBe(true);
+    expect((await store.get(first.objectId)).equals(first.bytes)).toBe(true);
+  } finally {
+    await writer.close();
+  }
+});
