@@ -37,7 +37,7 @@ export async function storeObjects(
   }
   const present = await presentObjectIds(em, repoId, [...unique.keys()]);
   const fresh = [...unique].filter(([id]) => !present.has(id));
-  // One durable batch: written, fsynced together, renamed, directories synced once.
+  // One durable batch: on the filesystem, one pack and its index, fsynced before this resolves.
   await store.putMany(fresh.map(([objectId, bytes]) => ({ objectId, bytes })));
   const inserted = await retryOnDeadlock(() =>
     inLiveRepo(em, repoId, (tx) =>
