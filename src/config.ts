@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { WebhookTargetPolicy } from './hub/webhook-target.ts';
+import type { S3Settings } from './storage/s3-object-store.ts';
 
 /** A configuration problem: printed as one line at start, then the process exits. */
 export class ConfigError extends Error {
@@ -21,6 +22,11 @@ const postgresUrl = z
   .string()
   .url('expected a URL such as postgres://user:pass@host:5432/db')
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL');
+
+const httpUrl = z
+  .string()
+  .url('expected an absolute URL such as https://s3.example')
+  .refine((v) => /^https?:\/\//.test(v), 'expected an http:// or https:// URL');
 
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
@@ -43,8 +49,24 @@ const envSchema = z.object({
   MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: intIn(0, 10_000).default(8),
   MUSEHUB_REQUEST_TIMEOUT_MS: intIn(1_000, 3_600_000).default(300_000),
   MUSEHUB_OBJECT_STORE: z
-    .enum(['filesystem', 'postgres'], { error: 'expected filesystem or postgres' })
+    .enum(['filesystem', 'postgres', 's3'], { error: 'expected filesystem, postgres or s3' })
     .default('filesystem'),
+  MUSEHUB_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 of a-z, 0-9, dot, hyphen)')
+    .optional(),
+  MUSEHUB_S3_PREFIX: z
+    .string()
+    .regex(/^[^/].*\/$/, 'expected a key prefix ending in "/" such as hub/ (no leading "/")')
+    .optional(),
+  MUSEHUB_S3_REGION: z.string().min(1).optional(),
+  MUSEHUB_S3_ENDPOINT: httpUrl.optional(),
+  MUSEHUB_S3_PRESIGN_ENDPOINT: httpUrl.optional(),
+  MUSEHUB_S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .transform((v) => v === 'true')
+    .default(false),
+  MUSEHUB_S3_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   MUSEHUB_SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
   MUSEHUB_WEBHOOK_POLL_MS: intIn(10, 600_000).default(1_000),
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
@@ -86,8 +108,10 @@ export interface Config {
   dbPoolMax: number;
   /** PostgreSQL statement_timeout for every pooled connection; 0 = none. */
   dbStatementTimeoutMs: number;
-  /** Where object bytes live: files under MUSEHUB_DATA_DIR/objects, or the database. */
-  objectStore: 'filesystem' | 'postgres';
+  /** Where object bytes live: files under MUSEHUB_DATA_DIR/objects, the database, or an S3 bucket. */
+  objectStore: 'filesystem' | 'postgres' | 's3';
+  /** The bucket and how to reach it, when objectStore is s3 (credentials: the AWS SDK's own chain). */
+  s3: S3Settings | undefined;
   /** Gateway processes (node:cluster) behind one port; 1 = no cluster. */
   workers: number;
   shutdownTimeoutMs: number;
@@ -114,6 +138,20 @@ export interface Config {
   /** Whole-request receive timeout (slow clients, slowloris); headers must arrive within a minute. */
   requestTimeoutMs: number;
   presignSecret: string | undefined;
+}
+
+function s3Settings(e: z.infer<typeof envSchema>): S3Settings | undefined {
+  if (e.MUSEHUB_OBJECT_STORE !== 's3') return undefined;
+  if (!e.MUSEHUB_S3_BUCKET) throw new ConfigError('MUSEHUB_S3_BUCKET: required when MUSEHUB_OBJECT_STORE=s3');
+  return {
+    bucket: e.MUSEHUB_S3_BUCKET,
+    prefix: e.MUSEHUB_S3_PREFIX ?? '',
+    region: e.MUSEHUB_S3_REGION,
+    endpoint: e.MUSEHUB_S3_ENDPOINT,
+    presignEndpoint: e.MUSEHUB_S3_PRESIGN_ENDPOINT,
+    forcePathStyle: e.MUSEHUB_S3_FORCE_PATH_STYLE,
+    timeoutMs: e.MUSEHUB_S3_TIMEOUT_MS,
+  };
 }
 
 /** Reads and validates the environment; throws ConfigError naming the first bad variable. */
@@ -149,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dbPoolMax: e.MUSEHUB_DB_POOL_MAX,
     dbStatementTimeoutMs: e.MUSEHUB_DB_STATEMENT_TIMEOUT_MS,
     objectStore: e.MUSEHUB_OBJECT_STORE,
+    s3: s3Settings(e),
     // One per core, at most 4: each worker holds its own pool (MUSEHUB_DB_POOL_MAX) plus a
     // LISTEN session, and PostgreSQL's default max_connections is 100.
     workers: e.MUSEHUB_WORKERS ?? Math.min(os.availableParallelism(), 4),

@@ -68,6 +68,14 @@ export class TooManyRequestsError extends GatewayError {
   }
 }
 
+/** 503: the object store did not answer (S3 down, timed out, refused our credentials). */
+export class StorageUnavailableError extends GatewayError {
+  readonly retryAfterSeconds = 5;
+  constructor(detail = 'the object store is unavailable; retry shortly') {
+    super(503, 'storage_unavailable', detail);
+  }
+}
+
 /** A byte count as people read it in a message: `63.0 MiB`. */
 export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 

@@ -56,7 +56,15 @@ export async function startGateway(
   const tokens = new TokenCache(orm, config.repoCache);
   const listener = new LivenessListener(db.url, [cache, tokens], logger.child({ component: 'liveness' }));
   await listener.start();
-  const store = await openObjectStore(config, orm);
+  let store: ObjectStore;
+  try {
+    store = await openObjectStore(config, orm, logger.child({ component: 'store' }));
+  } catch (err) {
+    await listener.stop();
+    await orm.close();
+    await db.stop();
+    throw err;
+  }
   const presignKey = await loadPresignKey(config.dataDir, config.presignSecret);
   // Listen first so that PORT=0 (any free port) still yields a correct public URL in links.
   let app: ReturnType<typeof createApp> | undefined;
@@ -101,6 +109,7 @@ export async function startGateway(
       clearTimeout(timer);
       await dispatcher.stop();
       await listener.stop();
+      await store.close();
       await orm.close();
       await db.stop();
       logger.info('gateway stopped');

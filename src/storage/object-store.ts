@@ -64,7 +64,34 @@ export interface ObjectStore {
    * what keeps memory bounded for this store's way of reading.
    */
   readonly readBatch: { count: number; bytes: number };
-  stream(objectId: string): Readable;
+  /**
+   * True when reads can fail while the database answers (a store across the network): a fetch
+   * then reads its first objects before it answers, so an outage is a 503, not a cut-off 200.
+   */
+  readonly remote: boolean;
+  /** An object's bytes as a stream; rejects (missing object, store unreachable) before any byte flows. */
+  open(objectId: string): Promise<Readable>;
+  /** Uploads that go straight to the store, not through the gateway (S3's presigned PUT). */
+  readonly directUploads?: DirectUploads;
+  /** Releases threads and connections; the store is not used afterwards. */
+  close(): Promise<void> | void;
+}
+
+/**
+ * A store the client uploads to directly. Bytes land in a staging area of the repo, unverified;
+ * they become an object of the repo only through `promote`, which verifies them first.
+ */
+export interface DirectUploads {
+  /** A short-lived URL the client PUTs one object's bytes to, with no credentials of its own. */
+  uploadUrl(repoId: string, objectId: string, ttlSeconds: number): Promise<string>;
+  /**
+   * Verifies a staged upload (size within maxBytes, bytes hashing to objectId) and moves it into
+   * the store. Resolves to its size, or null when nothing was staged; a staged upload that fails
+   * verification is removed and the error thrown.
+   */
+  promote(repoId: string, objectId: string, maxBytes: number): Promise<number | null>;
+  /** Removes staged uploads last written before `before` (at most `limit`); returns how many. */
+  sweep(before: Date, limit: number): Promise<{ removed: number; kept: number }>;
 }
 
 /**
@@ -79,6 +106,7 @@ export interface ObjectStore {
  * seen when asked for an object it does not know: another worker may just have written it.
  */
 export class FsObjectStore implements ObjectStore {
+  readonly remote = false;
   // Ranges of a few pack files: large batches cost little, and each is one message to the file thread.
   readonly readBatch = { count: 1024, bytes: 8 * 1024 * 1024 };
   private readonly tmpDir: string;
@@ -258,15 +286,18 @@ export class FsObjectStore implements ObjectStore {
     return this.files.read(ranges);
   }
 
-  stream(objectId: string): Readable {
-    const locate = () => this.locate(objectId);
-    return Readable.from(
-      (async function* () {
-        const r = await locate();
-        if (r.length) yield* createReadStream(r.file, { start: r.offset, end: r.offset + r.length - 1 });
-      })(),
-      { objectMode: false },
-    );
+  async open(objectId: string): Promise<Readable> {
+    const r = await this.locate(objectId);
+    // A range past the end of its file would read as fewer bytes, silently: refuse it here.
+    if ((await fs.stat(r.file)).size < r.offset + r.length) throw new Error(`object ${objectId} is cut short on disk`);
+    if (!r.length) return Readable.from([]);
+    const stream = createReadStream(r.file, { start: r.offset, end: r.offset + r.length - 1 });
+    // Opened here, so a missing file rejects now rather than erroring the stream later.
+    await new Promise<void>((resolve, reject) => {
+      stream.once('ready', () => resolve());
+      stream.once('error', reject);
+    });
+    return stream;
   }
 
   close(): Promise<void> {

@@ -14,6 +14,8 @@ export class PgObjectStore implements ObjectStore {
   // batch holds about five times its size until collected. 4 MiB batches let a clone of the
   // reference repo grow RSS by 77 MiB (over its 64 MiB bound); 2 MiB keep it inside.
   readonly readBatch = { count: 32, bytes: 2 * 1024 * 1024 };
+  // The same database as the rows: if it answers, so does this store.
+  readonly remote = false;
   constructor(private readonly orm: MikroORM) {}
 
   private run<T>(sql: string, params: unknown[]): Promise<T[]> {
@@ -67,13 +69,9 @@ export class PgObjectStore implements ObjectStore {
     });
   }
 
-  stream(objectId: string): Readable {
-    const get = () => this.get(objectId);
-    return Readable.from(
-      (async function* () {
-        yield await get();
-      })(),
-      { objectMode: false },
-    );
+  async open(objectId: string): Promise<Readable> {
+    return Readable.from([await this.get(objectId)], { objectMode: false });
   }
+
+  close(): void {}
 }

@@ -224,8 +224,16 @@ export async function fetchResponseStream(
   // Awaited by the writer when it gets there; if it never does (an earlier failure, a client
   // gone), a failed plan must not surface as an unhandled rejection.
   for (const p of [reader, objectCount]) p.catch(() => undefined);
+  // A store across the network can fail while the database answers: its first batch is read
+  // before the answer starts, so an outage is a 503 rather than a 200 cut off midway.
+  const first = store.remote ? await (await reader).next() : undefined;
   async function* objects(): AsyncGenerator<FetchObject> {
-    for await (const [o, bytes] of await reader) yield { objectId: o.object_id, bytes };
+    const rest = await reader;
+    if (first) {
+      if (first.done) return;
+      yield { objectId: first.value[0].object_id, bytes: first.value[1] };
+    }
+    for await (const [o, bytes] of rest) yield { objectId: o.object_id, bytes };
   }
   const chunks = writeFetchResponse(
     {

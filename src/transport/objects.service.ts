@@ -5,7 +5,7 @@ import { BadRequestError, ForbiddenError, HashMismatchError, PayloadTooLargeErro
 import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
 import { inLiveRepo, requireLive } from '../repos/live-repo.ts';
 import { type ObjectStore, sha256Hex } from '../storage/object-store.ts';
-import { type PresignGrant, verifyGrant } from './presign.ts';
+import { type PresignGrant, presignedPutUrl, verifyGrant } from './presign.ts';
 
 export interface IncomingObject {
   object_id: string;
@@ -83,4 +83,66 @@ export async function receivePresignedUpload(
     insertObjectRows(tx, grant.repoId, [{ objectId: grant.objectId, size }]),
   );
   return { stored: true, object_id: grant.objectId, size };
+}
+
+/**
+ * presign direction "put": one URL per object. With a store that takes uploads directly (S3),
+ * the URL is the store's own, to this repo's staging area, so the bytes never pass through the
+ * gateway; otherwise it is the gateway's signed /presigned route.
+ */
+export async function uploadUrls(
+  deps: { store: ObjectStore; publicUrl: string; presignKey: Buffer; limits: { maxObjectBytes: number } },
+  repoId: string,
+  objectIds: readonly string[],
+  ttlSeconds: number,
+): Promise<Record<string, string>> {
+  const ids = [...new Set(objectIds)];
+  const direct = deps.store.directUploads;
+  if (direct) {
+    const urls = await Promise.all(ids.map((id) => direct.uploadUrl(repoId, id, ttlSeconds)));
+    return Object.fromEntries(ids.map((id, i) => [id, urls[i]!]));
+  }
+  const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
+  return Object.fromEntries(
+    ids.map((objectId) => [
+      objectId,
+      presignedPutUrl(deps.publicUrl, deps.presignKey, {
+        repoId,
+        objectId,
+        maxBytes: deps.limits.maxObjectBytes,
+        expires,
+      }),
+    ]),
+  );
+}
+
+/**
+ * Objects a push names that its repo does not hold yet but that were uploaded straight to the
+ * store: each is verified and moved into place, then becomes the repo's in a write that sees
+ * the repo live (so an upload to a repo deleted meanwhile never does). Runs before the push's
+ * transaction, which then finds them like any uploaded object, or refuses the push as before.
+ */
+export async function promoteDirectUploads(
+  em: () => EntityManager,
+  store: ObjectStore,
+  repoId: string,
+  named: readonly string[],
+  maxObjectBytes: number,
+): Promise<number> {
+  const direct = store.directUploads;
+  if (!direct || !named.length) return 0;
+  const present = await presentObjectIds(em(), repoId, named);
+  const missing = named.filter((id) => !present.has(id));
+  const promoted: { objectId: string; size: number }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < missing.length) {
+      const objectId = missing[next++]!;
+      const size = await direct.promote(repoId, objectId, maxObjectBytes);
+      if (size !== null) promoted.push({ objectId, size });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, missing.length) }, worker));
+  if (!promoted.length) return 0;
+  return inLiveRepo(em(), repoId, (tx) => insertObjectRows(tx, repoId, promoted));
 }

@@ -21,7 +21,7 @@ import { inLiveRepo, notifyLiveness, recordPush } from '../repos/live-repo.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { AuthUser } from '../users/index.ts';
 import { packr } from './codec.ts';
-import { storeObjects } from './objects.service.ts';
+import { promoteDirectUploads, storeObjects } from './objects.service.ts';
 import type { OnPushed } from './push-events.ts';
 import { responseBytes } from './response-size.ts';
 import { type PushRequest, parsePushRequest, type WireCommit } from './wire-schemas.ts';
@@ -212,6 +212,8 @@ export async function receivePush(
   if (request.bundle.objects.length) {
     await storeObjects(em(), deps.store, repo.repoId, request.bundle.objects, deps.maxObjectBytes);
   }
+  const named = new Set(request.bundle.snapshots.flatMap((s) => Object.values(s.manifest)));
+  await promoteDirectUploads(em, deps.store, repo.repoId, [...named], deps.maxObjectBytes);
   const result = await applyPush(
     em(),
     repo,

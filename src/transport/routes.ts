@@ -14,8 +14,7 @@ import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
 import { fetchResponseStream, fetchResponseValue, planFetch } from './fetch.service.ts';
-import { receivePresignedUpload, storeObjects } from './objects.service.ts';
-import { presignedPutUrl } from './presign.ts';
+import { receivePresignedUpload, storeObjects, uploadUrls } from './objects.service.ts';
 import { receivePush } from './push.service.ts';
 import type { OnPushed } from './push-events.ts';
 import { filterObjects, negotiate, readRefs } from './read.service.ts';
@@ -129,18 +128,7 @@ export function transportRoutes(deps: TransportDeps) {
       unauthorized: 'uploading needs a token: run `muse auth login`',
     });
     const ttl = Math.min(req.ttl_seconds ?? limits.presignTtlSeconds, limits.presignTtlSeconds);
-    const expires = Math.floor(Date.now() / 1000) + ttl;
-    const presigned = Object.fromEntries(
-      [...new Set(req.object_ids)].map((objectId) => [
-        objectId,
-        presignedPutUrl(deps.publicUrl, deps.presignKey, {
-          repoId: repo.repoId,
-          objectId,
-          maxBytes: limits.maxObjectBytes,
-          expires,
-        }),
-      ]),
-    );
+    const presigned = await uploadUrls(deps, repo.repoId, req.object_ids, ttl);
     return reply(c, { presigned, inline: [] });
   });
 
@@ -179,7 +167,8 @@ export function transportRoutes(deps: TransportDeps) {
       vary: 'Authorization',
     };
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
-    const stream = store.stream(objectId);
+    // Opened before the answer starts: a store outage is a 503 here, not a cut-off 200.
+    const stream = await store.open(objectId);
     return c.body(Readable.toWeb(stream) as unknown as ReadableStream, 200, {
       ...headers,
       'content-type': 'application/octet-stream',

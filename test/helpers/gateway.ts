@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { checkIntegrity } from '../../src/integrity/fsck.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -32,8 +33,56 @@ export interface TestGateway extends RunningGateway {
   ): Promise<Response>;
 }
 
+/**
+ * The environment for a gateway on the run's S3 server (test/global-setup.ts), under a key prefix
+ * of its own unless one is given: files running in parallel share the bucket, never a key.
+ */
+export function s3Env(prefix = `t-${randomBytes(6).toString('hex')}/`): Record<string, string> {
+  return { ...inject('s3').env, MUSEHUB_S3_PREFIX: prefix };
+}
+
+/** A client for the run's S3 server, as an operator's own tools would reach it. */
+export function s3Client(env: Record<string, string> = inject('s3').env): S3Client {
+  return new S3Client({
+    endpoint: env.MUSEHUB_S3_ENDPOINT,
+    region: env.MUSEHUB_S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/** Every key under a prefix of the bucket, with its size and ETag. */
+export async function listKeys(env: Record<string, string>, under = ''): Promise<Map<string, string>> {
+  const s3 = s3Client(env);
+  const keys = new Map<string, string>();
+  let token: string | undefined;
+  try {
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: env.MUSEHUB_S3_BUCKET,
+          Prefix: `${env.MUSEHUB_S3_PREFIX ?? ''}${under}`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? []) keys.set(o.Key!, `${o.Size}:${o.ETag}`);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    s3.destroy();
+  }
+  return keys;
+}
+
 /** A real gateway on a loopback port, on its own fresh database. */
 export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+  if (env.MUSEHUB_OBJECT_STORE === 's3') {
+    // The gateway finds credentials as in production: the AWS SDK's chain, here its environment step.
+    process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
+    process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
+  }
   const databaseUrl = env.DATABASE_URL ?? (await createTestDatabase());
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-test-data-'));
   const config = loadConfig({
@@ -61,7 +110,8 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       const report = await checkIntegrity(gw.orm.em.fork(), gw.store);
       expect(report.problems).toEqual([]);
     },
-    fingerprint: () => fingerprint(databaseUrl, path.join(dataDir, 'objects')),
+    fingerprint: () =>
+      fingerprint(databaseUrl, path.join(dataDir, 'objects'), config.objectStore === 's3' ? env : undefined),
     async user(username) {
       const em = gw.orm.em.fork();
       const u = await createUser(em, username);
@@ -81,7 +131,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   };
 }
 
-async function fingerprint(databaseUrl: string, objectDir: string): Promise<string> {
+async function fingerprint(databaseUrl: string, objectDir: string, s3?: Record<string, string>): Promise<string> {
   const tables = await sql<{ t: string }>(
     databaseUrl,
     `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'musehub\\_%' AND table_name <> 'musehub_migrations' ORDER BY 1`,
@@ -105,5 +155,6 @@ async function fingerprint(databaseUrl: string, objectDir: string): Promise<stri
       );
     }
   }
+  if (s3) for (const [key, version] of await listKeys(s3)) h.update(`s3 ${key}:${version}\n`);
   return h.digest('hex');
 }

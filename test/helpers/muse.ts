@@ -119,3 +119,64 @@ export async function pushAll(
     { token },
   );
 }
+
+/** The muse client presigns only the missing objects over this size; the rest go inline. */
+export const PRESIGN_OVER_BYTES = 64 * 1024;
+
+/**
+ * A whole `muse push` as the client makes it when some objects are large: refs, filter-objects,
+ * presign (direction put) for the missing objects over 64 KiB, a PUT of each one's raw bytes to
+ * its URL with no Authorization header, push/objects for the rest, then push. Returns the push
+ * answer and the upload URLs it was handed.
+ */
+export async function pushLikeMuse(
+  gw: TestGateway,
+  remote: string,
+  token: string,
+  bundle: { commits: object[]; snapshots: object[]; objects: WireObject[] },
+  opts: { branch?: string } = {},
+): Promise<WireResponse & { uploadUrls: string[] }> {
+  const ids = bundle.objects.map((o) => o.object_id);
+  const filter = await wire(gw, 'POST', `${remote}/filter-objects`, { object_ids: ids }, { token });
+  if (filter.status !== 200) return { ...filter, uploadUrls: [] };
+  const missing = new Set<string>(filter.body.missing);
+  const large = bundle.objects.filter((o) => missing.has(o.object_id) && o.content.length > PRESIGN_OVER_BYTES);
+  const uploadUrls: string[] = [];
+  const inline = bundle.objects.filter((o) => missing.has(o.object_id) && o.content.length <= PRESIGN_OVER_BYTES);
+  if (large.length) {
+    const presign = await wire(
+      gw,
+      'POST',
+      `${remote}/presign`,
+      { object_ids: large.map((o) => o.object_id), direction: 'put' },
+      { token },
+    );
+    if (presign.status !== 200) return { ...presign, uploadUrls };
+    for (const o of large) {
+      const url = presign.body.presigned[o.object_id] as string | undefined;
+      if (!url) {
+        inline.push(o);
+        continue;
+      }
+      uploadUrls.push(url);
+      const put = await fetch(url, { method: 'PUT', body: new Uint8Array(o.content) });
+      if (!put.ok) throw new Error(`PUT ${url} answered ${put.status}: ${await put.text()}`);
+    }
+  }
+  if (inline.length) {
+    const up = await wire(gw, 'POST', `${remote}/push/objects`, { objects: inline }, { token });
+    if (up.status !== 200) return { ...up, uploadUrls };
+  }
+  const pushed = await wire(
+    gw,
+    'POST',
+    `${remote}/push`,
+    {
+      bundle: { commits: bundle.commits, snapshots: bundle.snapshots, objects: [] },
+      branch: opts.branch ?? 'main',
+      force: false,
+    },
+    { token },
+  );
+  return { ...pushed, uploadUrls };
+}

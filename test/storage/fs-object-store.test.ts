@@ -39,7 +39,7 @@ test('a batch becomes one pack and its index; every read returns the bytes; a ba
   for (const o of objects) {
     expect(await store.has(o.objectId)).toBe(true);
     expect((await store.get(o.objectId)).equals(o.bytes)).toBe(true);
-    expect((await text(store.stream(o.objectId))).equals(o.bytes)).toBe(true);
+    expect((await text(await store.open(o.objectId))).equals(o.bytes)).toBe(true);
   }
   await store.putMany(objects.slice(1));
   expect(await packs()).toEqual(written);
@@ -71,7 +71,7 @@ test('loose objects (streamed uploads) and packed ones read together; a row size
   const [a, b] = await store.getMany(rows([packed, loose]));
   expect(a!.equals(packed.bytes)).toBe(true);
   expect(b!.equals(loose.bytes)).toBe(true);
-  expect((await text(store.stream(loose.objectId))).equals(loose.bytes)).toBe(true);
+  expect((await text(await store.open(loose.objectId))).equals(loose.bytes)).toBe(true);
   await expect(store.getMany([{ object_id: packed.objectId, size: 51 }])).rejects.toThrow(
     /is 50 bytes in its pack, its row says 51/,
   );

@@ -1,0 +1,313 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { HashMismatchError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { consumeUpload, type DirectUploads, isObjectId, type ObjectStore } from './object-store.ts';
+
+export interface S3Settings {
+  bucket: string;
+  /** Put before every key ('' or ending in '/'), so one bucket can hold several hubs. */
+  prefix: string;
+  /** undefined: the SDK's own chain (AWS_REGION, shared config). */
+  region: string | undefined;
+  /** undefined: AWS itself. Set for R2, MinIO, Ceph RGW, Swift. */
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  /** The endpoint clients reach for presigned uploads, when it differs from the gateway's. */
+  presignEndpoint: string | undefined;
+  /** Per request: no answer within this is an outage (503), not a hang. */
+  timeoutMs: number;
+}
+
+/** How many S3 requests one call (getMany, putMany, a fetch's read-ahead) keeps in flight. */
+const PARALLEL = 8;
+
+/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+const isMissing = (err: unknown) => statusOf(err) === 404;
+
+function client(settings: S3Settings, endpoint: string | undefined): S3Client {
+  return new S3Client({
+    ...(settings.region ? { region: settings.region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    forcePathStyle: settings.forcePathStyle,
+    // No checksum headers or trailers unless an operation requires one: presigned URLs then carry
+    // none the uploader must match, and streamed bodies are not sent aws-chunked, which several
+    // S3-compatible servers (Swift's s3api among them) refuse. Bytes are verified by their SHA-256.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: Math.min(5_000, settings.timeoutMs), requestTimeout: settings.timeoutMs },
+  });
+}
+
+/**
+ * Objects in an S3-compatible bucket, content-addressed like the other stores: one key per
+ * object (`<prefix>objects/<id>`) whatever repos hold it; which repo may see it is recorded in
+ * musehub_objects. Presigned uploads land under `<prefix>staging/<repo>/<id>` and are moved
+ * into place only once their bytes are verified (DirectUploads). Nothing here deletes an
+ * object: a repo delete is soft, and only unverified staging uploads are ever removed.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly remote = true;
+  // Each object is its own request: PARALLEL in flight per batch, two batches per fetch.
+  readonly readBatch = { count: 4 * PARALLEL, bytes: 8 * 1024 * 1024 };
+  readonly directUploads: DirectUploads;
+  private readonly s3: S3Client;
+  private readonly signer: S3Client;
+
+  constructor(
+    private readonly settings: S3Settings,
+    private readonly log?: Logger,
+  ) {
+    this.s3 = client(settings, settings.endpoint);
+    this.signer = settings.presignEndpoint ? client(settings, settings.presignEndpoint) : this.s3;
+    this.directUploads = {
+      uploadUrl: (repoId, objectId, ttl) => this.uploadUrl(repoId, objectId, ttl),
+      promote: (repoId, objectId, maxBytes) => this.promote(repoId, objectId, maxBytes),
+      sweep: (before, limit) => this.sweep(before, limit),
+    };
+  }
+
+  /** Checks the bucket answers to these credentials: a misconfiguration stops the start, with the reason. */
+  async init(): Promise<this> {
+    try {
+      await this.s3.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+    } catch (err) {
+      const where = this.settings.endpoint ?? 'AWS';
+      const status = statusOf(err);
+      const why = status === 404 ? 'no such bucket' : status === 403 ? 'access denied' : String(err);
+      throw new Error(`S3 bucket ${this.settings.bucket} at ${where}: ${why}`);
+    }
+    return this;
+  }
+
+  private key(objectId: string): string {
+    if (!isObjectId(objectId)) throw new Error(`not an object id: ${objectId}`);
+    return `${this.settings.prefix}objects/${objectId}`;
+  }
+
+  private stagingKey(repoId: string, objectId: string): string {
+    return `${this.settings.prefix}staging/${repoId}/${this.key(objectId).slice(-64)}`;
+  }
+
+  /**
+   * Every S3 call goes through here: an unreachable or failing store (no answer, 5xx, refused
+   * credentials) becomes StorageUnavailableError, a 503 with Retry-After; other errors pass on.
+   * The SDK has already retried (three attempts, with backoff) by then.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the SDK's command types are generic over their own I/O.
+  private async send<C extends { input: any }>(command: C): Promise<any> {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: see above
+      return await this.s3.send(command as any);
+    } catch (err) {
+      const status = statusOf(err);
+      const e = err as { name?: string; code?: string };
+      const unreachable = (e.code && NETWORK_ERRORS.has(e.code)) || e.name === 'TimeoutError';
+      if (unreachable || (status !== undefined && status >= 500)) {
+        this.log?.warn({ err: String(err), status }, 'object store unavailable');
+        throw new StorageUnavailableError();
+      }
+      if (status === 403) {
+        this.log?.error({ err: String(err) }, 'the object store refused the gateway credentials');
+        throw new StorageUnavailableError();
+      }
+      throw err;
+    }
+  }
+
+  async has(objectId: string): Promise<boolean> {
+    try {
+      await this.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(objectId) }));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async put(objectId: string, bytes: Uint8Array): Promise<void> {
+    await this.send(
+      new PutObjectCommand({
+        Bucket: this.settings.bucket,
+        Key: this.key(objectId),
+        Body: bytes,
+        ContentLength: bytes.length,
+        // Checked by the server: a body damaged on the way is refused, not stored under its id.
+        ContentMD5: createHash('md5').update(bytes).digest('base64'),
+        ContentType: 'application/octet-stream',
+      }),
+    );
+  }
+
+  async putMany(objects: readonly { objectId: string; bytes: Uint8Array }[]): Promise<void> {
+    await mapLimited(objects, PARALLEL, (o) => this.put(o.objectId, o.bytes));
+  }
+
+  /** The gateway's own signed upload route (not handed out with this store): buffered, verified, put. */
+  async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
+    const chunks: Buffer[] = [];
+    const { size, sha256 } = await consumeUpload(body, maxBytes, (buf) => chunks.push(buf));
+    if (sha256 !== objectId) throw new HashMismatchError(objectId, sha256);
+    await this.put(objectId, Buffer.concat(chunks, size));
+    return size;
+  }
+
+  private async getObject(key: string) {
+    try {
+      return await this.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError('object not found', 'object_not_found');
+      throw err;
+    }
+  }
+
+  async get(objectId: string): Promise<Buffer> {
+    const res = await this.getObject(this.key(objectId));
+    return Buffer.from(await res.Body.transformToByteArray());
+  }
+
+  async getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
+    return mapLimited(objects, PARALLEL, async (o) => {
+      const bytes = await this.get(o.object_id);
+      if (bytes.length !== o.size)
+        throw new Error(`object ${o.object_id} is ${bytes.length} bytes, its row says ${o.size}`);
+      return bytes;
+    });
+  }
+
+  async open(objectId: string): Promise<Readable> {
+    return (await this.getObject(this.key(objectId))).Body as Readable;
+  }
+
+  private uploadUrl(repoId: string, objectId: string, ttlSeconds: number): Promise<string> {
+    // Only the host is signed: the client may send any headers, but only to this key, only
+    // until the URL expires. Its size cannot be capped by a presigned PUT; promote checks it.
+    return getSignedUrl(
+      this.signer,
+      new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.stagingKey(repoId, objectId) }),
+      { expiresIn: ttlSeconds },
+    );
+  }
+
+  private async removeStaged(key: string): Promise<void> {
+    await this.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+  }
+
+  /**
+   * Reads the staged bytes once, hashing them, then copies exactly that version into place
+   * (CopySourceIfMatch on the ETag read: an overwrite between the two is refused, not copied).
+   * The bytes are verified even when the object is already stored for another repo: knowing an
+   * id must not be enough to claim its content.
+   */
+  private async promote(repoId: string, objectId: string, maxBytes: number): Promise<number | null> {
+    const staged = this.stagingKey(repoId, objectId);
+    let res: { Body: Readable; ContentLength?: number; ETag?: string };
+    try {
+      res = await this.getObject(staged);
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+    if ((res.ContentLength ?? 0) > maxBytes) {
+      res.Body.destroy();
+      await this.removeStaged(staged);
+      throw new PayloadTooLargeError(
+        `uploaded object ${objectId} is ${res.ContentLength} bytes; the limit is ${maxBytes}`,
+      );
+    }
+    let upload: { size: number; sha256: string };
+    try {
+      upload = await consumeUpload(res.Body, maxBytes, () => undefined);
+    } catch (err) {
+      res.Body.destroy();
+      if (err instanceof PayloadTooLargeError) await this.removeStaged(staged);
+      throw err;
+    }
+    if (upload.sha256 !== objectId) {
+      await this.removeStaged(staged);
+      throw new HashMismatchError(objectId, upload.sha256);
+    }
+    try {
+      await this.send(
+        new CopyObjectCommand({
+          Bucket: this.settings.bucket,
+          Key: this.key(objectId),
+          CopySource: `${this.settings.bucket}/${encodeURI(staged)}`,
+          CopySourceIfMatch: res.ETag,
+        }),
+      );
+    } catch (err) {
+      // Rewritten (or removed) since it was read: what is there now was never verified.
+      if (statusOf(err) === 412 || isMissing(err)) return null;
+      throw err;
+    }
+    await this.removeStaged(staged);
+    return upload.size;
+  }
+
+  private async sweep(before: Date, limit: number): Promise<{ removed: number; kept: number }> {
+    let removed = 0;
+    let kept = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.send(
+        new ListObjectsV2Command({
+          Bucket: this.settings.bucket,
+          Prefix: `${this.settings.prefix}staging/`,
+          ContinuationToken: token,
+          MaxKeys: 1000,
+        }),
+      );
+      const old: string[] = [];
+      for (const o of page.Contents ?? []) {
+        if (o.Key && o.LastModified && o.LastModified < before && removed + old.length < limit) old.push(o.Key);
+        else kept++;
+      }
+      // One DeleteObject each: DeleteObjects needs Content-MD5 on some servers (Swift) that the SDK no longer sends.
+      await mapLimited(old, PARALLEL, (key) => this.removeStaged(key));
+      removed += old.length;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token && removed < limit);
+    return { removed, kept };
+  }
+
+  close(): void {
+    this.s3.destroy();
+    if (this.signer !== this.s3) this.signer.destroy();
+  }
+}
