@@ -130,7 +130,7 @@ export function registerAdminCommands(program: Command): void {
         const { openObjectStore } = await import('../storage/open.ts');
         const { loadConfig } = await import('../config.ts');
         const store = await openObjectStore(loadConfig(), orm);
-        const report = await checkIntegrity(orm.em.fork(), store, { hashBytes: o.hash });
+        const report = await checkIntegrity(orm.em.fork(), store, { hashBytes: o.hash }).finally(() => store.close());
         const { branches, commits, snapshotObjects, objectsHashed } = report.checked;
         const summary = `checked ${branches} branches, ${commits} commits, ${snapshotObjects} snapshot entries, ${objectsHashed} objects hashed`;
         emit(
@@ -147,6 +147,42 @@ export function registerAdminCommands(program: Command): void {
         if (!report.ok) throw new CliError('integrity check failed', 1);
       }),
     );
+  program
+    .command('gc')
+    .requiredOption('--staging', 'remove uploads to the object store that no push verified (S3 store)')
+    .option('--older-than <age>', 'only uploads last written longer ago than this: 30m, 24h, 7d', '24h')
+    .option('--limit <n>', 'remove at most this many in one run', '100000')
+    .option('--json', 'print JSON')
+    .description('remove what only takes space: presigned uploads never named by a push (safe while serving)')
+    .action((o: OutputOptions & { olderThan: string; limit: string }) =>
+      withOrm(async (orm) => {
+        const age = parseAge(o.olderThan);
+        const limit = Number(o.limit);
+        if (!Number.isSafeInteger(limit) || limit < 1) throw new CliError(`--limit: expected a positive whole number`);
+        const { openObjectStore } = await import('../storage/open.ts');
+        const { loadConfig } = await import('../config.ts');
+        const config = loadConfig();
+        const store = await openObjectStore(config, orm);
+        try {
+          if (!store.directUploads) {
+            emit(o, { removed: 0, kept: 0 }, `nothing to do: the ${config.objectStore} store has no staging area`);
+            return;
+          }
+          const swept = await store.directUploads.sweep(new Date(Date.now() - age), limit);
+          emit(o, swept, `removed ${swept.removed} staged upload(s) older than ${o.olderThan}; ${swept.kept} kept`);
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+}
+
+/** `30m`, `24h`, `7d`, `0s` → milliseconds. */
+export function parseAge(text: string): number {
+  const m = /^(\d+)([smhd])$/.exec(text);
+  if (!m) throw new CliError(`--older-than: expected a number and a unit (s, m, h, d) such as 24h, got '${text}'`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
 }
 
 export function registerRepoCommands(program: Command): void {

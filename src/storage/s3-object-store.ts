@@ -9,7 +9,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { HashMismatchError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from '../errors.ts';
