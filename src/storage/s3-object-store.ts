@@ -69,7 +69,14 @@ function client(settings: S3Settings, endpoint: string | undefined): S3Client {
     // S3-compatible servers (Swift's s3api among them) refuse. Bytes are verified by their SHA-256.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: Math.min(5_000, settings.timeoutMs), requestTimeout: settings.timeoutMs },
+    // A server that accepts connections but never answers must be an error, not a wait: the
+    // request timeout only warns unless told to throw; the socket timeout covers a stalled body.
+    requestHandler: {
+      connectionTimeout: Math.min(5_000, settings.timeoutMs),
+      requestTimeout: settings.timeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: settings.timeoutMs,
+    },
   });
 }
 

@@ -8,7 +8,7 @@ import { openOrm } from '../../src/db/database.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 import { createRepo } from '../helpers/builders.ts';
 import { createTestDatabase } from '../helpers/db.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
+import { remoteGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
 import { eventually, exited, runCli, startServe } from '../helpers/process.ts';
 
@@ -89,17 +89,7 @@ afterAll(async () => {
 });
 
 // pushAll and createRepo only need a url and fetch: any worker may serve them.
-const viaAnyWorker = () => ({ url, request: requestAny }) as unknown as TestGateway;
-function requestAny(method: string, p: string, opts: { token?: string; json?: unknown } = {}) {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.json !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`${url}${p}`, {
-    method,
-    headers,
-    body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
-  });
-}
+const viaAnyWorker = () => remoteGateway(url);
 
 const headsOn = async (agent: http.Agent, remote: string) => {
   const res = await get(agent, `${remote}/refs`);
@@ -137,7 +127,7 @@ test('a push and a delete through one worker are seen by the other well inside i
     await eventually(async () => (await headsOn(agent, remote))?.main === c2.commit_id, 2_000, 2);
   const pushSeenMs = performance.now() - t0;
 
-  expect((await requestAny('DELETE', `/api/v1/repos/${repo.repoId}`, { token })).status).toBe(204);
+  expect((await viaAnyWorker().request('DELETE', `/api/v1/repos/${repo.repoId}`, { token })).status).toBe(204);
   const t1 = performance.now();
   for (const agent of agents)
     await eventually(async () => (await get(agent, `${remote}/refs`)).status === 404, 2_000, 2);

@@ -76,6 +76,30 @@ export async function listKeys(env: Record<string, string>, under = ''): Promise
   return keys;
 }
 
+/**
+ * A gateway running in another process, for the helpers that only need its URL and plain
+ * requests (createRepo, wire, pushAll, pushLikeMuse).
+ */
+export function remoteGateway(url: string): TestGateway {
+  return {
+    url,
+    request(
+      method: string,
+      p: string,
+      opts: { token?: string; json?: unknown; headers?: Record<string, string> } = {},
+    ) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      if (opts.json !== undefined) headers['content-type'] = 'application/json';
+      return fetch(`${url}${p}`, {
+        method,
+        headers,
+        body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
+      });
+    },
+  } as TestGateway;
+}
+
 /** A real gateway on a loopback port, on its own fresh database. */
 export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
   if (env.MUSEHUB_OBJECT_STORE === 's3') {
@@ -118,16 +142,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       const { token } = await createToken(em, username);
       return { username, userId: u.userId, token };
     },
-    request(method, p, opts = {}) {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-      if (opts.json !== undefined) headers['content-type'] = 'application/json';
-      return fetch(`${gw.url}${p}`, {
-        method,
-        headers,
-        body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
-      });
-    },
+    request: remoteGateway(gw.url).request,
   };
 }
 

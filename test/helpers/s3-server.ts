@@ -128,6 +128,11 @@ export interface S3TestServer {
   /** Stops the servers (the S3 endpoint then refuses connections); start() brings them back. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Freezes the S3 front end (SIGSTOP to the proxy and its worker): connections are still
+   * accepted by the kernel but never answered — a hung server, not a stopped one. Returns thaw.
+   */
+  freeze(): Promise<() => void>;
   /** Stops everything and removes the folder. */
   close(): Promise<void>;
 }
@@ -224,6 +229,15 @@ export async function startS3TestServer(bucket = 'musehub-test'): Promise<S3Test
     },
     start,
     stop,
+    async freeze() {
+      const proxy = children[SERVERS.indexOf('proxy')]!.pid!;
+      const workers = (await fs.readFile(`/proc/${proxy}/task/${proxy}/children`, 'utf8')).trim().split(/\s+/);
+      const pids = [proxy, ...workers.filter(Boolean).map(Number)];
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      return () => {
+        for (const pid of pids) process.kill(pid, 'SIGCONT');
+      };
+    },
     async close() {
       await stop();
       await fs.rm(dir, { recursive: true, force: true });
