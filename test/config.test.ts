@@ -42,7 +42,12 @@ describe('loadConfig', () => {
     [{ MUSEHUB_PUBLIC_URL: 'ftp://x' }, /^MUSEHUB_PUBLIC_URL: /],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: expected one of/],
     [{ MUSEHUB_REPO_CACHE_TTL_MS: '-5' }, /^MUSEHUB_REPO_CACHE_TTL_MS: /],
-    [{ MUSEHUB_OBJECT_STORE: 's3' }, /^MUSEHUB_OBJECT_STORE: expected filesystem or postgres/],
+    [{ MUSEHUB_OBJECT_STORE: 'tape' }, /^MUSEHUB_OBJECT_STORE: expected filesystem, postgres or s3/],
+    [{ MUSEHUB_OBJECT_STORE: 's3' }, /^MUSEHUB_S3_BUCKET: required when MUSEHUB_OBJECT_STORE=s3/],
+    [{ MUSEHUB_S3_BUCKET: 'Not_A_Bucket' }, /^MUSEHUB_S3_BUCKET: expected an S3 bucket name/],
+    [{ MUSEHUB_S3_PREFIX: 'hub' }, /^MUSEHUB_S3_PREFIX: expected a key prefix ending in "\/"/],
+    [{ MUSEHUB_S3_ENDPOINT: 's3.example' }, /^MUSEHUB_S3_ENDPOINT: /],
+    [{ MUSEHUB_S3_FORCE_PATH_STYLE: 'yes' }, /^MUSEHUB_S3_FORCE_PATH_STYLE: expected true or false/],
     [{ MUSEHUB_WORKERS: '0' }, /^MUSEHUB_WORKERS: must be at least 1/],
     [{ MUSEHUB_DB_STATEMENT_TIMEOUT_MS: '1.5' }, /^MUSEHUB_DB_STATEMENT_TIMEOUT_MS: /],
     [{ MUSEHUB_RATE_LIMIT_PER_MINUTE: 'lots' }, /^MUSEHUB_RATE_LIMIT_PER_MINUTE: /],
@@ -83,6 +88,39 @@ describe('loadConfig', () => {
     expect(loadConfig({ MUSEHUB_MAX_CLONE_BYTES: '0' }).transport).toMatchObject({
       maxCloneBytes: 0,
       maxObjectBytes: 64 * 1024 * 1024,
+    });
+  });
+
+  test('the S3 store: bucket, prefix, endpoints and addressing from the environment; no settings otherwise', () => {
+    expect(loadConfig({}).s3).toBeUndefined();
+    expect(loadConfig({ MUSEHUB_OBJECT_STORE: 's3', MUSEHUB_S3_BUCKET: 'hub-objects' }).s3).toEqual({
+      bucket: 'hub-objects',
+      prefix: '',
+      region: undefined,
+      endpoint: undefined,
+      presignEndpoint: undefined,
+      forcePathStyle: false,
+      timeoutMs: 30_000,
+    });
+    expect(
+      loadConfig({
+        MUSEHUB_OBJECT_STORE: 's3',
+        MUSEHUB_S3_BUCKET: 'hub-objects',
+        MUSEHUB_S3_PREFIX: 'eu/hub/',
+        MUSEHUB_S3_REGION: 'auto',
+        MUSEHUB_S3_ENDPOINT: 'http://minio.internal:9000',
+        MUSEHUB_S3_PRESIGN_ENDPOINT: 'https://objects.hub.example',
+        MUSEHUB_S3_FORCE_PATH_STYLE: 'true',
+        MUSEHUB_S3_TIMEOUT_MS: '5000',
+      }).s3,
+    ).toEqual({
+      bucket: 'hub-objects',
+      prefix: 'eu/hub/',
+      region: 'auto',
+      endpoint: 'http://minio.internal:9000',
+      presignEndpoint: 'https://objects.hub.example',
+      forcePathStyle: true,
+      timeoutMs: 5000,
     });
   });
 

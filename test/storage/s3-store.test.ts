@@ -246,3 +246,35 @@ test('musehub gc --staging removes staged uploads older than the cut-off and kee
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toMatch(/--older-than: expected a number and a unit/);
 });
+
+test('MUSEHUB_S3_PRESIGN_ENDPOINT: upload URLs name the endpoint clients reach, and work there', async () => {
+  const endpoint = new URL(env.MUSEHUB_S3_ENDPOINT!);
+  const publicEndpoint = `http://localhost:${endpoint.port}`;
+  const other = await startTestGateway({ ...env, MUSEHUB_S3_PRESIGN_ENDPOINT: publicEndpoint });
+  try {
+    const { token: t } = await other.user('alice');
+    const repo = await createRepo(other, t, { name: 'public endpoint', visibility: 'public' });
+    const big = makeObject(randomBytes(80 * 1024));
+    const res = await wire(
+      other,
+      'POST',
+      `/alice/${repo.slug}/presign`,
+      { object_ids: [big.object_id], direction: 'put' },
+      { token: t },
+    );
+    const url = res.body.presigned[big.object_id] as string;
+    expect(new URL(url).origin).toBe(publicEndpoint);
+    expect((await fetch(url, { method: 'PUT', body: new Uint8Array(big.content) })).status).toBe(200);
+    const { snapshot, commit } = oneFileCommit(big);
+    const pushed = await wire(
+      other,
+      'POST',
+      `/alice/${repo.slug}/push`,
+      { bundle: { commits: [commit], snapshots: [snapshot], objects: [] }, branch: 'main', force: false },
+      { token: t },
+    );
+    expect(pushed.status).toBe(200);
+  } finally {
+    await other.close();
+  }
+});
