@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the reference benchmark. Starts gateways (their own processes) on a fresh
- * embedded PostgreSQL — filesystem object store, PostgreSQL object store, and a two-worker
- * cluster for refs — seeds realistic repos, drives each scenario from this process, samples
+ * embedded PostgreSQL — filesystem object store, PostgreSQL object store, S3 object store (on the
+ * tests' Swift s3api server, started here), and a two-worker cluster for refs — seeds realistic repos, drives each scenario from this process, samples
  * every gateway process's RSS while it runs, and compares against baselines measured in the
  * same run: a bare Hono endpoint serving the refs bytes from memory, and a plain file copy.
  * Prints one table; writes bench/results/latest.json.
@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.ts';
 import { openOrm } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
+import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { measureCascade } from './cascade.ts';
 import { type BenchGateway, processTree, sampleRss, spawnGateway } from './gateway.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
@@ -48,6 +49,8 @@ interface Row {
   vsBareHttp?: number;
   /** Incremental fetch: bare Hono's p50 for the same request and answer. */
   floorP50ms?: number;
+  /** Rows run on every object store: this store's throughput over the filesystem store's. */
+  vsFilesystem?: number;
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -161,6 +164,7 @@ async function main() {
   const gateways: BenchGateway[] = [];
   const children: ChildProcess[] = [];
   const pg = await startEmbeddedPostgres({ dir: path.join(tmp, 'db') });
+  const s3 = await startS3TestServer('musehub-bench');
   try {
     const settings = { MUSEHUB_WORKERS: '1' };
     const fsGw = await spawnGateway(pg.url, path.join(tmp, 'data-fs'), settings);
@@ -170,6 +174,13 @@ async function main() {
       MUSEHUB_OBJECT_STORE: 'postgres',
     });
     gateways.push(pgGw);
+    const s3Gw = await spawnGateway(pg.url, path.join(tmp, 'data-s3'), { ...settings, ...s3.env });
+    gateways.push(s3Gw);
+    const STORES = [
+      ['filesystem', fsGw],
+      ['postgres', pgGw],
+      ['s3', s3Gw],
+    ] as const;
     const config = loadConfig(fsGw.env);
 
     const orm = await openOrm(pg.url, 2);
@@ -195,19 +206,19 @@ async function main() {
     const repoBytes = repo.objects.reduce((n, o) => n + o.content.length, 0);
     const seedMs: Record<string, number> = {};
     const remotes: Record<string, string> = {};
-    for (const [store, gw] of [
-      ['filesystem', fsGw],
-      ['postgres', pgGw],
-    ] as const) {
+    for (const [store, gw] of STORES) {
       remotes[store] = await createRepo(gw, `bench-${store}`);
       remotes[`${store}-big`] = await createRepo(gw, `big-${store}`);
       const t0 = performance.now();
       await pushRepo(`${gw.url}${remotes[store]}`, token, repo, 20);
       seedMs[store] = Math.round(performance.now() - t0);
-      await pushRepo(`${gw.url}${remotes[`${store}-big`]}`, token, big, 1);
+      // As the muse client pushes them: every object over 64 KiB through presign and a PUT.
+      const t1 = performance.now();
+      await pushRepo(`${gw.url}${remotes[`${store}-big`]}`, token, big, 1, { presignOver: 64 * 1024 });
+      seedMs[`${store}-big`] = Math.round(performance.now() - t1);
     }
     console.log(
-      `seeded 1000 commits, 5000 objects (${mib(repoBytes)} MiB), 20 branches: ${seedMs.filesystem} ms (filesystem store), ${seedMs.postgres} ms (postgres store)`,
+      `seeded 1000 commits, 5000 objects (${mib(repoBytes)} MiB), 20 branches: ${STORES.map(([s]) => `${seedMs[s]} ms (${s} store)`).join(', ')}`,
     );
     // A long history of small files: incremental fetch must cost what is new, not what the client has.
     const long = buildRepo({
@@ -340,10 +351,7 @@ async function main() {
       (await fs.readdir(packDir)).filter((n) => n.endsWith('.pack')).map((n) => path.join(packDir, n)),
     );
     const bigHead = big.commits.at(-1)!.commit_id as string;
-    for (const [store, gw] of [
-      ['filesystem', fsGw],
-      ['postgres', pgGw],
-    ] as const) {
+    for (const [store, gw] of STORES) {
       const clone = await clones(gw, `full clone, reference repo (${store} store)`, remotes[store]!, head, CLONES);
       rows.push({ ...clone, baseline: 'cat of the object files', ratio: round(clone.mbPerSec! / catRate, 3) });
       const bigClone = await clones(
@@ -411,10 +419,7 @@ async function main() {
         connections: 10,
       }),
     );
-    for (const [store, gw] of [
-      ['filesystem', fsGw],
-      ['postgres', pgGw],
-    ] as const) {
+    for (const [store, gw] of STORES) {
       rows.push(
         await load(gw, `push/objects, 100 new 4 KiB objects (${store} store)`, {
           url: `${gw.url}${remotes[store]}/push/objects`,
@@ -424,6 +429,34 @@ async function main() {
           requests: [{ setupRequest: (req) => ({ ...req, body: freshObjectsBody() }) }],
         }),
       );
+    }
+
+    // Whole-repo pushes (timed while seeding) as rows, so every store's figures sit side by side.
+    for (const [store] of STORES) {
+      for (const [key, what] of [
+        [store, 'reference repo, inline'],
+        [`${store}-big`, '60 MiB of 1 MiB objects, presigned'],
+      ] as const) {
+        const ms = seedMs[key]!;
+        const bytes = key === store ? repoBytes : 60 * MiB;
+        rows.push({
+          scenario: `whole-repo push, ${what} (${store} store)`,
+          mbPerSec: round(bytes / 1e6 / (ms / 1000)),
+          p50ms: ms,
+          p99ms: ms,
+          errors: 0,
+          peakRssMiB: 0,
+          rssGrowthMiB: 0,
+        });
+      }
+    }
+    // Every row measured on each store: its throughput over the filesystem store's, same run.
+    for (const r of rows) {
+      const m = / \((postgres|s3) store\)$/.exec(r.scenario);
+      if (!m) continue;
+      const fsRow = rows.find((x) => x.scenario === r.scenario.replace(m[0], ' (filesystem store)'));
+      const rate = (x: Row) => x.mbPerSec ?? x.reqPerSec ?? 0;
+      if (fsRow && rate(fsRow)) r.vsFilesystem = round(rate(r) / rate(fsRow), 3);
     }
 
     const cascadeOrm = await openOrm(pg.url, 4);
@@ -461,6 +494,7 @@ async function main() {
         ratio:
           (r.ratio === undefined ? '' : `${r.ratio} × ${r.baseline}`) +
           (r.vsBareHttp === undefined ? '' : `; ${r.vsBareHttp} × bare Hono`),
+        'vs filesystem store': r.vsFilesystem ?? '',
         'vs first run': vsFirst(r),
       }));
     console.table(table);
@@ -494,7 +528,8 @@ async function main() {
         `hand-written UPDATEs of the same rows and columns: ${cascade.handSqlMs} ms (${cascade.handSqlRowsPerSec} rows/s); ratio ${cascade.ratio}`,
     );
     console.log(
-      `whole-repo push of the reference repo: ${seedMs.filesystem} ms (filesystem store), ${seedMs.postgres} ms (postgres store); first recorded: ${first.figures['whole-repo push (filesystem store) ms'] ?? '?'} ms`,
+      `whole-repo push of the reference repo: ${STORES.map(([s]) => `${seedMs[s]} ms (${s} store)`).join(', ')}; first recorded: ${first.figures['whole-repo push (filesystem store) ms'] ?? '?'} ms; ` +
+        `S3 server: OpenStack Swift s3api on loopback (test/helpers/s3-server.ts), one worker per server`,
     );
     const result = {
       ranAt: new Date().toISOString(),
@@ -526,6 +561,7 @@ async function main() {
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     for (const gw of gateways) await gw.stop();
     await pg.stop();
+    await s3.close();
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }
