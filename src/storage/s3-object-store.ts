@@ -127,7 +127,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private stagingKey(repoId: string, objectId: string): string {
-    return `${this.settings.prefix}staging/${repoId}/${this.key(objectId).slice(-64)}`;
+    if (!isObjectId(objectId)) throw new Error(`not an object id: ${objectId}`);
+    return `${this.settings.prefix}staging/${repoId}/${objectId}`;
   }
 
   /**
@@ -273,7 +274,7 @@ export class S3ObjectStore implements ObjectStore {
         new CopyObjectCommand({
           Bucket: this.settings.bucket,
           Key: this.key(objectId),
-          CopySource: `${this.settings.bucket}/${encodeURI(staged)}`,
+          CopySource: `${this.settings.bucket}/${staged.split('/').map(encodeURIComponent).join('/')}`,
           CopySourceIfMatch: res.ETag,
         }),
       );

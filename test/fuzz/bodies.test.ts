@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createPushedRepo, createRepo } from '../helpers/builders.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeObject, makeSnapshot, pushAll, wire, wirePackr } from '../helpers/muse.ts';
 import { assertProperty, fuzzSeed } from './seed.ts';
 
@@ -13,7 +13,7 @@ import { assertProperty, fuzzSeed } from './seed.ts';
  * nesting, invalid UTF-8, truncated msgpack, random bytes). Every answer must be a 4xx that
  * speaks of the body (not auth or routing) with a `detail`, within a deadline; after each
  * endpoint's run, every musehub table and the object store are exactly what they were (with
- * the filesystem and the PostgreSQL object store); and the unbroken body is then accepted, so
+ * the filesystem, PostgreSQL and S3 object stores); and the unbroken body is then accepted, so
  * the cases were broken by their mutation, not by a bad base. FUZZ_RUNS sets the cases per
  * endpoint; FUZZ_SEED replays a run (see seed.ts).
  */
@@ -229,7 +229,7 @@ const without = (base: object, key: string) => {
 
 // ---- transport, with each object store ----
 
-describe.each(['filesystem', 'postgres'])('transport, %s object store', (objectStore) => {
+describe.each(['filesystem', 'postgres', 's3'])('transport, %s object store', (objectStore) => {
   let gw: TestGateway;
   let token: string;
   let remote: string;
@@ -244,7 +244,7 @@ describe.each(['filesystem', 'postgres'])('transport, %s object store', (objectS
     gw = await startTestGateway({
       MUSEHUB_MAX_BODY_BYTES: String(2 * 1024 * 1024),
       MUSEHUB_MAX_OBJECT_BYTES: String(MAX_OBJECT_BYTES),
-      MUSEHUB_OBJECT_STORE: objectStore,
+      ...(objectStore === 's3' ? s3Env() : { MUSEHUB_OBJECT_STORE: objectStore }),
     });
     ({ token } = await gw.user('alice'));
     ({ remote, head } = await createPushedRepo(gw, token, 'target'));

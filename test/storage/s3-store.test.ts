@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { checkIntegrity } from '../../src/integrity/fsck.ts';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
-import { listKeys, s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { listKeys, s3Client, s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeObject, makeSnapshot, pushLikeMuse, type WireObject, wire } from '../helpers/muse.ts';
 import { eventually, runCli } from '../helpers/process.ts';
 
@@ -276,5 +278,34 @@ test('MUSEHUB_S3_PRESIGN_ENDPOINT: upload URLs name the endpoint clients reach, 
     expect(pushed.status).toBe(200);
   } finally {
     await other.close();
+  }
+});
+
+test('fsck finds an object missing from the bucket, with and without re-hashing, and passes once it is back', async () => {
+  const repo = await createRepo(gw, token, { name: 'lost object', visibility: 'public' });
+  const lost = makeObject(randomBytes(70 * 1024));
+  const { snapshot, commit } = oneFileCommit(lost);
+  expect(
+    (
+      await pushLikeMuse(gw, `/alice/${repo.slug}`, token, {
+        commits: [commit],
+        snapshots: [snapshot],
+        objects: [lost],
+      })
+    ).status,
+  ).toBe(200);
+  const s3 = s3Client(env);
+  const key = { Bucket: env.MUSEHUB_S3_BUCKET, Key: `${env.MUSEHUB_S3_PREFIX}objects/${lost.object_id}` };
+  try {
+    await s3.send(new DeleteObjectCommand(key));
+    for (const hashBytes of [true, false]) {
+      const report = await checkIntegrity(gw.em(), gw.store, { hashBytes });
+      expect(report.problems, `hashBytes ${hashBytes}`).toEqual([
+        { check: 'object bytes are stored', detail: `object ${lost.object_id} is missing from the store` },
+      ]);
+    }
+  } finally {
+    await s3.send(new PutObjectCommand({ ...key, Body: lost.content }));
+    s3.destroy();
   }
 });
