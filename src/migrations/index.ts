@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000000_hub_schema } from './Migration20261128000000_hub_schema.ts';
 import { Migration20261128020000_soft_delete } from './Migration20261128020000_soft_delete.ts';
 import { Migration20261128040000_object_blobs } from './Migration20261128040000_object_blobs.ts';
+import { Migration20261130000000_packed_objects } from './Migration20261130000000_packed_objects.ts';
 
 /**
  * Every migration, oldest first. Listed statically so the migrator never has to
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128000000_hub_schema', class: Migration20261128000000_hub_schema },
   { name: 'Migration20261128020000_soft_delete', class: Migration20261128020000_soft_delete },
   { name: 'Migration20261128040000_object_blobs', class: Migration20261128040000_object_blobs },
+  { name: 'Migration20261130000000_packed_objects', class: Migration20261130000000_packed_objects },
 ];

@@ -15,7 +15,7 @@ export async function openObjectStore(
   if (config.objectStore === 's3' && config.s3) {
     // Loaded only when used: the AWS SDK is large and most installs keep objects on disk.
     const { S3ObjectStore } = await import('./s3-object-store.ts');
-    return new S3ObjectStore(config.s3, log).init();
+    return new S3ObjectStore(config.s3, orm, log).init();
   }
   return new FsObjectStore(path.join(config.dataDir, 'objects')).init();
 }

@@ -32,6 +32,7 @@ const EXPECTED = [
   'musehub_issues',
   'musehub_object_blobs',
   'musehub_objects',
+  'musehub_packed_objects',
   'musehub_proposal_comments',
   'musehub_proposals',
   'musehub_repos',

@@ -88,6 +88,17 @@ async function expectRejected(
   if (typeof detail !== 'string' || !detail) throw new Error(`${endpoint}: ${status} without a detail: ${text}`);
 }
 
+/** A request the object store itself must refuse (S3 answers in XML: no `detail` to check). */
+async function expectStoreRefused(endpoint: string, url: string, body: Body, allowed = [400, 403]) {
+  const { status, text } = await send('PUT', url, body, undefined);
+  const t = tally.get(endpoint) ?? { cases: 0, distinct: new Set(), statuses: {} };
+  t.cases++;
+  t.distinct.add(`${url} ${createHash('sha256').update(body.bytes).digest('hex')}`);
+  t.statuses[status] = (t.statuses[status] ?? 0) + 1;
+  tally.set(endpoint, t);
+  if (!allowed.includes(status)) throw new Error(`${endpoint}: ${status} for ${url}: ${text.slice(0, 300)}`);
+}
+
 /**
  * One property per endpoint: RUNS broken bodies, then the fingerprint must not have moved, every
  * case must have run, most cases must differ from each other, and the unbroken body is accepted.
@@ -448,8 +459,71 @@ describe.each(['filesystem', 'postgres', 's3'])('transport, %s object store', (o
           fc.uint8Array({ minLength: 1, maxLength: 64 }).map((extra) => Buffer.concat([o.content, extra])),
           fc.integer({ min: 1, max: 4096 }).map((n) => Buffer.alloc(MAX_OBJECT_BYTES + n, 65 + i)),
         )
-        .map((bytes) => ({ url: urls[i]!, body: octets(new Uint8Array(bytes)) }));
+        .map((bytes) => ({ i, url: urls[i]!, body: octets(new Uint8Array(bytes)) }));
     });
+    if (objectStore === 's3') {
+      // The bucket takes any bytes to the staging key; the push that names them must refuse them,
+      // keep nothing (the staged upload is removed), and record nothing.
+      let pushes = 0;
+      const pushNaming = (i: number) => {
+        const snapshot = {
+          snapshot_id: createHash('sha256').update(`fuzz push ${pushes++} of object ${i}`).digest('hex'),
+          manifest: { 'take.wav': pool[i]!.object_id },
+          created_at: new Date().toISOString(),
+        };
+        // A branch of its own each time: only the object can make the push fail.
+        const branch = `fuzz-${pushes}`;
+        const commit = makeCommit({ snapshotId: snapshot.snapshot_id, parent: head, branch });
+        return { bundle: { commits: [commit], snapshots: [snapshot], objects: [] }, branch, force: false };
+      };
+      const endpoint = name('PUT presigned (signed), then push');
+      await fuzz(
+        gw,
+        endpoint,
+        async (c) => {
+          const staged = await fetch(c.url, { method: 'PUT', body: c.body.bytes });
+          if (staged.status !== 200) throw new Error(`${endpoint}: the bucket answered ${staged.status}`);
+          await expectRejected(endpoint, 'POST', `${gw.url}${remote}/push`, msgpack(pushNaming(c.i)), { token });
+        },
+        brokenBodies,
+        async () => {
+          await fetch(urls[2]!, { method: 'PUT', body: new Uint8Array(pool[2]!.content) });
+          return accepted('push', pushNaming(2));
+        },
+      );
+      // The URL is the credential: any part changed and the bucket refuses it.
+      const parts = ['X-Amz-Signature', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-Credential', 'X-Amz-SignedHeaders'];
+      const tamperedS3 = fc
+        .record({
+          i: fc.integer({ min: 0, max: pool.length - 1 }),
+          part: fc.constantFrom('key', 'repo', ...parts),
+          value: fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.uuid(), fc.nat().map(String)),
+        })
+        .map(({ i, part, value }) => {
+          const u = new URL(urls[i]!);
+          const segments = u.pathname.split('/');
+          if (part === 'key' || part === 'repo') {
+            const at = part === 'key' ? segments.length - 1 : segments.length - 2;
+            segments[at] = encodeURIComponent(segments[at] === value ? `${value}x` : value);
+            u.pathname = segments.join('/');
+          } else {
+            u.searchParams.set(part, u.searchParams.get(part) === value ? `${value}x` : value);
+          }
+          return { url: u.toString(), body: octets(new Uint8Array(pool[i]!.content)) };
+        });
+      const tamperedEndpoint = name('PUT presigned (tampered S3 URL)');
+      await fuzz(
+        gw,
+        tamperedEndpoint,
+        (c) => expectStoreRefused(tamperedEndpoint, c.url, c.body),
+        tamperedS3,
+        async () => {
+          const res = await fetch(urls[1]!, { method: 'PUT', body: new Uint8Array(pool[1]!.content) });
+          return res.status;
+        },
+      );
+      return;
+    }
     await fuzz(
       gw,
       name('PUT presigned (signed)'),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { checkIntegrity } from '../../src/integrity/fsck.ts';
@@ -306,6 +306,52 @@ test('fsck finds an object missing from the bucket, with and without re-hashing,
     }
   } finally {
     await s3.send(new PutObjectCommand({ ...key, Body: lost.content }));
+    s3.destroy();
+  }
+});
+
+test('a push/objects batch is one pack in the bucket; a clone reads it back by ranges; fsck finds a changed byte inside it', async () => {
+  const repo = await createRepo(gw, token, { name: 'packed', visibility: 'public' });
+  const remote = `/alice/${repo.slug}`;
+  const files = Object.fromEntries(
+    Array.from({ length: 50 }, (_, i) => [`part-${i}.mid`, randomBytes(1 + ((i * 997) % 6000))]),
+  );
+  files['empty.txt'] = Buffer.alloc(0);
+  const { snapshot, objects } = makeSnapshot(files);
+  const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
+  const packsBefore = await listKeys(env, 'packs/');
+  expect((await pushLikeMuse(gw, remote, token, { commits: [commit], snapshots: [snapshot], objects })).status).toBe(
+    200,
+  );
+  const added = [...(await listKeys(env, 'packs/')).keys()].filter((k) => !packsBefore.has(k));
+  expect(added).toHaveLength(1);
+
+  const cloned = await wire(gw, 'POST', `${remote}/fetch`, { want: [commit.commit_id], have: [] });
+  expect(cloned.status).toBe(200);
+  const got = new Map<string, Buffer>(
+    cloned.body.objects.map((o: { object_id: string; content: Uint8Array }) => [o.object_id, Buffer.from(o.content)]),
+  );
+  for (const o of objects) expect(got.get(o.object_id)?.equals(o.content), o.object_id).toBe(true);
+
+  // One byte of one object changed inside the pack, behind the gateway's back.
+  const [row] = await sql<{ object_id: string; offset: string }>(
+    gw.databaseUrl,
+    `SELECT object_id, "offset" FROM musehub_packed_objects WHERE pack = $1 AND size > 0 ORDER BY "offset" DESC LIMIT 1`,
+    [added[0]!.slice(env.MUSEHUB_S3_PREFIX!.length)],
+  );
+  const s3 = s3Client(env);
+  const key = { Bucket: env.MUSEHUB_S3_BUCKET, Key: added[0]! };
+  const original = Buffer.from(await (await s3.send(new GetObjectCommand(key))).Body!.transformToByteArray());
+  const changed = Buffer.from(original);
+  changed[Number(row!.offset)]! ^= 0xff;
+  try {
+    await s3.send(new PutObjectCommand({ ...key, Body: changed }));
+    const report = await checkIntegrity(gw.em(), gw.store);
+    expect(report.problems.map((p) => p.detail)).toEqual([
+      expect.stringContaining(`object ${row!.object_id} hashes to`),
+    ]);
+  } finally {
+    await s3.send(new PutObjectCommand({ ...key, Body: original }));
     s3.destroy();
   }
 });
