@@ -455,7 +455,7 @@ async function main() {
       const m = / \((postgres|s3) store\)$/.exec(r.scenario);
       if (!m) continue;
       const fsRow = rows.find((x) => x.scenario === r.scenario.replace(m[0], ' (filesystem store)'));
-      const rate = (x: Row) => x.mbPerSec ?? x.reqPerSec ?? 0;
+      const rate = (x: Row) => x.mbPerSec || x.reqPerSec || 0;
       if (fsRow && rate(fsRow)) r.vsFilesystem = round(rate(r) / rate(fsRow), 3);
     }
 

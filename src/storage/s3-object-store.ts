@@ -34,10 +34,13 @@ export interface S3Settings {
 
 /** How many S3 requests one call (getMany, putMany, a fetch's read-ahead) keeps in flight. */
 const PARALLEL = 8;
-/** Objects of one pack read in one ranged GET when they lie at most this far apart ... */
-const RANGE_GAP = 256 * 1024;
-/** ... and the range stays at most this long. */
-const RANGE_MAX = 8 * 1024 * 1024;
+/**
+ * Objects of one pack read in one ranged GET when they lie at most this far apart, and the range
+ * stays at most RANGE_MAX long: the bytes read but not wanted stay small next to the request
+ * saved, and PARALLEL ranges in flight bound the memory a batch takes.
+ */
+const RANGE_GAP = 64 * 1024;
+const RANGE_MAX = 2 * 1024 * 1024;
 
 interface Packed {
   object_id: string;
@@ -328,7 +331,12 @@ export class S3ObjectStore implements ObjectStore {
       const flush = (r: NonNullable<typeof run>) =>
         reads.push(async () => {
           const bytes = await this.range(pack, r.start, r.end);
-          for (const { i, p } of r.members) out[i] = bytes.subarray(p.offset - r.start, p.offset - r.start + p.size);
+          const wanted = r.members.reduce((n, m) => n + m.p.size, 0);
+          for (const { i, p } of r.members) {
+            const slice = bytes.subarray(p.offset - r.start, p.offset - r.start + p.size);
+            // Copied out when the range held bytes nobody asked for, so those are not kept alive.
+            out[i] = wanted < bytes.length ? Buffer.from(slice) : slice;
+          }
         });
       for (const m of members) {
         const end = m.p.offset + m.p.size;
