@@ -53,7 +53,8 @@ const readJson = async <T>(file: string): Promise<T | undefined> =>
     .then((s) => JSON.parse(s) as T)
     .catch(() => undefined);
 
-async function freeLoopbackPort(): Promise<number> {
+/** A port nothing listens on right now, on 127.0.0.1. */
+export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

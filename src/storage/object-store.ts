@@ -69,6 +69,12 @@ export interface ObjectStore {
    * then reads its first objects before it answers, so an outage is a 503, not a cut-off 200.
    */
   readonly remote: boolean;
+  /**
+   * The order in which reading these objects costs least, when it is not the order given (S3:
+   * pack by pack, by offset, so read-ahead batches become a few long ranges). A fetch's answer
+   * may list objects in any order.
+   */
+  arrange?<T extends { object_id: string }>(objects: readonly T[]): Promise<T[]>;
   /** An object's bytes as a stream; rejects (missing object, store unreachable) before any byte flows. */
   open(objectId: string): Promise<Readable>;
   /** Uploads that go straight to the store, not through the gateway (S3's presigned PUT). */

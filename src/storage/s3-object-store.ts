@@ -304,6 +304,18 @@ export class S3ObjectStore implements ObjectStore {
     return p ? this.range(p.pack, p.offset, p.offset + p.size) : this.getAlone(objectId);
   }
 
+  /** Pack by pack, by offset, objects stored alone last: getMany's ranges then come out long. */
+  async arrange<T extends { object_id: string }>(objects: readonly T[]): Promise<T[]> {
+    const where = await this.packed(objects.map((o) => o.object_id));
+    const key = (o: T) => where.get(o.object_id);
+    return [...objects].sort((a, b) => {
+      const pa = key(a);
+      const pb = key(b);
+      if (!pa || !pb) return pa ? -1 : pb ? 1 : 0;
+      return pa.pack === pb.pack ? pa.offset - pb.offset : pa.pack < pb.pack ? -1 : 1;
+    });
+  }
+
   /**
    * Packed objects are read as ranges of their packs — neighbours within RANGE_GAP of each
    * other in one GET of at most RANGE_MAX — and the rest one GET each, PARALLEL at a time.

@@ -219,7 +219,7 @@ export async function fetchResponseStream(
   await checkPlan(em, repoId, plan);
   // The first object bytes are read as soon as the list is known, while commits and
   // snapshots are still being sent.
-  const reader = plan.objects.then((list) => readAhead(store, list));
+  const reader = plan.objects.then(async (list) => readAhead(store, await arranged(store, list)));
   const objectCount = plan.objects.then((list) => list.length);
   // Awaited by the writer when it gets there; if it never does (an earlier failure, a client
   // gone), a failed plan must not surface as an unhandled rejection.
@@ -294,12 +294,18 @@ export function readAhead(
   })();
 }
 
+/** The objects in the order the store reads them cheapest (a fetch's answer may list them in any order). */
+const arranged = <T extends { object_id: string }>(store: ObjectStore, list: readonly T[]) =>
+  store.arrange ? store.arrange(list) : Promise.resolve(list);
+
 /** The same response as a plain value, for JSON clients (curl, scripts). */
 export async function fetchResponseValue(em: EntityManager, store: ObjectStore, repoId: string, plan: FetchPlan) {
   await checkPlan(em, repoId, plan);
   const snapshots = await snapshotRecords(em, repoId, plan.snapshotIds);
   const objects = [];
-  for (const o of await plan.objects) objects.push({ object_id: o.object_id, content: await store.get(o.object_id) });
+  for await (const [o, content] of readAhead(store, await arranged(store, await plan.objects))) {
+    objects.push({ object_id: o.object_id, content });
+  }
   return {
     commits: plan.commits.map((c) => packr.unpack(c.record)),
     snapshots: snapshots.map((s) => packr.unpack(s.record)),

@@ -4,10 +4,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { openOrm } from '../../src/db/database.ts';
-import { createToken, createUser } from '../../src/users/index.ts';
 import { createRepo } from '../helpers/builders.ts';
-import { createTestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, userWithToken } from '../helpers/db.ts';
 import { remoteGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
 import { eventually, exited, runCli, startServe } from '../helpers/process.ts';
@@ -47,10 +45,7 @@ let databaseUrl: string;
 
 beforeAll(async () => {
   databaseUrl = await createTestDatabase();
-  const orm = await openOrm(databaseUrl, 2);
-  await createUser(orm.em.fork(), 'alice');
-  ({ token } = await createToken(orm.em.fork(), 'alice'));
-  await orm.close();
+  token = await userWithToken(databaseUrl, 'alice');
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-workers-'));
   ({ child: server, url } = await startServe(
     {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { openOrm } from '../../src/db/database.ts';
+import { createToken, createUser } from '../../src/users/index.ts';
 
 export const withDatabase = (url: string, db: string) => {
   const u = new URL(url);
@@ -40,6 +42,17 @@ export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>
     return (await client.query<R>(text, params)).rows;
   } finally {
     await client.end();
+  }
+}
+
+/** A user and a working token, written straight into a database no in-process gateway serves. */
+export async function userWithToken(url: string, username: string): Promise<string> {
+  const orm = await openOrm(url, 2);
+  try {
+    await createUser(orm.em.fork(), username);
+    return (await createToken(orm.em.fork(), username)).token;
+  } finally {
+    await orm.close();
   }
 }
 

@@ -120,6 +120,17 @@ export async function pushAll(
   );
 }
 
+/** presign, direction put: the upload URL of each object, as the muse client asks for them. */
+export function presignPut(gw: TestGateway, remote: string, token: string, ids: string[], ttlSeconds?: number) {
+  return wire(
+    gw,
+    'POST',
+    `${remote}/presign`,
+    { object_ids: ids, direction: 'put', ...(ttlSeconds ? { ttl_seconds: ttlSeconds } : {}) },
+    { token },
+  );
+}
+
 /** The muse client presigns only the missing objects over this size; the rest go inline. */
 export const PRESIGN_OVER_BYTES = 64 * 1024;
 
@@ -144,12 +155,11 @@ export async function pushLikeMuse(
   const uploadUrls: string[] = [];
   const inline = bundle.objects.filter((o) => missing.has(o.object_id) && o.content.length <= PRESIGN_OVER_BYTES);
   if (large.length) {
-    const presign = await wire(
+    const presign = await presignPut(
       gw,
-      'POST',
-      `${remote}/presign`,
-      { object_ids: large.map((o) => o.object_id), direction: 'put' },
-      { token },
+      remote,
+      token,
+      large.map((o) => o.object_id),
     );
     if (presign.status !== 200) return { ...presign, uploadUrls };
     for (const o of large) {

@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { freeLoopbackPort } from '../../src/db/embedded-postgres.ts';
 
 /**
  * A real S3 endpoint on loopback for the tests and the bench: OpenStack Swift with its s3api
@@ -44,17 +44,6 @@ export async function ensureSwiftInstalled(): Promise<void> {
     await run('apt-get', ['update'], { maxBuffer: 64 * 1024 * 1024 });
     await install();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function serverConf(server: Server, port: number, dir: string): string {
@@ -160,7 +149,7 @@ export async function startS3TestServer(bucket = 'musehub-test'): Promise<S3Test
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-s3-'));
   await Promise.all(['etc', 'node/d1', 'log'].map((d) => fs.mkdir(path.join(dir, d), { recursive: true })));
   const ports = {} as Record<Server, number>;
-  for (const s of SERVERS) ports[s] = await freePort();
+  for (const s of SERVERS) ports[s] = await freeLoopbackPort();
   for (const s of SERVERS) await fs.writeFile(path.join(dir, 'etc', `${s}-server.conf`), serverConf(s, ports[s], dir));
   // One replica on one device; each ring's three steps are sequential, the rings independent.
   await Promise.all(

@@ -4,12 +4,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { openOrm } from '../../src/db/database.ts';
-import { createToken, createUser } from '../../src/users/index.ts';
 import { createRepo, REPO_404 } from '../helpers/builders.ts';
-import { createTestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, userWithToken } from '../helpers/db.ts';
 import { remoteGateway, s3Env } from '../helpers/gateway.ts';
-import { makeCommit, makeSnapshot, pushLikeMuse, wire } from '../helpers/muse.ts';
+import { makeCommit, makeSnapshot, presignPut, pushLikeMuse, wire } from '../helpers/muse.ts';
 import { eventually, exited, startServe } from '../helpers/process.ts';
 import { type S3TestServer, startS3TestServer } from '../helpers/s3-server.ts';
 
@@ -39,10 +37,7 @@ async function serve(env: Record<string, string>) {
 
 beforeAll(async () => {
   databaseUrl = await createTestDatabase();
-  const orm = await openOrm(databaseUrl, 2);
-  await createUser(orm.em.fork(), 'alice');
-  ({ token } = await createToken(orm.em.fork(), 'alice'));
-  await orm.close();
+  token = await userWithToken(databaseUrl, 'alice');
 });
 afterAll(async () => {
   for (const child of children) {
@@ -113,13 +108,7 @@ test('the bucket down: transfers that need it are 503 with Retry-After, never a 
     await expect503(await wire(gw, 'POST', `${remote}/push/objects`, { objects: [small] }, { token }), 'push/objects');
     // A push naming an upload it must verify from the bucket.
     const big = next.objects.find((o) => o.content.length > 1000)!;
-    const presigned = await wire(
-      gw,
-      'POST',
-      `${remote}/presign`,
-      { object_ids: [big.object_id], direction: 'put' },
-      { token },
-    );
+    const presigned = await presignPut(gw, remote, token, [big.object_id]);
     expect(presigned.status).toBe(200);
     await expect503(
       await wire(

@@ -7,7 +7,15 @@ import { checkIntegrity } from '../../src/integrity/fsck.ts';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { listKeys, s3Client, s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { makeCommit, makeObject, makeSnapshot, pushLikeMuse, type WireObject, wire } from '../helpers/muse.ts';
+import {
+  makeCommit,
+  makeObject,
+  makeSnapshot,
+  presignPut,
+  pushLikeMuse,
+  type WireObject,
+  wire,
+} from '../helpers/muse.ts';
 import { eventually, runCli } from '../helpers/process.ts';
 
 /** What only the S3 store does: uploads straight to the bucket, verified on push; staging clean-up. */
@@ -49,13 +57,7 @@ const pushNaming = (remote: string, file: WireObject) => {
 };
 
 const presignOne = async (remote: string, id: string, ttl?: number) => {
-  const res = await wire(
-    gw,
-    'POST',
-    `${remote}/presign`,
-    { object_ids: [id], direction: 'put', ...(ttl ? { ttl_seconds: ttl } : {}) },
-    { token },
-  );
+  const res = await presignPut(gw, remote, token, [id], ttl);
   expect(res.status).toBe(200);
   return res.body.presigned[id] as string;
 };
@@ -335,7 +337,9 @@ test('a push/objects batch is one pack in the bucket; a clone reads it back by r
   // Every third object, in reverse: ranges with gaps, read out of order.
   const some = objects.filter((_, i) => i % 3 === 0).reverse();
   const read = await gw.store.getMany(some.map((o) => ({ object_id: o.object_id, size: o.content.length })));
-  some.forEach((o, i) => expect(read[i]!.equals(o.content), o.object_id).toBe(true));
+  for (const [i, o] of some.entries()) expect(read[i]!.equals(o.content), o.object_id).toBe(true);
+  // A fetch reads them in pack order: the order they were uploaded in.
+  expect(await gw.store.arrange!(some)).toEqual([...some].reverse());
 
   // One byte of one object changed inside the pack, behind the gateway's back.
   const [row] = await sql<{ object_id: string; offset: string }>(

@@ -7,7 +7,15 @@ import type { FsObjectStore } from '../../src/storage/object-store.ts';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { s3Client, s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { makeCommit, makeObject, makeSnapshot, pushLikeMuse, type WireObject, wire } from '../helpers/muse.ts';
+import {
+  makeCommit,
+  makeObject,
+  makeSnapshot,
+  presignPut,
+  pushLikeMuse,
+  type WireObject,
+  wire,
+} from '../helpers/muse.ts';
 
 /**
  * The same end-to-end checks for every object store: whatever holds the bytes, a push, a
@@ -96,13 +104,7 @@ describe.each(STORES)('the %s store', (store) => {
     const remote = `/alice/${repo.slug}`;
     const big = makeObject(randomBytes(100 * 1024));
     const before = await gw.fingerprint();
-    const presign = await wire(
-      gw,
-      'POST',
-      `${remote}/presign`,
-      { object_ids: [big.object_id], direction: 'put' },
-      { token },
-    );
+    const presign = await presignPut(gw, remote, token, [big.object_id]);
     const url = presign.body.presigned[big.object_id] as string;
     const put = await fetch(url, { method: 'PUT', body: new Uint8Array(randomBytes(100 * 1024)) });
     // The gateway's route checks the hash as the bytes arrive; S3 cannot, so the push does.
