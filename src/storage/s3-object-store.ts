@@ -76,6 +76,26 @@ const NETWORK_ERRORS = new Set([
 const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 const isMissing = (err: unknown) => statusOf(err) === 404;
 
+/**
+ * A response body of known length into one buffer, chunk by chunk: no list of chunks and
+ * concatenated copy side by side, which would double what a read holds at its peak.
+ */
+async function readBody(body: Readable, length: number, what: string): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const chunk of body) {
+    const c = chunk as Buffer;
+    if (at + c.length > length) {
+      body.destroy();
+      throw new Error(`${what}: more than the ${length} bytes expected`);
+    }
+    c.copy(out, at);
+    at += c.length;
+  }
+  if (at !== length) throw new Error(`${what}: ${at} bytes, ${length} expected`);
+  return out;
+}
+
 function client(settings: S3Settings, endpoint: string | undefined): S3Client {
   return new S3Client({
     ...(settings.region ? { region: settings.region } : {}),
@@ -201,10 +221,7 @@ export class S3ObjectStore implements ObjectStore {
   private async range(pack: string, start: number, end: number): Promise<Buffer> {
     if (end === start) return Buffer.alloc(0);
     const res = await this.getObject(`${this.settings.prefix}${pack}`, `bytes=${start}-${end - 1}`);
-    const bytes = Buffer.from(await res.Body.transformToByteArray());
-    if (bytes.length !== end - start)
-      throw new Error(`${pack}: asked for ${end - start} bytes at ${start}, got ${bytes.length}`);
-    return bytes;
+    return readBody(res.Body, end - start, `${pack} at ${start}`);
   }
 
   async has(objectId: string): Promise<boolean> {
@@ -296,7 +313,8 @@ export class S3ObjectStore implements ObjectStore {
 
   private async getAlone(objectId: string): Promise<Buffer> {
     const res = await this.getObject(this.key(objectId));
-    return Buffer.from(await res.Body.transformToByteArray());
+    if (res.ContentLength === undefined) return Buffer.from(await res.Body.transformToByteArray());
+    return readBody(res.Body, res.ContentLength, `object ${objectId}`);
   }
 
   async get(objectId: string): Promise<Buffer> {
