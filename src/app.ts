@@ -11,6 +11,7 @@ import { buildSitemap } from './hub/sitemap.ts';
 import { webhookRoutes } from './hub/webhook.routes.ts';
 import { WebhookTargetPolicy } from './hub/webhook-target.ts';
 import type { Logger } from './logger.ts';
+import { mcpRoutes } from './mcp/routes.ts';
 import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
 import { strictUtf8Json } from './middleware/body-guards.ts';
@@ -99,6 +100,15 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
     });
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API' }));
+
+  // MCP for agents (Streamable HTTP): the same tokens, services and access rule as REST.
+  const mcp = new Hono<AuthEnv>();
+  mcp.use('/mcp', auth(tokens));
+  mcp.route(
+    '/',
+    mcpRoutes({ orm, cache, publicUrl: config.publicUrl, log: logger.child({ component: 'mcp' }), key: presignKey }),
+  );
+  app.route('/', mcp);
 
   // The muse wire protocol: /{owner}/{slug}/refs|fetch|push…, /presigned/…, /o/{id}.
   // No per-request EntityManager fork here: refs is served from cache, and the handlers that

@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   http_error: [400, 'A protocol-level error from the HTTP layer.'],
   internal: [500, 'A bug: the answer names a request id to report.'],
   unavailable: [503, 'The database is unreachable; retry after Retry-After seconds.'],
+  confirmation_required: [400, 'A destructive MCP tool was called without confirm equal to the repo\'s "owner/slug".'],
   storage_unavailable: [503, 'The object store (S3) is unreachable; retry after Retry-After seconds.'],
 } as const satisfies Record<string, readonly [number | readonly number[], string]>;
 

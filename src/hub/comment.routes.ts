@@ -17,7 +17,7 @@ export const CommentJson = z
   })
   .openapi('Comment');
 
-const CommentInput = z.object({ body: z.string().trim().min(1).max(65_536) }).openapi('CommentInput');
+export const CommentInput = z.object({ body: z.string().trim().min(1).max(65_536) }).openapi('CommentInput');
 
 const commentToJson = (c: CommentRecord, author: string) => ({
   commentId: c.commentId,

@@ -42,14 +42,14 @@ const Title = z.string().trim().min(1, 'title must not be empty').max(256);
 const Body = z.string().max(65_536);
 const Label = z.string().min(1).max(50);
 
-const CreateIssue = z
+export const CreateIssue = z
   .object({ title: Title, body: Body.optional(), labels: z.array(Label).max(50).optional() })
   .openapi('CreateIssue');
-const PatchIssue = z
+export const PatchIssue = z
   .object({ title: Title.optional(), body: Body.optional(), state: z.enum(['open', 'closed']).optional() })
   .openapi('PatchIssue');
 
-async function toJson(em: Parameters<typeof usernamesById>[0], rows: IssueWithLabels[]) {
+export async function issuesToJson(em: Parameters<typeof usernamesById>[0], rows: IssueWithLabels[]) {
   const names = await usernamesById(
     em,
     rows.map((r) => r.issue.authorUserId),
@@ -84,7 +84,7 @@ export function issueRoutes(publicUrl: string) {
     }),
     async (c) => {
       const created = await createIssue(c.var.em, c.var.access, c.req.valid('json'));
-      return c.json((await toJson(c.var.em, [created]))[0]!, 201);
+      return c.json((await issuesToJson(c.var.em, [created]))[0]!, 201);
     },
   );
 
@@ -108,7 +108,7 @@ export function issueRoutes(publicUrl: string) {
       const { state, ...page } = c.req.valid('query');
       const { items, nextCursor } = await listIssues(c.var.em, c.var.access, state, page);
       return c.json(
-        { issues: await toJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
+        { issues: await issuesToJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
         200,
       );
     },
@@ -126,7 +126,7 @@ export function issueRoutes(publicUrl: string) {
     }),
     async (c) => {
       const { number } = c.req.valid('param');
-      return c.json((await toJson(c.var.em, [await getIssue(c.var.em, c.var.access, number)]))[0]!, 200);
+      return c.json((await issuesToJson(c.var.em, [await getIssue(c.var.em, c.var.access, number)]))[0]!, 200);
     },
   );
 
@@ -143,7 +143,7 @@ export function issueRoutes(publicUrl: string) {
     async (c) => {
       const { number } = c.req.valid('param');
       const updated = await updateIssue(c.var.em, c.var.access, number, c.req.valid('json'));
-      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+      return c.json((await issuesToJson(c.var.em, [updated]))[0]!, 200);
     },
   );
 
@@ -160,7 +160,7 @@ export function issueRoutes(publicUrl: string) {
     async (c) => {
       const { number } = c.req.valid('param');
       const updated = await addLabels(c.var.em, c.var.access, number, c.req.valid('json').labels);
-      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+      return c.json((await issuesToJson(c.var.em, [updated]))[0]!, 200);
     },
   );
 
@@ -177,7 +177,7 @@ export function issueRoutes(publicUrl: string) {
     async (c) => {
       const { number, label } = c.req.valid('param');
       const updated = await removeLabel(c.var.em, c.var.access, number, label);
-      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+      return c.json((await issuesToJson(c.var.em, [updated]))[0]!, 200);
     },
   );
 

@@ -40,14 +40,14 @@ const Title = z.string().trim().min(1, 'title must not be empty').max(256);
 const Body = z.string().max(65_536);
 const Branch = BranchNameSchema;
 
-const CreateProposal = z
+export const CreateProposal = z
   .object({ title: Title, body: Body.optional(), fromBranch: Branch, toBranch: Branch.optional() })
   .openapi('CreateProposal');
 const PatchProposal = z
   .object({ title: Title.optional(), body: Body.optional(), state: State.optional() })
   .openapi('PatchProposal');
 
-async function toJson(em: Parameters<typeof usernamesById>[0], rows: Proposal[]) {
+export async function proposalsToJson(em: Parameters<typeof usernamesById>[0], rows: Proposal[]) {
   const names = await usernamesById(
     em,
     rows.map((r) => r.authorUserId),
@@ -85,7 +85,7 @@ export function proposalRoutes(publicUrl: string) {
     }),
     async (c) => {
       const created = await createProposal(c.var.em, c.var.access, c.req.valid('json'));
-      return c.json((await toJson(c.var.em, [created]))[0]!, 201);
+      return c.json((await proposalsToJson(c.var.em, [created]))[0]!, 201);
     },
   );
 
@@ -112,7 +112,7 @@ export function proposalRoutes(publicUrl: string) {
       const { state, ...page } = c.req.valid('query');
       const { items, nextCursor } = await listProposals(c.var.em, c.var.access, state, page);
       return c.json(
-        { proposals: await toJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
+        { proposals: await proposalsToJson(c.var.em, items), ...withNextLink(c, publicUrl, nextCursor, page.limit) },
         200,
       );
     },
@@ -130,7 +130,7 @@ export function proposalRoutes(publicUrl: string) {
     }),
     async (c) => {
       const { number } = c.req.valid('param');
-      return c.json((await toJson(c.var.em, [await getProposal(c.var.em, c.var.access, number)]))[0]!, 200);
+      return c.json((await proposalsToJson(c.var.em, [await getProposal(c.var.em, c.var.access, number)]))[0]!, 200);
     },
   );
 
@@ -147,7 +147,7 @@ export function proposalRoutes(publicUrl: string) {
     async (c) => {
       const { number } = c.req.valid('param');
       const updated = await updateProposal(c.var.em, c.var.access, number, c.req.valid('json'));
-      return c.json((await toJson(c.var.em, [updated]))[0]!, 200);
+      return c.json((await proposalsToJson(c.var.em, [updated]))[0]!, 200);
     },
   );
 

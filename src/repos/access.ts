@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { runSql } from '../db/sql.ts';
-import { ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import type { LiveRepo } from './liveness-cache.ts';
 import type { Permission, Repo } from './repo.entity.ts';
@@ -100,6 +100,41 @@ export async function requireRepoAccess(
   const permission = await permissionOf(em, repo, user);
   checkAllowed(repo.visibility, permission, user, need);
   return { repo, permission, user };
+}
+
+/**
+ * The repo a client names, by id or by owner and slug, as an id for requireRepoAccess. A name that
+ * resolves to no live repo is the one repo 404 (the global filter hides deleted ones).
+ */
+export async function repoIdOf(
+  em: EntityManager,
+  ref: { repo_id?: string | undefined; owner?: string | undefined; slug?: string | undefined },
+): Promise<string> {
+  if (ref.repo_id) return ref.repo_id;
+  if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
+  const repo = await em.findOne(RepoSchema, { owner: ref.owner, slug: ref.slug }, { fields: ['repoId'] });
+  if (!repo) throw repoNotFound();
+  return repo.repoId;
+}
+
+/**
+ * For the owner's own delete and restore, which must find their repo deleted or not: its id, or
+ * null when the caller owns no repo by that name (the caller then gets whatever the live path says).
+ */
+export async function ownRepoIdByName(
+  em: EntityManager,
+  user: AuthUser,
+  owner: string,
+  slug: string,
+): Promise<string | null> {
+  const [row] = await runSql<{ repo_id: string }>(
+    em,
+    // Raw SQL with the tombstone condition spelled out: the live filter would hide a deleted repo.
+    `SELECT repo_id FROM musehub_repos WHERE owner = ? AND slug = ? AND owner_user_id = ?
+      ORDER BY deleted_at DESC NULLS FIRST LIMIT 1`,
+    [owner, slug, user.userId],
+  );
+  return row?.repo_id ?? null;
 }
 
 /** A live repo resolved by name for a transport request, with what the caller may do there. */

@@ -39,7 +39,7 @@ const RepoListSchema = z
   .object({ repos: z.array(RepoSchemaJson), nextCursor: z.string().nullable() })
   .openapi('RepoList');
 
-const CreateRepoSchema = z
+export const CreateRepoSchema = z
   .object({
     name: z.string().trim().min(1).max(100).openapi({ example: 'Neo Soul' }),
     description: z.string().max(2000).optional(),

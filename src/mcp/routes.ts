@@ -1,0 +1,125 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { LRUCache } from 'lru-cache';
+import type { AuthEnv } from '../app-env.ts';
+import type { AuthUser } from '../users/index.ts';
+import { type McpDeps, registerTools } from './tools.ts';
+
+/** The largest JSON-RPC body accepted on /mcp: tool arguments are small (an issue body is 64 KiB at most). */
+export const MCP_BODY_LIMIT = 256 * 1024;
+
+const jsonRpcError = (status: 400 | 403 | 404 | 413, code: number, message: string) =>
+  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+
+/**
+ * Origins allowed to call /mcp from a browser: the hub's own and loopback (the MCP spec asks
+ * servers to check Origin against DNS rebinding). Requests without Origin (every non-browser
+ * client) pass.
+ */
+export function originAllowed(origin: string, publicUrl: string): boolean {
+  try {
+    const o = new URL(origin);
+    if (o.origin === new URL(publicUrl).origin) return true;
+    return ['localhost', '127.0.0.1', '[::1]'].includes(o.hostname);
+  } catch {
+    return false;
+  }
+}
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: McpServer;
+}
+
+/**
+ * Streamable HTTP at /mcp: POST for requests, GET for the server-to-client stream, DELETE to end
+ * a session. Every request is authenticated on its own (the Authorization header, as on REST: a
+ * revoked token is refused on the next request of an open session).
+ *
+ * Session ids are signed for the user who opened them (HMAC with the presign key, which every
+ * process of a deployment shares), so a session cannot be taken over by another caller. This
+ * process keeps the sessions it opened; a request for a session another worker or machine opened
+ * is served here statelessly (tool calls need no session state), so `--workers` and several
+ * machines work without sticky connections.
+ */
+export function mcpRoutes(deps: McpDeps & { key: Buffer }) {
+  const sign = (nonce: string, user: AuthUser | null) =>
+    createHmac('sha256', deps.key)
+      .update(`mcp-session\n${nonce}\n${user?.userId ?? 'anonymous'}`)
+      .digest('base64url');
+  const newSessionId = (user: AuthUser | null) => {
+    const nonce = randomBytes(16).toString('base64url');
+    return `${nonce}.${sign(nonce, user)}`;
+  };
+  const signedFor = (id: string, user: AuthUser | null) => {
+    const [nonce, mac] = id.split('.');
+    if (!nonce || !mac) return false;
+    const want = Buffer.from(sign(nonce, user));
+    const got = Buffer.from(mac);
+    return got.length === want.length && timingSafeEqual(got, want);
+  };
+  const sessions = new LRUCache<string, Session>({
+    max: 10_000,
+    ttl: 30 * 60_000,
+    updateAgeOnGet: true,
+    dispose: (s) => {
+      void s.transport.close();
+    },
+  });
+
+  const serverFor = () => {
+    const server = new McpServer(
+      { name: 'musehub-gateway', version: '0.1.0' },
+      { capabilities: { tools: {} }, instructions: 'MuseHub: repos, branches, issues and proposals of a muse hub.' },
+    );
+    registerTools(server, deps);
+    return server;
+  };
+
+  const app = new Hono<AuthEnv>();
+  app.use(
+    '/mcp',
+    bodyLimit({
+      maxSize: MCP_BODY_LIMIT,
+      onError: () => jsonRpcError(413, -32600, `request body is larger than ${MCP_BODY_LIMIT} bytes`),
+    }),
+  );
+  app.all('/mcp', async (c) => {
+    const origin = c.req.header('origin');
+    if (origin && !originAllowed(origin, deps.publicUrl)) {
+      return jsonRpcError(403, -32000, `origin ${origin} may not call this server`);
+    }
+    const user = c.var.user;
+    const authInfo = { token: '', clientId: user?.username ?? 'anonymous', scopes: [], extra: { user } };
+    const id = c.req.header('mcp-session-id');
+    if (id) {
+      if (!signedFor(id, user)) return jsonRpcError(404, -32001, 'Session not found');
+      const local = sessions.get(id);
+      if (local) {
+        const res = await local.transport.handleRequest(c.req.raw, { authInfo });
+        if (c.req.method === 'DELETE') sessions.delete(id);
+        return res;
+      }
+      // Opened by another process: served statelessly here.
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await serverFor().connect(transport);
+      return transport.handleRequest(c.req.raw, { authInfo });
+    }
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => newSessionId(user),
+      onsessioninitialized: (sid) => {
+        sessions.set(sid, { transport, server });
+      },
+    });
+    const server = serverFor();
+    await server.connect(transport);
+    return transport.handleRequest(c.req.raw, { authInfo });
+  });
+  return app;
+}

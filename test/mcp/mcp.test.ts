@@ -1,0 +1,275 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { revokeToken } from '../../src/users/index.ts';
+import { addCollaborator, createPushedRepo, createRepo, type RepoBody } from '../helpers/builders.ts';
+import { sql } from '../helpers/db.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+/**
+ * The MCP server at /mcp, driven by the SDK's own Client over Streamable HTTP against a real
+ * gateway: every tool is called with a valid and a refused call, and a sweep generated from
+ * tools/list checks that a deleted, a private (to a stranger) and a never-existing repo are the
+ * same tool error for every tool that names a repo, and that those calls write nothing.
+ */
+type U = { token: string; userId: string; username: string };
+let gw: TestGateway;
+let alice: U;
+let bob: U;
+let carol: U;
+const clients: Client[] = [];
+
+async function connect(token?: string): Promise<Client> {
+  const client = new Client({ name: 'musehub-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+    requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : {},
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  alice = await gw.user('alice');
+  bob = await gw.user('bob');
+  carol = await gw.user('carol');
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await gw?.close();
+});
+afterEach(() => gw.expectIntegrity());
+
+type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown };
+const call = async (client: Client, name: string, args: Record<string, unknown>) =>
+  (await client.callTool({ name, arguments: args })) as ToolResult;
+const text = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('');
+
+test('initialize and list tools: MuseHub names, read tools marked read-only, delete marked destructive and idempotent', async () => {
+  const client = await connect(alice.token);
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  expect(names).toEqual(
+    [
+      'musehub_create_issue',
+      'musehub_create_issue_comment',
+      'musehub_create_pr',
+      'musehub_create_pr_comment',
+      'musehub_create_repo',
+      'musehub_delete_repo',
+      'musehub_fork_repo',
+      'musehub_get_context',
+      'musehub_get_issue',
+      'musehub_get_pr',
+      'musehub_list_branches',
+      'musehub_list_issues',
+      'musehub_list_prs',
+      'musehub_restore_repo',
+      'musehub_search_repos',
+      'musehub_update_issue',
+      'musehub_whoami',
+    ].sort(),
+  );
+  for (const t of tools) {
+    expect(t.outputSchema, t.name).toBeDefined();
+    const readOnly = /^musehub_(get|list|search|whoami)/.test(t.name);
+    expect(t.annotations?.readOnlyHint, t.name).toBe(readOnly);
+  }
+  const del = tools.find((t) => t.name === 'musehub_delete_repo')!;
+  expect(del.annotations).toMatchObject({ destructiveHint: true, idempotentHint: true });
+});
+
+test('every tool: a valid call answers structured content and text; a refused call is a tool error', async () => {
+  const client = await connect(alice.token);
+  const anon = await connect();
+  expect((await call(anon, 'musehub_whoami', {})).structuredContent).toEqual({ username: null, anonymous: true });
+  expect((await call(client, 'musehub_whoami', {})).structuredContent).toEqual({ username: 'alice', anonymous: false });
+
+  const created = await call(client, 'musehub_create_repo', { name: 'Agent Songs', visibility: 'public' });
+  expect(created.isError).toBeFalsy();
+  const repo = (created.structuredContent as { repo: { repoId: string; owner: string; slug: string } }).repo;
+  expect(repo).toMatchObject({ owner: 'alice', slug: 'agent-songs' });
+  expect((await call(anon, 'musehub_create_repo', { name: 'nope' })).isError).toBe(true);
+  const ref = { owner: 'alice', slug: 'agent-songs' };
+
+  const ctx = await call(anon, 'musehub_get_context', ref);
+  expect(ctx.structuredContent).toMatchObject({ repo: { repoId: repo.repoId }, openIssues: 0, openProposals: 0 });
+  expect((await call(anon, 'musehub_list_branches', { repo_id: repo.repoId })).structuredContent).toEqual({
+    branches: [],
+  });
+
+  const issue = await call(client, 'musehub_create_issue', { ...ref, title: 'Bridge too long', body: 'cut 4 bars' });
+  expect(issue.structuredContent).toMatchObject({ issue: { number: 1, title: 'Bridge too long', state: 'open' } });
+  expect((await call(anon, 'musehub_create_issue', { ...ref, title: 'anonymous' })).isError).toBe(true);
+  expect((await call(client, 'musehub_create_issue', { ...ref, title: '' })).isError).toBe(true);
+  expect((await call(anon, 'musehub_list_issues', ref)).structuredContent).toMatchObject({ issues: [{ number: 1 }] });
+  expect((await call(anon, 'musehub_get_issue', { ...ref, number: 1 })).structuredContent).toMatchObject({
+    issue: { title: 'Bridge too long' },
+  });
+  expect(text(await call(anon, 'musehub_get_issue', { ...ref, number: 9 }))).toBe('issue #9 not found');
+  expect(
+    (await call(client, 'musehub_update_issue', { ...ref, number: 1, state: 'closed' })).structuredContent,
+  ).toMatchObject({ issue: { state: 'closed' } });
+  expect(
+    (await call(await connect(bob.token), 'musehub_update_issue', { ...ref, number: 1, title: 'x' })).isError,
+  ).toBe(true);
+  expect((await call(client, 'musehub_create_issue_comment', { ...ref, number: 1, body: 'done' })).isError).toBeFalsy();
+  expect((await call(client, 'musehub_create_issue_comment', { ...ref, number: 1, body: '' })).isError).toBe(true);
+
+  const pr = await call(client, 'musehub_create_pr', { ...ref, title: 'New chorus', fromBranch: 'chorus' });
+  expect(pr.structuredContent).toMatchObject({ pr: { number: 1, fromBranch: 'chorus', toBranch: 'main' } });
+  expect((await call(client, 'musehub_create_pr', { ...ref, title: 'x', fromBranch: '../etc' })).isError).toBe(true);
+  expect((await call(anon, 'musehub_list_prs', ref)).structuredContent).toMatchObject({ prs: [{ number: 1 }] });
+  expect((await call(anon, 'musehub_get_pr', { ...ref, number: 1 })).structuredContent).toMatchObject({
+    pr: { title: 'New chorus' },
+  });
+  expect((await call(anon, 'musehub_get_pr', { ...ref, number: 5 })).isError).toBe(true);
+  expect((await call(client, 'musehub_create_pr_comment', { ...ref, number: 1, body: 'nice' })).isError).toBeFalsy();
+  expect((await call(anon, 'musehub_create_pr_comment', { ...ref, number: 1, body: 'nice' })).isError).toBe(true);
+
+  const search = await call(anon, 'musehub_search_repos', { query: 'agent' });
+  expect((search.structuredContent as { repos: { slug: string }[] }).repos.map((r) => r.slug)).toEqual(['agent-songs']);
+  expect((await call(anon, 'musehub_search_repos', { limit: 0 })).isError).toBe(true);
+
+  const bobClient = await connect(bob.token);
+  const fork = await call(bobClient, 'musehub_fork_repo', ref);
+  expect(fork.structuredContent).toMatchObject({ repo: { owner: 'bob', slug: 'agent-songs' } });
+  expect((await call(bobClient, 'musehub_fork_repo', ref)).isError).toBe(true); // already has one by that name
+
+  // Delete: typed confirmation, owner only, idempotent; restore brings it and its issues back.
+  expect(text(await call(client, 'musehub_delete_repo', { ...ref, confirm: 'alice/wrong' }))).toBe(
+    'to delete, pass confirm: "alice/agent-songs"',
+  );
+  expect((await call(bobClient, 'musehub_delete_repo', { ...ref, confirm: 'alice/agent-songs' })).isError).toBe(true);
+  const deleted = await call(client, 'musehub_delete_repo', { ...ref, confirm: 'alice/agent-songs' });
+  expect(deleted.structuredContent).toEqual({ repoId: repo.repoId, deleted: true, alreadyDeleted: false });
+  const again = await call(client, 'musehub_delete_repo', { ...ref, confirm: 'alice/agent-songs' });
+  expect(again.structuredContent).toEqual({ repoId: repo.repoId, deleted: true, alreadyDeleted: true });
+  expect(text(await call(anon, 'musehub_get_context', ref))).toBe('repo not found');
+  expect((await call(bobClient, 'musehub_restore_repo', ref)).isError).toBe(true);
+  expect((await call(client, 'musehub_restore_repo', ref)).structuredContent).toMatchObject({
+    repo: { repoId: repo.repoId },
+  });
+  expect((await call(anon, 'musehub_list_issues', { ...ref, state: 'all' })).structuredContent).toMatchObject({
+    issues: [{ number: 1 }],
+  });
+});
+
+test('generated from tools/list: a deleted repo, a private repo to a stranger and a repo that never existed are the same tool error, and write nothing', async () => {
+  const priv = await createRepo(gw, alice.token, { name: 'sweep private' });
+  const gone = (await createPushedRepo(gw, alice.token, 'sweep deleted')).repo;
+  await addCollaborator(gw, alice.token, gone.repoId, 'carol', 'write');
+  expect((await gw.request('DELETE', `/api/v1/repos/${gone.repoId}`, { token: alice.token })).status).toBe(204);
+  const stranger = await connect(bob.token);
+  const collaborator = await connect(carol.token);
+  const { tools } = await stranger.listTools();
+  const naming = tools.filter((t) => 'repo_id' in ((t.inputSchema as { properties?: object }).properties ?? {}));
+  expect(naming.length).toBeGreaterThanOrEqual(14);
+
+  const argsFor = (name: string, ref: object): Record<string, unknown> => ({
+    ...ref,
+    number: 1,
+    title: 'x',
+    body: 'x',
+    fromBranch: 'dev',
+    confirm: 'x/y',
+    ...(name === 'musehub_update_issue' ? { state: 'closed' } : {}),
+  });
+  const refs = (repo: RepoBody) => [{ repo_id: repo.repoId }, { owner: repo.owner, slug: repo.slug }];
+  const before = await gw.fingerprint();
+  for (const t of naming) {
+    const answers = new Set<string>();
+    const cases: [Client, object][] = [
+      ...refs(gone).map((r): [Client, object] => [stranger, r]),
+      ...refs(gone).map((r): [Client, object] => [collaborator, r]),
+      ...refs(priv).map((r): [Client, object] => [stranger, r]),
+      [stranger, { repo_id: '00000000-0000-4000-8000-000000000000' }],
+      [stranger, { owner: 'alice', slug: 'never-was' }],
+      [stranger, { repo_id: 'not-a-uuid' }],
+    ];
+    for (const [client, ref] of cases) {
+      const r = await call(client, t.name, argsFor(t.name, ref));
+      expect(r.isError, `${t.name} ${JSON.stringify(ref)}`).toBe(true);
+      answers.add(JSON.stringify(r));
+    }
+    expect([...answers], t.name).toEqual([
+      JSON.stringify({ content: [{ type: 'text', text: 'repo not found' }], isError: true }),
+    ]);
+  }
+  expect(await gw.fingerprint()).toBe(before);
+  // musehub_search_repos never lists a deleted repo (or a private one to a stranger).
+  const found = await call(stranger, 'musehub_search_repos', { query: 'sweep' });
+  expect(found.structuredContent).toEqual({ repos: [] });
+});
+
+test('a revoked token stops working on an open session; a foreign Origin is refused; a session is its user’s', async () => {
+  const u = await gw.user('dave');
+  const client = await connect(u.token);
+  expect((await call(client, 'musehub_whoami', {})).structuredContent).toMatchObject({ username: 'dave' });
+  const [row] = await sql<{ token_id: string }>(
+    gw.databaseUrl,
+    'SELECT token_id FROM musehub_tokens WHERE user_id = $1',
+    [u.userId],
+  );
+  await revokeToken(gw.em(), row!.token_id);
+  // The HTTP layer refuses it (401) before any tool runs; the SDK client surfaces the body.
+  await expect(call(client, 'musehub_whoami', {})).rejects.toThrow(/invalid or revoked token/);
+
+  const init = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+  };
+  const post = (headers: Record<string, string>, body: string) =>
+    fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body,
+    });
+  const evil = await post({ origin: 'http://evil.example' }, JSON.stringify(init));
+  expect(evil.status).toBe(403);
+  expect((await evil.json()).error.message).toMatch(/origin http:\/\/evil.example may not call this server/);
+  expect((await post({ origin: 'http://localhost:3000' }, JSON.stringify(init))).status).toBe(200);
+
+  // Alice's session id, presented by Bob, is not a session.
+  const opened = await post({ authorization: `Bearer ${alice.token}` }, JSON.stringify(init));
+  const sid = opened.headers.get('mcp-session-id')!;
+  expect(sid).toBeTruthy();
+  const hijack = await post(
+    { authorization: `Bearer ${bob.token}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' },
+    JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+  );
+  expect(hijack.status).toBe(404);
+});
+
+test('bad input is a JSON-RPC error with a message, never a 5xx', async () => {
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body,
+    });
+  for (const body of [
+    '{',
+    '[]',
+    '"x"',
+    '{"jsonrpc":"2.0"}',
+    '[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]',
+    'x'.repeat(300 * 1024),
+  ]) {
+    const res = await post(body);
+    expect(res.status, body.slice(0, 40)).toBeGreaterThanOrEqual(400);
+    expect(res.status, body.slice(0, 40)).toBeLessThan(500);
+    const answer = (await res.json()) as { error?: { message?: string } };
+    expect(answer.error?.message, body.slice(0, 40)).toBeTruthy();
+  }
+  const client = await connect(alice.token);
+  await expect(client.callTool({ name: 'musehub_no_such_tool', arguments: {} })).resolves.toMatchObject({
+    isError: true,
+  });
+  const wrongTypes = (await call(client, 'musehub_get_issue', { repo_id: 5, number: 'one' })) as ToolResult;
+  expect(wrongTypes.isError).toBe(true);
+  expect(text(wrongTypes)).toMatch(/Input validation error/);
+});
