@@ -16,6 +16,12 @@ export function buildProgram(): Command {
       if (opts.workers !== undefined) process.env.MUSEHUB_WORKERS = opts.workers;
       await (await import('../main.ts')).runServe();
     });
+  program
+    .command('mcp')
+    .description('MCP over stdio for local agents, relayed to a running gateway (MUSEHUB_URL, MUSEHUB_TOKEN)')
+    .action(async () => {
+      await (await import('./mcp-stdio.ts')).relayStdioToGateway();
+    });
   registerAdminCommands(program);
   registerRepoCommands(program);
   registerHubCommands(program);

@@ -1,10 +1,13 @@
+import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { revokeToken } from '../../src/users/index.ts';
 import { addCollaborator, createPushedRepo, createRepo, type RepoBody } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/process.ts';
 
 /**
  * The MCP server at /mcp, driven by the SDK's own Client over Streamable HTTP against a real
@@ -213,8 +216,14 @@ test('a revoked token stops working on an open session; a foreign Origin is refu
     [u.userId],
   );
   await revokeToken(gw.em(), row!.token_id);
-  // The HTTP layer refuses it (401) before any tool runs; the SDK client surfaces the body.
-  await expect(call(client, 'musehub_whoami', {})).rejects.toThrow(/invalid or revoked token/);
+  // The HTTP layer refuses it (401) before any tool runs, once the revocation's NOTIFY reached
+  // the token cache (as on REST: milliseconds); the SDK client surfaces the body.
+  await eventually(() =>
+    call(client, 'musehub_whoami', {}).then(
+      () => false,
+      (err) => /invalid or revoked token/.test(String(err)),
+    ),
+  );
 
   const init = {
     jsonrpc: '2.0',
@@ -272,4 +281,42 @@ test('bad input is a JSON-RPC error with a message, never a 5xx', async () => {
   const wrongTypes = (await call(client, 'musehub_get_issue', { repo_id: 5, number: 'one' })) as ToolResult;
   expect(wrongTypes.isError).toBe(true);
   expect(text(wrongTypes)).toMatch(/Input validation error/);
+});
+
+test('over stdio: `musehub mcp` relays to the running gateway with MUSEHUB_TOKEN; the same tools and the same not-found', async () => {
+  const repo = await createRepo(gw, alice.token, { name: 'stdio gone', visibility: 'public' });
+  expect((await gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token: alice.token })).status).toBe(204);
+  const client = new Client({ name: 'musehub-stdio-test', version: '1.0.0' });
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [path.resolve('bin/musehub.mjs'), 'mcp'],
+      env: { ...env, MUSEHUB_URL: gw.url, MUSEHUB_TOKEN: alice.token, LOG_LEVEL: 'silent' },
+      stderr: 'pipe',
+    }),
+  );
+  clients.push(client);
+  const { tools } = await client.listTools();
+  expect(tools.map((t) => t.name)).toContain('musehub_delete_repo');
+  expect((await call(client, 'musehub_whoami', {})).structuredContent).toEqual({ username: 'alice', anonymous: false });
+  const gone = await call(client, 'musehub_get_context', { owner: 'alice', slug: repo.slug });
+  expect(gone).toEqual({ content: [{ type: 'text', text: 'repo not found' }], isError: true });
+});
+
+test('a delete committed on another gateway process is not-found on this one’s MCP at once, as on REST', async () => {
+  const other = await startTestGateway({ DATABASE_URL: gw.databaseUrl });
+  try {
+    const repo = await createRepo(gw, alice.token, { name: 'elsewhere', visibility: 'public' });
+    const client = await connect(alice.token);
+    const ref = { owner: 'alice', slug: repo.slug };
+    expect((await call(client, 'musehub_get_context', ref)).isError).toBeFalsy();
+    expect((await other.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token: alice.token })).status).toBe(204);
+    // REST's bound is NOTIFY's arrival; tools read the repo row itself, so no wait is needed at all.
+    for (const args of [ref, { repo_id: repo.repoId }]) {
+      expect(text(await call(client, 'musehub_get_context', args))).toBe('repo not found');
+    }
+  } finally {
+    await other.close();
+  }
 });
