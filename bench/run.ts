@@ -419,6 +419,54 @@ async function main() {
         connections: 10,
       }),
     );
+    // MCP: one tools/call against the REST request that answers the same question, same gateway.
+    const rest = await load(fsGw, 'REST GET repo by owner/slug (baseline for MCP)', {
+      url: `${fsGw.url}/api/v1/users/bench/repos/bench-filesystem`,
+      headers: auth,
+      connections: 10,
+    });
+    rows.push(rest);
+    const mcpHeaders = {
+      ...auth,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-06-18',
+    };
+    const opened = await fetch(`${fsGw.url}/mcp`, {
+      method: 'POST',
+      headers: mcpHeaders,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+      }),
+    });
+    await opened.text();
+    const session = opened.headers.get('mcp-session-id');
+    if (!opened.ok || !session) throw new Error(`MCP initialize: HTTP ${opened.status}`);
+    // Each request its own JSON-RPC id: a session routes answers by id.
+    let rpcId = 1;
+    const mcp = await load(fsGw, 'MCP tools/call musehub_get_context', {
+      url: `${fsGw.url}/mcp`,
+      method: 'POST',
+      headers: { ...mcpHeaders, 'mcp-session-id': session },
+      requests: [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id: rpcId++,
+              method: 'tools/call',
+              params: { name: 'musehub_get_context', arguments: { owner: 'bench', slug: 'bench-filesystem' } },
+            }),
+          }),
+        },
+      ],
+      connections: 10,
+    });
+    rows.push({ ...mcp, baseline: 'REST GET repo', ratio: round(mcp.reqPerSec! / rest.reqPerSec!, 3) });
     for (const [store, gw] of STORES) {
       rows.push(
         await load(gw, `push/objects, 100 new 4 KiB objects (${store} store)`, {
