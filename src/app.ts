@@ -106,7 +106,14 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   mcp.use('/mcp', auth(tokens));
   mcp.route(
     '/',
-    mcpRoutes({ orm, cache, publicUrl: config.publicUrl, log: logger.child({ component: 'mcp' }), key: presignKey }),
+    mcpRoutes({
+      orm,
+      store,
+      cache,
+      publicUrl: config.publicUrl,
+      log: logger.child({ component: 'mcp' }),
+      key: presignKey,
+    }),
   );
   app.route('/', mcp);
 

@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
 import type { AuthEnv } from '../app-env.ts';
 import type { AuthUser } from '../users/index.ts';
+import { registerResources } from './resources.ts';
 import { type McpDeps, registerTools } from './tools.ts';
 
 /** The largest JSON-RPC body accepted on /mcp: tool arguments are small (an issue body is 64 KiB at most). */
@@ -76,9 +77,13 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer }) {
   const serverFor = () => {
     const server = new McpServer(
       { name: 'musehub-gateway', version: '0.1.0' },
-      { capabilities: { tools: {} }, instructions: 'MuseHub: repos, branches, issues and proposals of a muse hub.' },
+      {
+        capabilities: { tools: {}, resources: {} },
+        instructions: 'MuseHub: repos, branches, issues and proposals of a muse hub.',
+      },
     );
     registerTools(server, deps);
+    registerResources(server, deps);
     return server;
   };
 

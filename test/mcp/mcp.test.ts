@@ -62,21 +62,24 @@ test('initialize and list tools: MuseHub names, read tools marked read-only, del
       'musehub_create_repo',
       'musehub_delete_repo',
       'musehub_fork_repo',
+      'musehub_get_commit',
       'musehub_get_context',
       'musehub_get_issue',
       'musehub_get_pr',
       'musehub_list_branches',
+      'musehub_list_commits',
       'musehub_list_issues',
       'musehub_list_prs',
       'musehub_restore_repo',
       'musehub_search_repos',
+      'musehub_read_file',
       'musehub_update_issue',
       'musehub_whoami',
     ].sort(),
   );
   for (const t of tools) {
     expect(t.outputSchema, t.name).toBeDefined();
-    const readOnly = /^musehub_(get|list|search|whoami)/.test(t.name);
+    const readOnly = /^musehub_(get|list|search|whoami|read)/.test(t.name);
     expect(t.annotations?.readOnlyHint, t.name).toBe(readOnly);
   }
   const del = tools.find((t) => t.name === 'musehub_delete_repo')!;
@@ -131,8 +134,34 @@ test('every tool: a valid call answers structured content and text; a refused ca
   expect((await call(client, 'musehub_create_pr_comment', { ...ref, number: 1, body: 'nice' })).isError).toBeFalsy();
   expect((await call(anon, 'musehub_create_pr_comment', { ...ref, number: 1, body: 'nice' })).isError).toBe(true);
 
+  // History: a repo with commits pushed through the wire protocol.
+  const pushed = await createPushedRepo(gw, alice.token, 'agent history');
+  const href = { owner: 'alice', slug: pushed.repo.slug };
+  const log = await call(anon, 'musehub_list_commits', href);
+  expect(log.structuredContent).toMatchObject({ commits: [{ commit_id: pushed.head }] });
+  expect(text(await call(anon, 'musehub_list_commits', { ...href, branch: 'nope' }))).toBe("branch 'nope' not found");
+  const commit = await call(anon, 'musehub_get_commit', { ...href, commit_id: pushed.head });
+  expect(commit.structuredContent).toMatchObject({
+    commit: { commit_id: pushed.head },
+    files: { 'a.txt': expect.any(String) },
+  });
+  expect(text(await call(anon, 'musehub_get_commit', { ...href, commit_id: 'b'.repeat(64) }))).toBe(
+    `commit ${'b'.repeat(64)} not found`,
+  );
+  expect((await call(anon, 'musehub_read_file', { ...href, path: 'a.txt' })).structuredContent).toMatchObject({
+    encoding: 'utf-8',
+    content: 'base',
+    size: 4,
+  });
+  expect(text(await call(anon, 'musehub_read_file', { ...href, path: 'missing.txt' }))).toBe(
+    "no file 'missing.txt' in that commit",
+  );
+
   const search = await call(anon, 'musehub_search_repos', { query: 'agent' });
-  expect((search.structuredContent as { repos: { slug: string }[] }).repos.map((r) => r.slug)).toEqual(['agent-songs']);
+  expect((search.structuredContent as { repos: { slug: string }[] }).repos.map((r) => r.slug)).toEqual([
+    'agent-history',
+    'agent-songs',
+  ]);
   expect((await call(anon, 'musehub_search_repos', { limit: 0 })).isError).toBe(true);
 
   const bobClient = await connect(bob.token);
@@ -168,7 +197,7 @@ test('generated from tools/list: a deleted repo, a private repo to a stranger an
   const collaborator = await connect(carol.token);
   const { tools } = await stranger.listTools();
   const naming = tools.filter((t) => 'repo_id' in ((t.inputSchema as { properties?: object }).properties ?? {}));
-  expect(naming.length).toBeGreaterThanOrEqual(14);
+  expect(naming.length).toBeGreaterThanOrEqual(17);
 
   const argsFor = (name: string, ref: object): Record<string, unknown> => ({
     ...ref,
@@ -177,6 +206,8 @@ test('generated from tools/list: a deleted repo, a private repo to a stranger an
     body: 'x',
     fromBranch: 'dev',
     confirm: 'x/y',
+    commit_id: 'a'.repeat(64),
+    path: 'a.txt',
     ...(name === 'musehub_update_issue' ? { state: 'closed' } : {}),
   });
   const refs = (repo: RepoBody) => [{ repo_id: repo.repoId }, { owner: repo.owner, slug: repo.slug }];
@@ -318,5 +349,37 @@ test('a delete committed on another gateway process is not-found on this one’s
     }
   } finally {
     await other.close();
+  }
+});
+
+test('resource templates for a repo, its branches and its issues, with the same not-found for deleted, private and never-existing repos', async () => {
+  const live = await createPushedRepo(gw, alice.token, 'resource live');
+  const priv = await createRepo(gw, alice.token, { name: 'resource private' });
+  const gone = await createRepo(gw, alice.token, { name: 'resource gone', visibility: 'public' });
+  expect((await gw.request('DELETE', `/api/v1/repos/${gone.repoId}`, { token: alice.token })).status).toBe(204);
+  const stranger = await connect(bob.token);
+  const { resourceTemplates } = await stranger.listResourceTemplates();
+  expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual([
+    'musehub://repos/{owner}/{slug}',
+    'musehub://repos/{owner}/{slug}/branches',
+    'musehub://repos/{owner}/{slug}/issues',
+  ]);
+  const base = `musehub://repos/alice/${live.repo.slug}`;
+  const read = async (uri: string) =>
+    JSON.parse(((await stranger.readResource({ uri })).contents[0] as { text: string }).text);
+  expect(await read(base)).toMatchObject({ repoId: live.repo.repoId, owner: 'alice' });
+  expect(await read(`${base}/branches`)).toEqual({ main: live.head });
+  expect(await read(`${base}/issues`)).toEqual([]);
+  for (const suffix of ['', '/branches', '/issues']) {
+    const messages = new Set<string>();
+    for (const slug of [priv.slug, gone.slug, 'never-was']) {
+      const err = await stranger.readResource({ uri: `musehub://repos/alice/${slug}${suffix}` }).then(
+        () => null,
+        (e: Error) => e.message,
+      );
+      messages.add(String(err));
+    }
+    expect([...messages], suffix).toHaveLength(1);
+    expect([...messages][0]).toMatch(/repo not found/);
   }
 });

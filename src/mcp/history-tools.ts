@@ -1,0 +1,86 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
+import { branchHeads, snapshotRecords, walkCommits } from '../history/history.store.ts';
+import type { RepoAccess } from '../repos/access.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { packr, toJsonSafe } from '../transport/codec.ts';
+
+/** The largest file musehub_read_file returns: an agent's context is not a download channel. */
+export const READ_FILE_MAX_BYTES = 1024 * 1024;
+
+type Record_ = Record<string, unknown>;
+
+/** The commit a branch points at (the default branch unless named), or a 404 naming the branch. */
+export async function headOf(em: EntityManager, access: RepoAccess, branch: string | undefined): Promise<string> {
+  const name = branch ?? access.repo.defaultBranch;
+  const head = (await branchHeads(em, access.repo.repoId))[name];
+  if (!head) throw new NotFoundError(`branch '${name}' not found`, 'branch_not_found');
+  return head;
+}
+
+/** A commit of this repo with its record as the client pushed it. */
+export async function commitRecord(em: EntityManager, access: RepoAccess, commitId: string): Promise<Record_> {
+  const [row] = await walkCommits(em, access.repo.repoId, [commitId], 1);
+  if (!row) throw new NotFoundError(`commit ${commitId} not found`, 'commit_not_found');
+  return toJsonSafe(packr.unpack(row.record)) as Record_;
+}
+
+/** Up to `limit` commits reachable from `from`, newest generations first, in short form. */
+export async function commitLog(em: EntityManager, access: RepoAccess, from: string, limit: number) {
+  const rows = await walkCommits(em, access.repo.repoId, [from], limit);
+  return rows.map((r) => {
+    const c = packr.unpack(r.record) as Record_;
+    return {
+      commit_id: r.commit_id,
+      parent_commit_id: r.parent_commit_id,
+      message: String(c.message ?? ''),
+      author: String(c.author ?? ''),
+      committed_at: String(c.committed_at ?? ''),
+    };
+  });
+}
+
+/** path → object id of a commit's snapshot. */
+export async function manifestOf(
+  em: EntityManager,
+  access: RepoAccess,
+  commit: Record_,
+): Promise<Record<string, string>> {
+  const snapshotId = String(commit.snapshot_id ?? '');
+  const [snap] = await snapshotRecords(em, access.repo.repoId, [snapshotId]);
+  if (!snap) return {};
+  return ((packr.unpack(snap.record) as Record_).manifest ?? {}) as Record<string, string>;
+}
+
+/** A file of a commit: UTF-8 text when it is text, base64 otherwise; refused over READ_FILE_MAX_BYTES. */
+export async function readFile(store: ObjectStore, manifest: Record<string, string>, path: string) {
+  const objectId = manifest[path];
+  if (!objectId) throw new NotFoundError(`no file '${path}' in that commit`, 'file_not_found');
+  const bytes = await store.get(objectId);
+  if (bytes.length > READ_FILE_MAX_BYTES) {
+    throw new PayloadTooLargeError(
+      `'${path}' is ${bytes.length} bytes; files over ${READ_FILE_MAX_BYTES} bytes are fetched with muse clone or /o/${objectId}`,
+    );
+  }
+  const text = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return { path, object_id: objectId, size: bytes.length, encoding: 'utf-8' as const, content: text.decode(bytes) };
+  } catch {
+    return {
+      path,
+      object_id: objectId,
+      size: bytes.length,
+      encoding: 'base64' as const,
+      content: bytes.toString('base64'),
+    };
+  }
+}
+
+export const CommitSummary = z.object({
+  commit_id: z.string(),
+  parent_commit_id: z.string().nullable(),
+  message: z.string(),
+  author: z.string(),
+  committed_at: z.string(),
+});
