@@ -15,7 +15,12 @@ export const MCP_BODY_LIMIT = 256 * 1024;
 const jsonRpcError = (status: 400 | 403 | 404 | 413, code: number, message: string) =>
   new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), {
     status,
-    headers: { 'content-type': 'application/json' },
+    // The rest of an oversized body is never read: the connection cannot carry another request
+    // (without this, a client reusing it hung or saw it closed under its next request).
+    headers:
+      status === 413
+        ? { 'content-type': 'application/json', connection: 'close' }
+        : { 'content-type': 'application/json' },
   });
 
 /**

@@ -304,6 +304,8 @@ test('bad input is a JSON-RPC error with a message, never a 5xx', async () => {
     expect(res.status, body.slice(0, 40)).toBeLessThan(500);
     const answer = (await res.json()) as { error?: { message?: string } };
     expect(answer.error?.message, body.slice(0, 40)).toBeTruthy();
+    // An oversized body is not read to its end: the connection must not be reused.
+    if (res.status === 413) expect(res.headers.get('connection')).toBe('close');
   }
   const client = await connect(alice.token);
   await expect(client.callTool({ name: 'musehub_no_such_tool', arguments: {} })).resolves.toMatchObject({
