@@ -739,3 +739,131 @@ describe('REST', () => {
     await gw.expectIntegrity();
   });
 });
+
+// ---- MCP: JSON-RPC bodies on /mcp ----
+
+describe('MCP', () => {
+  let gw: TestGateway;
+  let token: string;
+  let session: string;
+  let remote: { owner: string; slug: string };
+  const headers = (withSession: boolean, type: string): Record<string, string> => ({
+    'content-type': type,
+    accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${token}`,
+    ...(withSession ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
+  });
+  const post = (body: Body, withSession: boolean) =>
+    fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: headers(withSession, body.type),
+      body: body.bytes,
+      signal: AbortSignal.timeout(DEADLINE_MS),
+    });
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    ({ token } = await gw.user('alice'));
+    const { repo } = await createPushedRepo(gw, token, 'mcp target');
+    remote = { owner: repo.owner, slug: repo.slug };
+    const init = await post(
+      json({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } },
+      }),
+      false,
+    );
+    session = init.headers.get('mcp-session-id')!;
+    await init.text();
+    expect(session).toBeTruthy();
+    await (await post(json({ jsonrpc: '2.0', method: 'notifications/initialized' }), true)).text();
+  });
+  afterAll(() => gw?.close());
+
+  test('JSON-RPC bodies, with and without a session: never a 5xx; every refusal a JSON-RPC error with a message; nothing written', async () => {
+    const endpoint = 'POST /mcp';
+    const message = fc.record(
+      {
+        jsonrpc: fc.oneof(fc.constant('2.0'), fc.string({ maxLength: 5 })),
+        id: fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.constant(null)),
+        method: fc.oneof(
+          fc.constantFrom(
+            'initialize',
+            'tools/call',
+            'tools/list',
+            'resources/read',
+            'resources/templates/list',
+            'ping',
+          ),
+          fc.string({ maxLength: 20 }),
+        ),
+        params: fc.jsonValue({ maxDepth: 3 }),
+      },
+      { requiredKeys: [] },
+    );
+    // Tool calls with arguments of every shape, to read tools and to the destructive one.
+    const toolCall = fc
+      .record({
+        name: fc.constantFrom(
+          'musehub_get_context',
+          'musehub_read_file',
+          'musehub_get_issue',
+          'musehub_delete_repo',
+          'nope',
+        ),
+        arguments: fc.oneof(
+          fc.dictionary(
+            fc.constantFrom('repo_id', 'owner', 'slug', 'number', 'limit', 'path', 'branch', 'commit_id', 'confirm'),
+            fc.jsonValue({ maxDepth: 2 }),
+          ),
+          fc.jsonValue({ maxDepth: 2 }),
+          fc.constant({ ...remote, confirm: 'wrong/name' }),
+        ),
+      })
+      .map((params) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params }));
+    const cases = fc.record({
+      withSession: fc.boolean(),
+      body: fc.oneof(
+        rawBreakages(() => json({ jsonrpc: '2.0', id: 1, method: 'tools/list' })),
+        message.map(json),
+        toolCall.map(json),
+        fc.array(message, { minLength: 1, maxLength: 4 }).map(json),
+      ),
+    });
+    await fuzz(
+      gw,
+      endpoint,
+      async ({ withSession, body }) => {
+        const res = await post(body, withSession);
+        const text = await res.text();
+        const t = tally.get(endpoint) ?? { cases: 0, distinct: new Set(), statuses: {} };
+        t.cases++;
+        t.distinct.add(`${withSession} ${createHash('sha256').update(body.bytes).digest('hex')}`);
+        t.statuses[res.status] = (t.statuses[res.status] ?? 0) + 1;
+        tally.set(endpoint, t);
+        if (res.status >= 500) throw new Error(`${endpoint}: ${res.status}: ${text.slice(0, 300)}`);
+        if (res.status >= 400) {
+          const error = (JSON.parse(text) as { error?: { message?: unknown } }).error;
+          if (typeof error?.message !== 'string' || !error.message) {
+            throw new Error(`${endpoint}: ${res.status} without a JSON-RPC error message: ${text.slice(0, 300)}`);
+          }
+        }
+      },
+      cases,
+      async () =>
+        (
+          await post(
+            json({
+              jsonrpc: '2.0',
+              id: 9,
+              method: 'tools/call',
+              params: { name: 'musehub_get_context', arguments: remote },
+            }),
+            true,
+          )
+        ).status,
+    );
+  });
+});
