@@ -10,7 +10,7 @@ import { addComment } from '../hub/comment.service.ts';
 import { CreateIssue, issuesToJson, PatchIssue } from '../hub/issue.routes.ts';
 import { createIssue, getIssue, listIssues, updateIssue } from '../hub/issue.service.ts';
 import { CreateProposal, proposalsToJson } from '../hub/proposal.routes.ts';
-import { createProposal, getProposal, listProposals } from '../hub/proposal.service.ts';
+import { createProposal, getProposal, listProposals, updateProposal } from '../hub/proposal.service.ts';
 import type { Logger } from '../logger.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { isUuid, type Need, ownRepoIdByName, type RepoAccess, repoIdOf, requireRepoAccess } from '../repos/access.ts';
@@ -422,6 +422,23 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     },
   );
   commentTool('musehub_create_pr_comment', 'proposal', 'a proposal');
+
+  tool(
+    'musehub_merge_pr',
+    {
+      title: 'Merge a proposal',
+      description:
+        'Marks a proposal merged (write permission), as the REST API does. The gateway does not merge branches itself: push the merge commit with muse.',
+      input: { ...RepoRef, number: Number_ },
+      output: { pr: Proposal },
+      annotations: { ...WRITE, idempotentHint: true },
+    },
+    async (args, { em, user }) => {
+      const a = await signedIn(em, user, args, 'comment');
+      const [pr] = await proposalsToJson(em, [await updateProposal(em, a, args.number, { state: 'merged' })]);
+      return { text: `#${pr!.number} ${pr!.title} merged`, data: { pr: pr! } };
+    },
+  );
 
   tool(
     'musehub_create_repo',

@@ -70,6 +70,7 @@ test('initialize and list tools: MuseHub names, read tools marked read-only, del
       'musehub_list_commits',
       'musehub_list_issues',
       'musehub_list_prs',
+      'musehub_merge_pr',
       'musehub_restore_repo',
       'musehub_search_repos',
       'musehub_read_file',
@@ -133,6 +134,10 @@ test('every tool: a valid call answers structured content and text; a refused ca
   expect((await call(anon, 'musehub_get_pr', { ...ref, number: 5 })).isError).toBe(true);
   expect((await call(client, 'musehub_create_pr_comment', { ...ref, number: 1, body: 'nice' })).isError).toBeFalsy();
   expect((await call(anon, 'musehub_create_pr_comment', { ...ref, number: 1, body: 'nice' })).isError).toBe(true);
+  expect(text(await call(await connect(bob.token), 'musehub_merge_pr', { ...ref, number: 1 }))).toMatch(/write/);
+  expect((await call(client, 'musehub_merge_pr', { ...ref, number: 1 })).structuredContent).toMatchObject({
+    pr: { number: 1, state: 'merged' },
+  });
 
   // History: a repo with commits pushed through the wire protocol.
   const pushed = await createPushedRepo(gw, alice.token, 'agent history');
@@ -197,7 +202,7 @@ test('generated from tools/list: a deleted repo, a private repo to a stranger an
   const collaborator = await connect(carol.token);
   const { tools } = await stranger.listTools();
   const naming = tools.filter((t) => 'repo_id' in ((t.inputSchema as { properties?: object }).properties ?? {}));
-  expect(naming.length).toBeGreaterThanOrEqual(17);
+  expect(naming.length).toBeGreaterThanOrEqual(18);
 
   const argsFor = (name: string, ref: object): Record<string, unknown> => ({
     ...ref,
