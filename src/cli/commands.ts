@@ -218,9 +218,11 @@ export function registerRepoCommands(program: Command): void {
     });
   repo
     .command('delete <repo>')
+    .option('--yes', 'do not ask to type owner/slug to confirm (needed when not on a terminal)')
     .option('--json', 'print JSON')
     .description('soft-delete a repo (owner only): it answers 404 everywhere; nothing is destroyed')
-    .action(async (ref: string, o: OutputOptions) => {
+    .action(async (ref: string, o: OutputOptions & { yes?: boolean }) => {
+      if (!o.yes) await confirmByTyping(await fullNameOf(ref));
       const repoId = await repoIdOf(ref);
       await callApi('DELETE', `/repos/${repoId}`);
       emit(
@@ -230,21 +232,33 @@ export function registerRepoCommands(program: Command): void {
       );
     });
   repo
-    .command('restore <repoId>')
+    .command('restore <repo>')
     .option('--json', 'print JSON')
-    .description('restore a deleted repo by its id (owner only)')
-    .action(async (repoId: string, o: OutputOptions) => {
-      const restored = await callApi<RepoJson>('POST', `/repos/${encodeURIComponent(repoId)}/restore`);
+    .description('restore your deleted repo, by owner/slug or id (see: musehub repo list --deleted)')
+    .action(async (ref: string, o: OutputOptions) => {
+      const path = UUID.test(ref) ? `/repos/${encodeURIComponent(ref)}/restore` : `${repoPath(ref)}/restore`;
+      const restored = await callApi<RepoJson>('POST', path);
       emit(o, restored, `restored ${restored.owner}/${restored.slug}`);
     });
   repo
     .command('list')
     .option('--user <username>', "list this user's repos instead of your own")
+    .option('--deleted', 'list your deleted repos (newest first) instead, with what a restore brings back')
     .option('--limit <n>', 'page size', '20')
     .option('--cursor <cursor>', 'cursor from a previous page')
     .option('--json', 'print JSON')
     .description('list your repos (owned and collaborated), or a user’s')
-    .action(async (o: OutputOptions & { user?: string; limit: string; cursor?: string }) => {
+    .action(async (o: OutputOptions & { user?: string; limit: string; cursor?: string; deleted?: boolean }) => {
+      if (o.deleted) {
+        const { repos } = await callApi<{ repos: DeletedRepoJson[] }>('GET', `/user/deleted-repos?limit=${o.limit}`);
+        const lines = repos.map(
+          (r) =>
+            `${r.owner}/${r.slug}  deleted ${r.deletedAt}${r.deletedBy ? ` by ${r.deletedBy}` : ''}  ${r.repoId}` +
+            (r.nameFree ? '' : '  (name taken: restore would fail)'),
+        );
+        emit(o, { repos }, lines.join('\n') || 'no deleted repos');
+        return;
+      }
       const q = new URLSearchParams({ limit: o.limit });
       if (o.cursor) q.set('cursor', o.cursor);
       const base = o.user ? `/users/${encodeURIComponent(o.user)}/repos` : '/repos';
@@ -253,6 +267,47 @@ export function registerRepoCommands(program: Command): void {
       if (page.nextCursor) lines.push(`(more: --cursor ${page.nextCursor})`);
       emit(o, page, lines.join('\n') || 'no repos');
     });
+}
+
+interface DeletedRepoJson {
+  repoId: string;
+  owner: string;
+  slug: string;
+  deletedAt: string;
+  deletedBy: string | null;
+  nameFree: boolean;
+}
+
+/**
+ * `gh repo delete`'s convention: on a terminal, type the repo's full name to go on; anywhere else
+ * the caller must say --yes, since there is nobody to ask.
+ */
+async function confirmByTyping(fullName: string): Promise<void> {
+  if (!process.stdin.isTTY) {
+    throw new CliError(`refusing to delete ${fullName} without confirmation: not on a terminal; pass --yes`, 2);
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const typed = await rl.question(`Type ${fullName} to delete it (it can be restored): `);
+    if (typed.trim() !== fullName) throw new CliError(`'${typed.trim()}' is not ${fullName}: nothing deleted`, 1);
+  } finally {
+    rl.close();
+  }
+}
+
+/** owner/slug of a repo named either way; an id may name one of your deleted repos (deleting twice succeeds). */
+async function fullNameOf(ref: string): Promise<string> {
+  if (!UUID.test(ref)) return ref;
+  try {
+    const repo = await callApi<RepoJson>('GET', repoPath(ref));
+    return `${repo.owner}/${repo.slug}`;
+  } catch (err) {
+    const { repos } = await callApi<{ repos: DeletedRepoJson[] }>('GET', '/user/deleted-repos');
+    const gone = repos.find((r) => r.repoId === ref.toLowerCase());
+    if (!gone) throw err;
+    return `${gone.owner}/${gone.slug}`;
+  }
 }
 
 async function repoIdOf(ref: string): Promise<string> {

@@ -479,10 +479,11 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     em: EntityManager,
     user: AuthUser,
     args: { repo_id?: string | undefined; owner?: string | undefined; slug?: string | undefined },
+    prefer: 'live' | 'deleted',
   ) => {
     if (args.repo_id) return args.repo_id;
     if (args.owner && args.slug) {
-      const own = await ownRepoIdByName(em, user, args.owner, args.slug);
+      const own = await ownRepoIdByName(em, user, args.owner, args.slug, prefer);
       if (own) return own;
     }
     return repoIdOf(em, args);
@@ -500,7 +501,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     },
     async (args, { em, user }) => {
       const me = requireUser(user);
-      const repoId = await repoIdForOwnerAction(em, me, args);
+      const repoId = await repoIdForOwnerAction(em, me, args, 'live');
       const target = isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }, { filters: false }) : null;
       // Only the owner learns the name of a deleted repo; everyone else meets the live path's answer.
       if (!target || target.ownerUserId !== me.userId) await requireRepoAccess(em, me, repoId, 'read');
@@ -527,7 +528,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     },
     async (args, { em, user }) => {
       const me = requireUser(user);
-      const repo = await restoreRepo(em, cache, me, await repoIdForOwnerAction(em, me, args));
+      const repo = await restoreRepo(em, cache, me, await repoIdForOwnerAction(em, me, args, 'deleted'));
       const json = await repoJson(em, repo);
       return { text: `restored ${json.owner}/${json.slug}`, data: { repo: json } };
     },

@@ -126,13 +126,16 @@ export async function ownRepoIdByName(
   user: AuthUser,
   owner: string,
   slug: string,
+  prefer: 'live' | 'deleted',
 ): Promise<string | null> {
   const [row] = await runSql<{ repo_id: string }>(
     em,
     // Raw SQL with the tombstone condition spelled out: the live filter would hide a deleted repo.
+    // A name can belong to a live repo and to deleted ones: delete wants the live one, restore
+    // the most recently deleted.
     `SELECT repo_id FROM musehub_repos WHERE owner = ? AND slug = ? AND owner_user_id = ?
-      ORDER BY deleted_at DESC NULLS FIRST LIMIT 1`,
-    [owner, slug, user.userId],
+      ORDER BY (deleted_at IS NULL) = ? DESC, deleted_at DESC NULLS FIRST LIMIT 1`,
+    [owner, slug, user.userId, prefer === 'live'],
   );
   return row?.repo_id ?? null;
 }

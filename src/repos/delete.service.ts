@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { notifyLiveness, repoGateKey } from './live-repo.ts';
@@ -203,4 +204,62 @@ export async function restoreRepo(
   // live filter: a delete that commits right after this restore must not turn the restore's
   // own answer into a crash (found by the soak); the owner sees the row as it now is.
   return (await em.fork().findOne(RepoSchema, { repoId }, { filters: false }))!;
+}
+
+export interface DeletedRepo {
+  repoId: string;
+  owner: string;
+  slug: string;
+  name: string;
+  visibility: string;
+  deletedAt: string;
+  deletedBy: string | null;
+  /** Rows the delete tombstoned with it, per table (what a restore brings back). */
+  tombstoned: Record<string, number>;
+  /** False when a live repo has taken owner/slug since: a restore would be refused (409). */
+  nameFree: boolean;
+}
+
+/**
+ * The caller's own deleted repos, newest deletion first (GitHub's and GitLab's "deleted
+ * repositories" list). Raw SQL with the tombstone condition spelled out: the live filter would
+ * hide every row this reads. Only the owner's rows: nobody else may learn a deleted repo exists.
+ */
+export async function listDeletedRepos(em: EntityManager, owner: AuthUser, limit: number): Promise<DeletedRepo[]> {
+  const rows = await runSql<{
+    repo_id: string;
+    owner: string;
+    slug: string;
+    name: string;
+    visibility: string;
+    deleted_at: Date;
+    deleted_by: string | null;
+    tombstoned: Record<string, number> | null;
+    name_free: boolean;
+  }>(
+    em,
+    `SELECT r.repo_id, r.owner, r.slug, r.name, r.visibility, r.deleted_at, u.username AS deleted_by,
+            (SELECT a.details->'tombstoned' FROM musehub_audit_events a
+              WHERE a.repo_id = r.repo_id AND a.deletion_id = r.deletion_id AND a.action = 'repo.delete'
+              LIMIT 1) AS tombstoned,
+            NOT EXISTS (SELECT 1 FROM musehub_repos l
+                         WHERE l.owner = r.owner AND l.slug = r.slug AND l.deleted_at IS NULL) AS name_free
+       FROM musehub_repos r
+       LEFT JOIN musehub_users u ON u.user_id = r.deleted_by
+      WHERE r.owner_user_id = ? AND r.deleted_at IS NOT NULL
+      ORDER BY r.deleted_at DESC, r.repo_id DESC
+      LIMIT ?`,
+    [owner.userId, limit],
+  );
+  return rows.map((r) => ({
+    repoId: r.repo_id,
+    owner: r.owner,
+    slug: r.slug,
+    name: r.name,
+    visibility: r.visibility,
+    deletedAt: new Date(r.deleted_at).toISOString(),
+    deletedBy: r.deleted_by,
+    tombstoned: r.tombstoned ?? {},
+    nameFree: r.name_free,
+  }));
 }

@@ -1,9 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { repoNotFound } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
-import { restoreRepo, softDeleteRepo } from './delete.service.ts';
+import { ownRepoIdByName } from './access.ts';
+import { listDeletedRepos, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { BranchNameSchema } from './names.ts';
@@ -209,5 +211,66 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
     },
   );
 
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/user/deleted-repos',
+      tags: ['Repos'],
+      summary: "The caller's own deleted repos, newest deletion first, with what each delete tombstoned",
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(100).optional() }) },
+      responses: { 200: json(DeletedRepoListSchema, 'Deleted repos'), ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      const repos = await listDeletedRepos(c.var.em, requireUser(c.var.user), c.req.valid('query').limit ?? 100);
+      return c.json({ repos }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/users/{username}/repos/{slug}/restore',
+      tags: ['Repos'],
+      summary: 'Restore your deleted repo by its name (owner only); 409 when a live repo has taken the name',
+      request: {
+        params: UsernameParam.extend({
+          slug: z
+            .string()
+            .max(128)
+            .openapi({ param: { name: 'slug', in: 'path' } }),
+        }),
+      },
+      responses: { 200: json(RepoSchemaJson, 'The restored repo'), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => {
+      const me = requireUser(c.var.user);
+      const { username, slug } = c.req.valid('param');
+      const repoId = username === me.username ? await ownRepoIdByName(c.var.em, me, username, slug, 'deleted') : null;
+      if (!repoId) throw repoNotFound();
+      const repo = await restoreRepo(c.var.em, cache, me, repoId);
+      return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
+    },
+  );
+
   return app;
 }
+
+const DeletedRepoListSchema = z
+  .object({
+    repos: z.array(
+      z.object({
+        repoId: z.string().uuid(),
+        owner: z.string(),
+        slug: z.string(),
+        name: z.string(),
+        visibility: z.string(),
+        deletedAt: z.string(),
+        deletedBy: z.string().nullable(),
+        tombstoned: z.record(z.string(), z.number()).openapi({ description: 'Rows the delete tombstoned, per table' }),
+        nameFree: z
+          .boolean()
+          .openapi({ description: 'False when a live repo has taken owner/slug: restore would be 409' }),
+      }),
+    ),
+  })
+  .openapi('DeletedRepoList');

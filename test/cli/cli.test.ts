@@ -96,7 +96,15 @@ test('repo delete end to end: read is 404, the rows are kept and tombstoned, del
   await api('/issues/1/comments', { body: 'issue comment' });
   await api('/proposals/1/comments', { body: 'proposal comment' });
 
-  const deleted = await runCli(['repo', 'delete', 'dana/doomed', '--json'], e);
+  // Not on a terminal and no --yes: refused, nothing deleted (gh repo delete's convention).
+  const unconfirmed = await runCli(['repo', 'delete', 'dana/doomed'], e);
+  expect(unconfirmed.code).toBe(2);
+  expect(unconfirmed.stderr).toBe(
+    'musehub: refusing to delete dana/doomed without confirmation: not on a terminal; pass --yes\n',
+  );
+  expect((await runCli(['repo', 'read', 'dana/doomed'], e)).code).toBe(0);
+
+  const deleted = await runCli(['repo', 'delete', 'dana/doomed', '--yes', '--json'], e);
   expect(deleted.code).toBe(0);
   expect(JSON.parse(deleted.stdout)).toEqual({ repoId: repo.repoId, deleted: true });
 
@@ -119,9 +127,23 @@ test('repo delete end to end: read is 404, the rows are kept and tombstoned, del
   expect(tomb).toEqual([{ issues: 1, issue_comments: 1, proposals: 1, proposal_comments: 1 }]);
 
   // Deleting again succeeds (by id: the name no longer resolves).
-  expect((await runCli(['repo', 'delete', repo.repoId], e)).code).toBe(0);
-  const restored = await runCli(['repo', 'restore', repo.repoId, '--json'], e);
+  expect((await runCli(['repo', 'delete', repo.repoId, '--yes'], e)).code).toBe(0);
+  // The owner lists it, with what a restore brings back, and restores it by name.
+  const listed = await runCli(['repo', 'list', '--deleted', '--json'], e);
+  expect(listed.code).toBe(0);
+  expect(JSON.parse(listed.stdout).repos).toEqual([
+    expect.objectContaining({
+      repoId: repo.repoId,
+      owner: 'dana',
+      slug: 'doomed',
+      deletedBy: 'dana',
+      nameFree: true,
+      tombstoned: expect.objectContaining({ issues: 1, issueComments: 1, proposals: 1, proposalComments: 1 }),
+    }),
+  ]);
+  const restored = await runCli(['repo', 'restore', 'dana/doomed', '--json'], e);
   expect(restored.code).toBe(0);
   expect(JSON.parse(restored.stdout).slug).toBe('doomed');
+  expect(JSON.parse((await runCli(['repo', 'list', '--deleted', '--json'], e)).stdout).repos).toEqual([]);
   expect((await runCli(['repo', 'read', 'dana/doomed'], e)).code).toBe(0);
 });
