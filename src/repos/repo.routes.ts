@@ -84,6 +84,14 @@ const UsernameParam = z.object({
     .openapi({ param: { name: 'username', in: 'path' } }),
 });
 
+/** `/users/{username}/repos/{slug}`: a repo by its full name. */
+const RepoNameParam = UsernameParam.extend({
+  slug: z
+    .string()
+    .max(128)
+    .openapi({ param: { name: 'slug', in: 'path' } }),
+});
+
 /** REST routes for repos, mounted under /api/v1. */
 export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics: Pick<Metrics, 'countTombstones'>) {
   const app = createRouter();
@@ -163,12 +171,7 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
       tags: ['Repos'],
       summary: 'Read a repo by owner and slug',
       request: {
-        params: UsernameParam.extend({
-          slug: z
-            .string()
-            .max(128)
-            .openapi({ param: { name: 'slug', in: 'path' } }),
-        }),
+        params: RepoNameParam,
       },
       responses: { 200: json(RepoSchemaJson, 'The repo'), ...errorResponses(401, 404) },
     }),
@@ -233,12 +236,7 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
       tags: ['Repos'],
       summary: 'Restore your deleted repo by its name (owner only); 409 when a live repo has taken the name',
       request: {
-        params: UsernameParam.extend({
-          slug: z
-            .string()
-            .max(128)
-            .openapi({ param: { name: 'slug', in: 'path' } }),
-        }),
+        params: RepoNameParam,
       },
       responses: { 200: json(RepoSchemaJson, 'The restored repo'), ...errorResponses(401, 404, 409) },
     }),
