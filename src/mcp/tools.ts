@@ -7,6 +7,7 @@ import { BadRequestError, GatewayError } from '../errors.ts';
 import { branchHeads } from '../history/history.store.ts';
 import { CommentInput } from '../hub/comment.routes.ts';
 import { addComment } from '../hub/comment.service.ts';
+import { IssueSchema, ProposalSchema } from '../hub/hub.entity.ts';
 import { CreateIssue, issuesToJson, PatchIssue } from '../hub/issue.routes.ts';
 import { createIssue, getIssue, listIssues, updateIssue } from '../hub/issue.service.ts';
 import { CreateProposal, proposalsToJson } from '../hub/proposal.routes.ts';
@@ -181,14 +182,14 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     },
     async (args, { em, user }) => {
       const a = await access(em, user, args, 'read');
-      const page = { limit: 1, cursor: undefined };
-      const [repo, branches, issues, proposals] = await Promise.all([
+      const repoId = a.repo.repoId;
+      const [repo, branches, openIssues, openProposals] = await Promise.all([
         repoJson(em, a.repo),
-        branchHeads(em.fork(), a.repo.repoId),
-        listIssues(em.fork(), a, 'open', { ...page, limit: 100 }),
-        listProposals(em.fork(), a, 'open', { ...page, limit: 100 }),
+        branchHeads(em.fork(), repoId),
+        em.fork().count(IssueSchema, { repoId, state: 'open' }),
+        em.fork().count(ProposalSchema, { repoId, state: 'open' }),
       ]);
-      const data = { repo, branches, openIssues: issues.items.length, openProposals: proposals.items.length };
+      const data = { repo, branches, openIssues, openProposals };
       return {
         text: `${repo.owner}/${repo.slug} (${repo.visibility}), ${Object.keys(branches).length} branch(es), ${data.openIssues} open issue(s), ${data.openProposals} open proposal(s)`,
         data,

@@ -108,6 +108,7 @@ test('every tool: a valid call answers structured content and text; a refused ca
 
   const issue = await call(client, 'musehub_create_issue', { ...ref, title: 'Bridge too long', body: 'cut 4 bars' });
   expect(issue.structuredContent).toMatchObject({ issue: { number: 1, title: 'Bridge too long', state: 'open' } });
+  expect((await call(anon, 'musehub_get_context', ref)).structuredContent).toMatchObject({ openIssues: 1 });
   expect((await call(anon, 'musehub_create_issue', { ...ref, title: 'anonymous' })).isError).toBe(true);
   expect((await call(client, 'musehub_create_issue', { ...ref, title: '' })).isError).toBe(true);
   expect((await call(anon, 'musehub_list_issues', ref)).structuredContent).toMatchObject({ issues: [{ number: 1 }] });
