@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Scalar } from '@scalar/hono-api-reference';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv, BaseEnv } from './app-env.ts';
+import { docsRoutes } from './docs.ts';
 import { PayloadTooLargeError } from './errors.ts';
 import { enqueueEvent } from './hub/events.ts';
 import { issueRoutes } from './hub/issue.routes.ts';
@@ -99,7 +99,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
       'cache-control': 'public, max-age=60',
     });
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API' }));
+  app.route('/', docsRoutes());
 
   // MCP for agents (Streamable HTTP): the same tokens, services and access rule as REST.
   const mcp = new Hono<AuthEnv>();

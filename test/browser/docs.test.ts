@@ -1,0 +1,34 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { gatewayOnlyContext, launchBrowser, screenshotDir } from '../helpers/browser.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+/** /docs in a real browser with every host but the gateway blocked: the reference must render. */
+let gw: TestGateway;
+let browser: Browser;
+beforeAll(async () => {
+  gw = await startTestGateway();
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+test('/docs renders the API reference from the gateway alone (no CDN, no web fonts)', async () => {
+  const { context, blocked } = await gatewayOnlyContext(browser, new URL(gw.url).origin);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const res = await page.goto(`${gw.url}/docs`);
+  expect(res?.status()).toBe(200);
+  // Operations from /openapi.json, rendered by the script the gateway served.
+  await page.getByText('Create a repo owned by the caller').first().waitFor({ timeout: 30_000 });
+  await page.getByText('Soft-delete a repo').first().waitFor({ timeout: 30_000 });
+  const shot = `${await screenshotDir()}/docs.png`;
+  await page.screenshot({ path: shot });
+  console.log(`screenshot: ${shot}`);
+  expect(blocked).toEqual([]);
+  expect(errors).toEqual([]);
+  await context.close();
+});

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+
+/**
+ * A real browser for the page tests: Debian's chromium (playwright's own download cannot work on
+ * these machines), installed with apt-get when missing, driven by playwright-core. Every context
+ * lets requests reach the gateway only: anything else is aborted and recorded.
+ *
+ * `node --import tsx test/helpers/browser.ts install` installs it (.ci/run does).
+ */
+const run = promisify(execFile);
+const CHROMIUM = '/usr/bin/chromium';
+
+export async function ensureChromiumInstalled(): Promise<void> {
+  if (existsSync(CHROMIUM)) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      "the browser tests need Debian's chromium: run as root `apt-get install -y --no-install-recommends chromium`",
+    );
+  }
+  const install = () =>
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  try {
+    await install();
+  } catch {
+    await run('apt-get', ['update'], { maxBuffer: 64 * 1024 * 1024 });
+    await install();
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  await ensureChromiumInstalled();
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** A context whose requests may reach `origin` only; the others are aborted and listed in `blocked`. */
+export async function gatewayOnlyContext(browser: Browser, origin: string) {
+  const context: BrowserContext = await browser.newContext();
+  const blocked: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin === origin || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+    blocked.push(url.href);
+    return route.abort();
+  });
+  return { context, blocked };
+}
+
+/** Where this run's screenshots go (outside the repo; printed so a person can look). */
+export async function screenshotDir(): Promise<string> {
+  const dir = path.join(os.tmpdir(), 'musehub-screenshots');
+  await fs.mkdir(dir, { recursive: true });
+  return dir;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
+  if (process.argv[2] !== 'install') {
+    console.error('usage: node --import tsx test/helpers/browser.ts install');
+    process.exit(2);
+  }
+  await ensureChromiumInstalled();
+  console.log('chromium is installed');
+}
