@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { aptInstall } from './apt.ts';
 
 /**
  * A real browser for the page tests: Debian's chromium (playwright's own download cannot work on
@@ -13,27 +12,11 @@ import { type Browser, type BrowserContext, chromium } from 'playwright-core';
  *
  * `node --import tsx test/helpers/browser.ts install` installs it (.ci/run does).
  */
-const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
 
 export async function ensureChromiumInstalled(): Promise<void> {
   if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      "the browser tests need Debian's chromium: run as root `apt-get install -y --no-install-recommends chromium`",
-    );
-  }
-  const install = () =>
-    run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  try {
-    await install();
-  } catch {
-    await run('apt-get', ['update'], { maxBuffer: 64 * 1024 * 1024 });
-    await install();
-  }
+  await aptInstall(['chromium'], "the browser tests need Debian's chromium");
 }
 
 export async function launchBrowser(): Promise<Browser> {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freeLoopbackPort } from '../../src/db/embedded-postgres.ts';
+import { aptInstall } from './apt.ts';
 
 /**
  * A real S3 endpoint on loopback for the tests and the bench: OpenStack Swift with its s3api
@@ -27,23 +28,7 @@ export const S3_TEST_CREDENTIALS = { accessKeyId: 'test:tester', secretAccessKey
 /** Installs Swift with apt-get when it is missing (needs root); a clear error otherwise. */
 export async function ensureSwiftInstalled(): Promise<void> {
   if (existsSync('/usr/bin/swift-proxy-server') && existsSync('/etc/swift/swift.conf')) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `the S3 tests need OpenStack Swift: run as root \`apt-get install -y --no-install-recommends ${PACKAGES.join(' ')}\``,
-    );
-  }
-  const install = () =>
-    run('apt-get', ['install', '-y', '--no-install-recommends', ...PACKAGES], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  try {
-    await install();
-  } catch {
-    // Stale package lists on a fresh runner: refresh once and try again.
-    await run('apt-get', ['update'], { maxBuffer: 64 * 1024 * 1024 });
-    await install();
-  }
+  await aptInstall(PACKAGES, 'the S3 tests need OpenStack Swift');
 }
 
 function serverConf(server: Server, port: number, dir: string): string {
