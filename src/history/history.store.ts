@@ -303,6 +303,17 @@ export function snapshotRecords(em: EntityManager, repoId: string, ids: readonly
   );
 }
 
+/** Sizes of objects this repo holds, by id (ids it does not hold are absent), for listing files. */
+export async function objectSizes(em: EntityManager, repoId: string, ids: readonly string[]) {
+  if (!ids.length) return new Map<string, number>();
+  const rows = await run<{ object_id: string; size: string }>(
+    em,
+    `SELECT o.object_id, o.size FROM ${byId('o', 'musehub_objects', 'object_id')}`,
+    [list(ids), repoId],
+  );
+  return new Map(rows.map((r) => [r.object_id, Number(r.size)]));
+}
+
 /** The total length of the snapshots' records, without reading them. */
 export async function snapshotRecordBytes(em: EntityManager, repoId: string, ids: readonly string[]) {
   if (!ids.length) return 0;

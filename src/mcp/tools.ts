@@ -4,6 +4,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { BadRequestError, GatewayError } from '../errors.ts';
+import { CommitSummary, commitLog, commitRecord, headOf, manifestOf, readFile } from '../history/browse.ts';
 import { branchHeads } from '../history/history.store.ts';
 import { CommentInput } from '../hub/comment.routes.ts';
 import { addComment } from '../hub/comment.service.ts';
@@ -24,7 +25,6 @@ import { CreateRepoSchema, reposToJson } from '../repos/repo.routes.ts';
 import { createRepo, readableBy } from '../repos/repo.service.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { AuthUser } from '../users/index.ts';
-import { CommitSummary, commitLog, commitRecord, headOf, manifestOf, readFile } from './history-tools.ts';
 
 export interface McpDeps {
   orm: MikroORM;

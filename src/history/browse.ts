@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
-import { branchHeads, snapshotRecords, walkCommits } from '../history/history.store.ts';
 import type { RepoAccess } from '../repos/access.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr, toJsonSafe } from '../transport/codec.ts';
+import { branchHeads, snapshotRecords, walkCommits } from './history.store.ts';
 
-/** The largest file musehub_read_file returns: an agent's context is not a download channel. */
+/** The largest file read into memory for a reader (MCP's read_file): bigger ones are downloads. */
 export const READ_FILE_MAX_BYTES = 1024 * 1024;
 
 type Record_ = Record<string, unknown>;
@@ -84,3 +84,27 @@ export const CommitSummary = z.object({
   author: z.string(),
   committed_at: z.string(),
 });
+
+/** One folder of a manifest: its sub-folders and files, each sorted by name. */
+export interface Folder {
+  /** '' for the top, else the folder's path ending in '/'. */
+  path: string;
+  dirs: string[];
+  files: { name: string; objectId: string }[];
+}
+
+/** The entries of `path` in a manifest; null when the manifest has nothing under that folder. */
+export function folderOf(manifest: Record<string, string>, path: string): Folder | null {
+  const dirs = new Set<string>();
+  const files: Folder['files'] = [];
+  for (const [file, objectId] of Object.entries(manifest)) {
+    if (!file.startsWith(path)) continue;
+    const rest = file.slice(path.length);
+    const slash = rest.indexOf('/');
+    if (slash === -1) files.push({ name: rest, objectId });
+    else dirs.add(rest.slice(0, slash));
+  }
+  if (path !== '' && !dirs.size && !files.length) return null;
+  const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return { path, dirs: [...dirs].sort(byName), files: files.sort((a, b) => byName(a.name, b.name)) };
+}
