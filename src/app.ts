@@ -17,6 +17,7 @@ import { auth } from './middleware/auth.ts';
 import { strictUtf8Json } from './middleware/body-guards.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
+import { sessionForDownloads, webCookies } from './middleware/web-session.ts';
 import { createRouter } from './openapi.ts';
 import { repoMemberRoutes } from './repos/collaborator.routes.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
@@ -24,6 +25,7 @@ import { repoRoutes } from './repos/repo.routes.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 import { type TransportDeps, transportRoutes } from './transport/routes.ts';
 import type { TokenCache } from './users/index.ts';
+import { pageRoutes } from './web/pages.routes.tsx';
 
 export interface AppDeps {
   orm: MikroORM;
@@ -120,8 +122,10 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   // The muse wire protocol: /{owner}/{slug}/refs|fetch|push…, /presigned/…, /o/{id}.
   // No per-request EntityManager fork here: refs is served from cache, and the handlers that
   // touch the database fork their own.
+  const cookies = webCookies(config.publicUrl);
   const transport = new Hono<AuthEnv>();
   transport.use(auth(tokens));
+  transport.use('/o/:object_id', sessionForDownloads(orm, cookies));
   transport.route(
     '/',
     transportRoutes({
@@ -135,5 +139,9 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
     }),
   );
   app.route('/', transport);
+
+  // Pages for people, after the transport: /{owner}/{slug}/refs and friends match first, and a
+  // GET of /{owner}/{slug} (what a browser opens) is a page.
+  app.route('/', pageRoutes({ orm, cache, tokens, publicUrl: config.publicUrl, cookies, key: presignKey }));
   return app;
 }

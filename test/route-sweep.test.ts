@@ -3,12 +3,15 @@ import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { addCollaborator, createRepo, REPO_404, type RepoBody } from './helpers/builders.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from './helpers/muse.ts';
+import { signIn, type WebSession, withoutNonces } from './helpers/web.ts';
 
 /**
  * Generated from the routes Hono has registered, so a new route cannot escape it: for every
  * route that names a repo, a stranger to a private repo and anyone asking about a deleted
  * repo get exactly the 404 body of a repo that never existed. (The owner may still delete
- * again, idempotently, and restore.)
+ * again, idempotently, and restore.) Page routes (their handlers are named renderPage and
+ * submitForm) are asked as a signed-in browser asks, and must answer exactly what the same
+ * browser gets for a repo that never existed, per-request nonces aside.
  */
 type U = { token: string; userId: string; username: string };
 let gw: TestGateway;
@@ -17,6 +20,7 @@ let bob: U;
 let carol: U;
 let priv: RepoBody;
 let deleted: RepoBody;
+const web = new Map<string, WebSession>();
 
 beforeAll(async () => {
   gw = await startTestGateway();
@@ -39,6 +43,7 @@ beforeAll(async () => {
     });
   }
   expect((await gw.request('DELETE', `/api/v1/repos/${deleted.repoId}`, { token: alice.token })).status).toBe(204);
+  for (const u of [alice, bob, carol]) web.set(u.token, await signIn(gw, u.token));
 });
 afterAll(() => gw?.close());
 // Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
@@ -71,7 +76,27 @@ function fill(path: string, repo: { repoId: string; owner: string; slug: string 
     .replace(':username', 'bob');
 }
 
-async function call(method: string, path: string, token: string | undefined) {
+const PAGE_HANDLERS = new Set(['renderPage', 'submitForm']);
+const pageRoutes = () =>
+  new Set(gw.app.routes.filter((r) => PAGE_HANDLERS.has(r.handler.name)).map((r) => `${r.method} ${r.path}`));
+
+/** A page as the user's browser asks for it: their session cookie, their form token, a typed confirmation. */
+async function callPage(method: string, path: string, token: string | undefined) {
+  const session = token ? web.get(token) : undefined;
+  const headers: Record<string, string> = { accept: 'text/html' };
+  if (session) headers.cookie = session.cookie;
+  let body: string | undefined;
+  if (method === 'POST') {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    const confirm = /^\/([^/]+\/[^/]+)\//.exec(path)?.[1] ?? '';
+    body = new URLSearchParams({ csrf: session?.csrf ?? '', confirm }).toString();
+  }
+  const res = await fetch(`${gw.url}${path}`, { method, headers, body, redirect: 'manual' });
+  return { status: res.status, text: withoutNonces(await res.text()) };
+}
+
+async function call(method: string, path: string, token: string | undefined, asPage = false) {
+  if (asPage) return callPage(method, path, token);
   const { json, msgpack } = bodyFor(method, path.replace(/[0-9a-f-]{36}/g, ''));
   const headers: Record<string, string> = { accept: 'application/x-msgpack, application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -107,10 +132,13 @@ test('the sweep covers every repo route (REST and wire protocol)', () => {
 });
 
 test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404 of a repo that never existed', async () => {
-  const never = { repoId: randomUUID(), owner: 'alice', slug: 'never-existed' };
-  const asRepo = (r: RepoBody) => ({ repoId: r.repoId, owner: 'alice', slug: r.slug });
   const failures: string[] = [];
+  const pages = pageRoutes();
   for (const [method, path] of repoRoutes()) {
+    if (pages.has(`${method} ${path}`)) {
+      failures.push(...(await sweepPage(method, path)));
+      continue;
+    }
     const baseline = await call(method, fill(path, never), alice.token);
     const cases: [string, Awaited<ReturnType<typeof call>>][] = [
       ['missing', baseline],
@@ -129,6 +157,40 @@ test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404
     }
   }
   expect(failures).toEqual([]);
+});
+
+const never = { repoId: randomUUID(), owner: 'alice', slug: 'never-existed' };
+const asRepo = (r: RepoBody) => ({ repoId: r.repoId, owner: 'alice', slug: r.slug });
+
+/** One page route: each caller gets, for the private or deleted repo, what they get for one that never existed. */
+async function sweepPage(method: string, path: string): Promise<string[]> {
+  const failures: string[] = [];
+  const cases: [string, RepoBody, U | undefined][] = [
+    ['private, stranger', priv, carol],
+    ['private, anonymous', priv, undefined],
+    ['deleted, collaborator', deleted, bob],
+    ['deleted, anonymous', deleted, undefined],
+  ];
+  if (!path.endsWith('/restore')) cases.push(['deleted, owner', deleted, alice]);
+  for (const [label, repo, user] of cases) {
+    const expected = await call(method, fill(path, never), user?.token, true);
+    const res = await call(method, fill(path, asRepo(repo)), user?.token, true);
+    // A signed-in GET of a page about a repo that never existed is the one "Not found" page.
+    if (user && method === 'GET' && (expected.status !== 404 || !expected.text.includes('<h1>Not found</h1>')))
+      failures.push(`${method} ${path} [never existed, ${user.username}] → ${expected.status}`);
+    if (res.status !== expected.status || res.text !== expected.text)
+      failures.push(`${method} ${path} [${label}] → ${res.status}, not the never-existed ${expected.status}`);
+  }
+  return failures;
+}
+
+test('the sweep covers every page route that names a repo', () => {
+  const pages = [...pageRoutes()].filter((r) => r.includes(':slug') || r.includes(':repo_id'));
+  expect(pages).toContain('GET /:owner/:slug');
+  expect(pages).toContain('GET /:owner/:slug/issues/:number');
+  expect(pages).toContain('POST /:owner/:slug/settings/delete');
+  expect(pages).toContain('POST /settings/deleted-repos/:repo_id/restore');
+  expect(pages.length).toBeGreaterThanOrEqual(8);
 });
 
 test('the owner may delete a deleted repo again (204) but reads of it are 404', async () => {

@@ -100,12 +100,29 @@ export function registerAdminCommands(program: Command): void {
   token
     .command('create <username>')
     .option('--name <name>', 'a label for the token')
+    .option('--web', 'print a one-time link that signs a browser in with a new token, instead of the token')
     .option('--json', 'print JSON')
     .description('create a token for a user (shown once)')
-    .action((username: string, o: OutputOptions & { name?: string }) =>
+    .action((username: string, o: OutputOptions & { name?: string; web?: boolean }) =>
       withEm(async (em, { createToken }) => {
-        const { token: value, record } = await createToken(em, username, o.name);
-        emit(o, { tokenId: record.tokenId, username, token: value }, `token ${record.tokenId} (shown once): ${value}`);
+        const { token: value, record } = await createToken(em, username, o.name ?? (o.web ? 'web sign-in' : undefined));
+        if (!o.web) {
+          emit(
+            o,
+            { tokenId: record.tokenId, username, token: value },
+            `token ${record.tokenId} (shown once): ${value}`,
+          );
+          return;
+        }
+        // The token itself is never shown: the link is the only way to use it, once.
+        const { signInLink } = await import('../web/sign-in-link.ts');
+        const link = await signInLink(em, record.tokenId);
+        emit(
+          o,
+          { tokenId: record.tokenId, username, signInUrl: link.url, expiresAt: link.expiresAt },
+          `open this link to sign in as ${username} (once, before ${link.expiresAt}):\n${link.url}\n` +
+            `the session lasts until you sign out or run: musehub token revoke ${record.tokenId}`,
+        );
       }),
     );
   token

@@ -39,6 +39,8 @@ const EXPECTED = [
   'musehub_snapshots',
   'musehub_tokens',
   'musehub_users',
+  'musehub_web_sessions',
+  'musehub_web_sign_in_links',
   'musehub_webhook_deliveries',
   'musehub_webhooks',
 ];

@@ -1,0 +1,230 @@
+import { when } from './format.ts';
+import { type Chrome, Csrf, Layout } from './layout.tsx';
+import { RepoPage, type RepoView, repoBase } from './repo.views.tsx';
+
+export const LandingPage = ({ chrome }: { chrome: Chrome }) => (
+  <Layout title="Welcome" chrome={chrome}>
+    <h1>MuseHub</h1>
+    <p>
+      Repositories for music and code, pushed and cloned with <code>muse</code>. <a href="/login">Sign in</a> to see
+      yours.
+    </p>
+  </Layout>
+);
+
+/** Sign in by pasting an API token; `loginCsrf` is the double-submitted form secret. */
+export const LoginPage = ({
+  chrome,
+  loginCsrf,
+  next,
+  error,
+}: {
+  chrome: Chrome;
+  loginCsrf: string;
+  next: string;
+  error?: string | undefined;
+}) => (
+  <Layout title="Sign in" chrome={chrome}>
+    <h1>Sign in</h1>
+    <form method="post" action="/login" class="card">
+      <input type="hidden" name="csrf" value={loginCsrf} />
+      <input type="hidden" name="next" value={next} />
+      <label>
+        API token
+        <input
+          type="password"
+          name="token"
+          autocomplete="off"
+          required
+          placeholder="mh_…"
+          aria-describedby="token-help"
+        />
+      </label>
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <button type="submit">Sign in</button>
+      <p id="token-help" class="help">
+        Create one with <code>musehub token create &lt;username&gt;</code>, or get a one-time link with{' '}
+        <code>musehub token create &lt;username&gt; --web</code>. Revoking the token signs this browser out.
+      </p>
+    </form>
+  </Layout>
+);
+
+export const SignInLinkPage = ({
+  chrome,
+  loginCsrf,
+  code,
+  username,
+}: {
+  chrome: Chrome;
+  loginCsrf: string;
+  code: string;
+  username: string | null;
+}) => (
+  <Layout title="Sign in" chrome={chrome}>
+    <h1>Sign in</h1>
+    {username ? (
+      <form method="post" action={`/login/link/${code}`} class="card">
+        <input type="hidden" name="csrf" value={loginCsrf} />
+        <p>{`This link signs you in as ${username}. It works once.`}</p>
+        <button type="submit">{`Sign in as ${username}`}</button>
+      </form>
+    ) : (
+      <p class="error">
+        This sign-in link was already used, has expired or its token was revoked. Ask for a new one, or{' '}
+        <a href="/login">sign in with a token</a>.
+      </p>
+    )}
+  </Layout>
+);
+
+export interface RepoCard {
+  owner: string;
+  slug: string;
+  name: string;
+  description: string;
+  visibility: string;
+  updatedAt: string;
+}
+
+export const UserPage = ({ chrome, username, repos }: { chrome: Chrome; username: string; repos: RepoCard[] }) => (
+  <Layout title={username} chrome={chrome}>
+    <h1>{username}</h1>
+    {repos.length ? (
+      <ul class="repos">
+        {repos.map((r) => (
+          <li>
+            <a href={repoBase(r)}>{r.slug}</a> <span class="badge">{r.visibility}</span>
+            {r.description ? <p class="description">{r.description}</p> : null}
+            <span class="meta">{`updated ${when(r.updatedAt)}`}</span>
+          </li>
+        ))}
+      </ul>
+    ) : (
+      <p class="empty">No repos to show.</p>
+    )}
+  </Layout>
+);
+
+export interface DeletedRepoLine {
+  repoId: string;
+  owner: string;
+  slug: string;
+  deletedAt: string;
+  deletedBy: string | null;
+  tombstoned: Record<string, number>;
+  nameFree: boolean;
+}
+
+const TABLE_NOUNS: Record<string, string> = {
+  issues: 'issues',
+  issueComments: 'issue comments',
+  proposals: 'proposals',
+  proposalComments: 'proposal comments',
+  webhooks: 'webhooks',
+};
+
+function tombstonedText(counts: Record<string, number>): string {
+  const parts = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([table, n]) => `${n} ${TABLE_NOUNS[table] ?? table}`);
+  return parts.length ? `with ${parts.join(', ')}` : 'nothing else was attached';
+}
+
+export const DeletedReposPage = ({
+  chrome,
+  repos,
+  error,
+}: {
+  chrome: Chrome;
+  repos: DeletedRepoLine[];
+  error?: string | undefined;
+}) => (
+  <Layout title="Deleted repos" chrome={chrome}>
+    <h1>Deleted repos</h1>
+    <p class="help">
+      Deleting a repo hides it and everything in it; nothing is erased. Restore brings back the repo with exactly what
+      its delete hid.
+    </p>
+    {error ? (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    ) : null}
+    {repos.length ? (
+      <ul class="repos deleted">
+        {repos.map((r) => (
+          <li>
+            <strong>{`${r.owner}/${r.slug}`}</strong>
+            <span class="meta">
+              {`deleted ${when(r.deletedAt)}${r.deletedBy ? ` by ${r.deletedBy}` : ''}, ${tombstonedText(r.tombstoned)}`}
+            </span>
+            {r.nameFree ? (
+              <form method="post" action={`/settings/deleted-repos/${r.repoId}/restore`} class="inline">
+                <Csrf token={chrome.csrf} />
+                <button type="submit">{`Restore ${r.owner}/${r.slug}`}</button>
+              </form>
+            ) : (
+              <p class="warning">
+                {`A live repo is named ${r.owner}/${r.slug} now, so this one cannot be restored under that name.`}
+              </p>
+            )}
+          </li>
+        ))}
+      </ul>
+    ) : (
+      <p class="empty">You have no deleted repos.</p>
+    )}
+  </Layout>
+);
+
+export const SettingsPage = ({
+  chrome,
+  repo,
+  error,
+}: {
+  chrome: Chrome;
+  repo: RepoView;
+  error?: string | undefined;
+}) => {
+  const fullName = `${repo.owner}/${repo.slug}`;
+  return (
+    <RepoPage chrome={chrome} repo={repo} tab="settings" title={`Settings · ${fullName}`}>
+      <dl class="facts">
+        <dt>Name</dt>
+        <dd>{repo.name}</dd>
+        <dt>Visibility</dt>
+        <dd>{repo.visibility}</dd>
+        <dt>Default branch</dt>
+        <dd>{repo.defaultBranch}</dd>
+      </dl>
+      <section class="danger">
+        <h2>Danger zone</h2>
+        {repo.isOwner ? null : <p>Only the owner, {repo.owner}, can delete this repo.</p>}
+        <form hidden={!repo.isOwner} method="post" action={`${repoBase(repo)}/settings/delete`} data-confirm={fullName}>
+          <Csrf token={chrome.csrf} />
+          <p>
+            Delete this repo: it disappears for everyone at once, with its issues and proposals. You can restore it from{' '}
+            <a href="/settings/deleted-repos">Deleted repos</a>.
+          </p>
+          <label>
+            Type <strong>{fullName}</strong> to confirm
+            <input name="confirm" autocomplete="off" spellcheck={false} required />
+          </label>
+          {error ? (
+            <p class="error" role="alert">
+              {error}
+            </p>
+          ) : null}
+          <button type="submit" class="danger">
+            Delete this repo
+          </button>
+        </form>
+      </section>
+    </RepoPage>
+  );
+};
