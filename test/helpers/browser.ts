@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium } from 'playwright-core';
 import { aptInstall } from './apt.ts';
 
 /**
@@ -36,8 +36,8 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** A context whose requests may reach `origin` only; the others are aborted and listed in `blocked`. */
-export async function gatewayOnlyContext(browser: Browser, origin: string) {
-  const context: BrowserContext = await browser.newContext();
+export async function gatewayOnlyContext(browser: Browser, origin: string, options: BrowserContextOptions = {}) {
+  const context: BrowserContext = await browser.newContext(options);
   const blocked: string[] = [];
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());

@@ -189,7 +189,7 @@ describe('CSRF', () => {
     for (const fields of attempts) {
       const res = await postForm(gw, '/alice/song/settings/delete', fields, aliceWeb.cookie);
       expect(res.status).toBe(403);
-      expect(res.text).toContain("This form has expired or was not sent from this site");
+      expect(res.text).toContain('This form has expired or was not sent from this site');
     }
     const restore = await postForm(
       gw,

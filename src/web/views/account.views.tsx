@@ -120,18 +120,19 @@ export interface DeletedRepoLine {
   nameFree: boolean;
 }
 
-const TABLE_NOUNS: Record<string, string> = {
-  issues: 'issues',
-  issueComments: 'issue comments',
-  proposals: 'proposals',
-  proposalComments: 'proposal comments',
-  webhooks: 'webhooks',
-};
+/** What a delete hid, in the cascade's order, singular or plural. */
+const TOMBSTONED: [string, string, string][] = [
+  ['issues', 'issue', 'issues'],
+  ['issueComments', 'issue comment', 'issue comments'],
+  ['proposals', 'proposal', 'proposals'],
+  ['proposalComments', 'proposal comment', 'proposal comments'],
+  ['webhooks', 'webhook', 'webhooks'],
+];
 
 function tombstonedText(counts: Record<string, number>): string {
-  const parts = Object.entries(counts)
-    .filter(([, n]) => n > 0)
-    .map(([table, n]) => `${n} ${TABLE_NOUNS[table] ?? table}`);
+  const parts = TOMBSTONED.filter(([key]) => (counts[key] ?? 0) > 0).map(
+    ([key, one, many]) => `${counts[key]} ${counts[key] === 1 ? one : many}`,
+  );
   return parts.length ? `with ${parts.join(', ')}` : 'nothing else was attached';
 }
 
@@ -212,7 +213,9 @@ export const SettingsPage = ({
             <a href="/settings/deleted-repos">Deleted repos</a>.
           </p>
           <label>
-            Type <strong>{fullName}</strong> to confirm
+            <span>
+              Type <strong>{fullName}</strong> to confirm
+            </span>
             <input name="confirm" autocomplete="off" spellcheck={false} required />
           </label>
           {error ? (

@@ -44,18 +44,22 @@ export function RepoPage({
   repo,
   tab,
   title,
+  branch,
   children,
 }: {
   chrome: Chrome;
   repo: RepoView;
   tab: Tab;
   title?: string;
+  /** The branch shown, kept when moving between Files and Commits. */
+  branch?: string | null;
   children?: Child;
 }) {
   const base = repoBase(repo);
+  const onBranch = query({ branch: branch && branch !== repo.defaultBranch ? branch : undefined });
   const tabs: [Tab, string, string][] = [
-    ['files', 'Files', base],
-    ['commits', 'Commits', `${base}/commits`],
+    ['files', 'Files', `${base}${onBranch}`],
+    ['commits', 'Commits', `${base}/commits${onBranch}`],
     ['issues', 'Issues', `${base}/issues`],
     ['proposals', 'Proposals', `${base}/proposals`],
   ];
@@ -130,7 +134,7 @@ export function RepoHomePage(props: {
   const at = (path: string) => `${base}${query({ branch: branch ?? undefined, path: path || undefined })}`;
   const crumbs = listing.path.split('/').filter(Boolean);
   return (
-    <RepoPage chrome={props.chrome} repo={repo} tab="files">
+    <RepoPage chrome={props.chrome} repo={repo} tab="files" branch={branch}>
       <section class="clone">
         <label>
           Clone <input readonly value={`muse clone ${props.cloneUrl}`} aria-label="clone command" />
@@ -201,7 +205,13 @@ export function CommitsPage(props: {
 }) {
   const base = repoBase(props.repo);
   return (
-    <RepoPage chrome={props.chrome} repo={props.repo} tab="commits" title={`Commits · ${base.slice(1)}`}>
+    <RepoPage
+      chrome={props.chrome}
+      repo={props.repo}
+      tab="commits"
+      title={`Commits · ${base.slice(1)}`}
+      branch={props.branch}
+    >
       {props.branch === null ? (
         <p class="empty">No commits yet.</p>
       ) : (
