@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { runCli } from '../helpers/process.ts';
+import { csrfOf, page, postForm } from '../helpers/web.ts';
 
 let gw: TestGateway;
 let env: Record<string, string>;
@@ -60,6 +61,31 @@ test('token create and revoke act on the database directly', async () => {
   const refused = await runCli(['repo', 'list'], { ...env, MUSEHUB_TOKEN: made.token });
   expect(refused.code).toBe(1);
   expect(refused.stderr).toBe('musehub: invalid or revoked token (HTTP 401)\n');
+});
+
+test('token create --web prints a one-time sign-in link instead of the token', async () => {
+  await runCli(['user', 'create', 'wendy'], env);
+  const e = { ...env, MUSEHUB_PUBLIC_URL: gw.url };
+  const made = JSON.parse((await runCli(['token', 'create', 'wendy', '--web', '--json'], e)).stdout);
+  expect(made).toEqual({
+    tokenId: expect.any(String),
+    username: 'wendy',
+    signInUrl: expect.stringMatching(new RegExp(`^${gw.url}/login/link/[A-Za-z0-9_-]{43}$`)),
+    expiresAt: expect.any(String),
+  });
+  const path = new URL(made.signInUrl).pathname;
+  const confirm = await page(gw, path);
+  expect(confirm.text).toContain('Sign in as wendy');
+  const signed = await postForm(gw, path, { csrf: csrfOf(confirm.text) }, confirm.setCookies[0]!.split(';')[0]);
+  expect(signed.status).toBe(303);
+  const session = signed.setCookies.find((c) => c.startsWith('musehub_session='))!.split(';')[0];
+  expect((await page(gw, '/settings/deleted-repos', session)).status).toBe(200);
+  // The printed advice works: revoking the token signs the browser out.
+  expect((await runCli(['token', 'revoke', made.tokenId], env)).code).toBe(0);
+  expect((await page(gw, '/settings/deleted-repos', session)).status).toBe(303);
+  const text = await runCli(['token', 'create', 'wendy', '--web'], e);
+  expect(text.stdout).toMatch(/^open this link to sign in as wendy \(once, before .*\):\nhttp.*\/login\/link\//);
+  expect(text.stdout).not.toContain('mh_');
 });
 
 test('issue and proposal create/list by owner/slug', async () => {
