@@ -467,6 +467,17 @@ async function main() {
       connections: 10,
     });
     rows.push({ ...mcp, baseline: 'REST GET repo', ratio: round(mcp.reqPerSec! / rest.reqPerSec!, 3) });
+    // The repo's web page (head snapshot's top folder, latest commits), as a browser opens it.
+    const home = `${fsGw.url}/bench/bench-filesystem`;
+    const shown = await fetch(home, { headers: { accept: 'text/html' } });
+    if (shown.status !== 200) throw new Error(`repo page: HTTP ${shown.status}`);
+    await shown.text();
+    const pageRow = await load(fsGw, 'repo home page (HTML), anonymous', {
+      url: home,
+      headers: { accept: 'text/html' },
+      connections: 10,
+    });
+    rows.push({ ...pageRow, baseline: 'REST GET repo', ratio: round(pageRow.reqPerSec! / rest.reqPerSec!, 3) });
     for (const [store, gw] of STORES) {
       rows.push(
         await load(gw, `push/objects, 100 new 4 KiB objects (${store} store)`, {

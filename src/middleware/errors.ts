@@ -48,7 +48,7 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-function respond(c: Context<BaseEnv>, status: ContentfulStatusCode, detail: string, code: ErrorCode) {
+function respond(c: Context, status: ContentfulStatusCode, detail: string, code: ErrorCode) {
   return c.json(errorBody(detail, code), status);
 }
 
@@ -82,4 +82,5 @@ export const handleError: ErrorHandler<BaseEnv> = (err, c) => {
   return respond(c, 500, `internal error (request ${c.get('requestId') ?? 'unknown'})`, 'internal');
 };
 
-export const handleNotFound: NotFoundHandler<BaseEnv> = (c) => respond(c, 404, 'no such route', 'route_not_found');
+/** Also answered by page routes whose first segment cannot be an owner (web/pages.routes.tsx). */
+export const handleNotFound: NotFoundHandler = (c) => respond(c, 404, 'no such route', 'route_not_found');

@@ -3,18 +3,9 @@ import type { MiddlewareHandler } from 'hono';
 import type { RepoEnv } from '../app-env.ts';
 import { repoNotFound } from '../errors.ts';
 import { checkAllowed, permissionOf, type RefusalWording, type RepoLivenessCache } from '../repos/index.ts';
-import { validateUsername } from '../users/index.ts';
+import { isUsername } from '../users/index.ts';
 
 const SLUG = /^[a-z0-9._-]{1,100}$/;
-const isOwnerName = (s: string) => {
-  try {
-    validateUsername(s);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** What the muse client's user reads when a push is refused. */
 export const TRANSPORT_WORDING: RefusalWording = {
   unauthorized: 'pushing needs a token: run `muse auth login`',
@@ -35,7 +26,7 @@ export function resolveRepo(
     const owner = c.req.param('owner') ?? '';
     const slug = c.req.param('slug') ?? '';
     // Names that cannot exist never reach the cache or the database.
-    const live = isOwnerName(owner) && SLUG.test(slug) ? await cache.resolve(owner, slug) : null;
+    const live = isUsername(owner) && SLUG.test(slug) ? await cache.resolve(owner, slug) : null;
     if (!live) throw repoNotFound();
     const user = c.get('user'); // c.get, not c.var: c.var copies every variable into a new object
     // A stranger reading a public repo needs no lookup: the rule cannot refuse them (refs stays cheap).

@@ -164,7 +164,8 @@ export function transportRoutes(deps: TransportDeps) {
     const headers = {
       etag,
       'cache-control': found.public ? 'public, max-age=60' : 'private, no-cache',
-      vary: 'Authorization',
+      // A browser signed in to the pages is authorized by its session cookie (app.ts).
+      vary: 'Authorization, Cookie',
     };
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
     // Opened before the answer starts: a store outage is a 503 here, not a cut-off 200.

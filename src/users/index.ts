@@ -5,6 +5,8 @@ export {
   createToken,
   createUser,
   findUserByName,
+  isUsername,
+  parseToken,
   revokeToken,
   validateUsername,
 } from './token.service.ts';

@@ -28,6 +28,9 @@ const RESERVED = new Set([
   'new',
 ]);
 
+/** Whether a string can be a username (so a path segment can name an owner). */
+export const isUsername = (s: string) => USERNAME.test(s) && !RESERVED.has(s);
+
 export function validateUsername(username: string): string {
   if (!USERNAME.test(username)) {
     throw new BadRequestError(

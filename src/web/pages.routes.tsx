@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
-import { GatewayError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { BadRequestError, GatewayError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
 import { commitLog, commitRecord, folderOf, headOf, manifestOf } from '../history/browse.ts';
 import { branchHeads, objectSizes } from '../history/history.store.ts';
 import { listComments } from '../hub/comment.service.ts';
@@ -13,15 +13,14 @@ import { issuesToJson } from '../hub/issue.routes.ts';
 import { getIssue, listIssues } from '../hub/issue.service.ts';
 import { proposalsToJson } from '../hub/proposal.routes.ts';
 import { listProposals } from '../hub/proposal.service.ts';
+import { handleNotFound } from '../middleware/errors.ts';
 import { dbContext } from '../middleware/request-context.ts';
 import { type PageEnv, type WebCookies, webSession } from '../middleware/web-session.ts';
 import { isUuid, type Need, type RepoAccess, repoIdOf, requireRepoAccess } from '../repos/access.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
 import { listReposOwnedBy } from '../repos/repo.service.ts';
-import type { TokenCache } from '../users/index.ts';
-import { usernamesById } from '../users/lookup.ts';
-import { parseToken } from '../users/token.service.ts';
+import { isUsername, parseToken, type TokenCache, usernamesById } from '../users/index.ts';
 import {
   csrfToken,
   endSession,
@@ -121,8 +120,18 @@ export function pageRoutes(deps: PageDeps) {
     return html(c, <MessagePage chrome={chrome} title="That did not work" detail={err.detail} />, status);
   }
 
+  /**
+   * A first segment that cannot be a username (`/api/…`, `/favicon.ico`) is not a page: it gets
+   * the JSON "no such route" it got before the pages existed.
+   */
+  const notAnOwner = (c: PageContext) => {
+    const owner = c.req.param('owner');
+    return owner !== undefined && !isUsername(owner);
+  };
+
   function renderPage(handler: (c: PageContext) => Promise<Response>) {
     return async function renderPage(c: PageContext) {
+      if (notAnOwner(c)) return handleNotFound(c);
       try {
         return await handler(c);
       } catch (err) {
@@ -140,9 +149,10 @@ export function pageRoutes(deps: PageDeps) {
     csrf: 'session' | 'sign-in' = 'session',
   ) {
     return async function submitForm(c: PageContext) {
+      if (notAnOwner(c)) return handleNotFound(c);
       try {
         const form = Object.fromEntries(
-          Object.entries(await c.req.parseBody()).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          Object.entries(await readForm(c)).filter((e): e is [string, string] => typeof e[1] === 'string'),
         );
         const session = c.get('session');
         const expected = csrf === 'sign-in' ? getCookie(c, cookies.login) : session && csrfToken(key, session);
@@ -155,6 +165,16 @@ export function pageRoutes(deps: PageDeps) {
         return refusal(c, err);
       }
     };
+  }
+
+  /** The posted fields; a body that is not a readable form is a 400 (an oversized one stays a 413). */
+  async function readForm(c: PageContext) {
+    try {
+      return await c.req.parseBody();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new BadRequestError('the form could not be read', 'bad_request');
+    }
   }
 
   const get = (path: string, handler: (c: PageContext) => Promise<Response>) =>

@@ -97,14 +97,14 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   // Repo home: the default branch's files, from the snapshot pushed over the wire protocol.
   await page.getByRole('link', { name: 'album' }).click();
   await page.waitForURL(`${gw.url}/alice/album`);
-  await expect.poll(() => page.locator('table.files').innerText()).toContain('README.md');
-  const files = await page.locator('table.files').innerText();
+  await expect.poll(() => page.locator('table.files').textContent()).toContain('README.md');
+  const files = await page.locator('table.files').textContent();
   expect(files).toContain('tracks/');
   expect(await page.getByLabel('clone command').inputValue()).toBe(`muse clone ${gw.url}/alice/album`);
   await shot(page, 'repo');
   await page.getByRole('link', { name: 'tracks/' }).click();
-  await expect.poll(() => page.locator('table.files').innerText()).toContain('02-theme.mid');
-  expect(await page.locator('table.files').innerText()).toContain('68 KiB');
+  await expect.poll(() => page.locator('table.files').textContent()).toContain('02-theme.mid');
+  expect(await page.locator('table.files').textContent()).toContain('68 KiB');
   // The download link serves the file's bytes to this signed-in browser (a private repo).
   const href = await page.getByRole('link', { name: 'Download' }).first().getAttribute('href');
   const download = await page.request.get(`${gw.url}${href}`);
@@ -115,7 +115,7 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   await page.goto(`${gw.url}/alice/album`);
   await page.getByLabel('Branch').selectOption('dev');
   await page.waitForURL(/branch=dev/);
-  await expect.poll(() => page.locator('table.files').innerText()).toContain('sketch.txt');
+  await expect.poll(() => page.locator('table.files').textContent()).toContain('sketch.txt');
 
   await page.getByRole('link', { name: 'Commits' }).click();
   await page.getByText('sketch').first().waitFor();
@@ -149,7 +149,7 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   await button.click();
   await page.waitForURL(`${gw.url}/settings/deleted-repos`);
   await page.getByText('alice/album').first().waitFor();
-  expect(await page.locator('ul.deleted').innerText()).toContain('with 1 issue, 1 issue comment, 1 proposal');
+  expect(await page.locator('ul.deleted').textContent()).toContain('with 1 issue, 1 issue comment, 1 proposal');
   await shot(page, 'deleted-repos');
 
   // Gone for the collaborator: the one "Not found" page, the same as for a repo that never was.
@@ -157,9 +157,9 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   expect(gone?.status()).toBe(404);
   await bobs.page.getByRole('heading', { name: 'Not found' }).waitFor();
   await shot(bobs.page, 'collaborator-404');
-  const goneText = await bobs.page.locator('main').innerText();
+  const goneText = await bobs.page.locator('main').textContent();
   await bobs.page.goto(`${gw.url}/alice/never-was`);
-  expect(await bobs.page.locator('main').innerText()).toBe(goneText);
+  expect(await bobs.page.locator('main').textContent()).toBe(goneText);
   expect((await bobs.page.goto(`${gw.url}/alice/album/issues/1`))?.status()).toBe(404);
 
   // Restore: back with its issue and the comment.
@@ -211,7 +211,7 @@ test('the XSS probe in a description, an issue title, a file name and a branch n
     expect(await page.locator('main img').count()).toBe(0);
   }
   await page.goto(`${gw.url}/alice/probe`);
-  const main = await page.locator('main').innerText();
+  const main = await page.locator('main').textContent();
   expect(main).toContain(XSS); // description and file name, as text
   expect(await page.getByLabel('Branch').inputValue()).toBe(branch);
   await shot(page, 'xss-probe');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createPushedRepo, createRepo } from '../helpers/builders.ts';
 import { s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeObject, makeSnapshot, pushAll, wire, wirePackr } from '../helpers/muse.ts';
+import { signIn, type WebSession } from '../helpers/web.ts';
 import { assertProperty, fuzzSeed } from './seed.ts';
 
 /**
@@ -864,6 +865,122 @@ describe('MCP', () => {
             true,
           )
         ).status,
+    );
+  });
+});
+
+describe('page forms', () => {
+  let gw: TestGateway;
+  let web: WebSession;
+  let target: string;
+  const FORM = 'application/x-www-form-urlencoded';
+  const form = (fields: [string, string][]): Body => ({
+    bytes: new TextEncoder().encode(new URLSearchParams(fields).toString()),
+    type: FORM,
+    [fc.toStringMethod]: () => `form ${JSON.stringify(fields)}`,
+  });
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    const { token } = await gw.user('alice');
+    const { repo } = await createPushedRepo(gw, token, 'page target');
+    target = `${repo.owner}/${repo.slug}`;
+    web = await signIn(gw, token);
+  });
+  afterAll(() => gw?.close());
+
+  test('the forms that change something, signed in: never a 5xx; every refusal a 4xx that says why; nothing written', async () => {
+    const endpoint = 'POST page forms';
+    const valid = (): Body =>
+      form([
+        ['csrf', web.csrf],
+        ['confirm', target],
+      ]);
+    const value = fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.constantFrom(web.csrf, target, '', ` ${target}x`, target.toUpperCase()),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+    );
+    const fields = fc
+      .array(fc.tuple(fc.constantFrom('csrf', 'confirm', 'token', 'next', 'x'), value), { maxLength: 6 })
+      // A form with this session's token and the exact name is the one that deletes: not a broken case.
+      .filter(
+        (f) =>
+          !(
+            f.some(([k, v]) => k === 'csrf' && v === web.csrf) &&
+            f.some(([k, v]) => k === 'confirm' && v.trim() === target)
+          ),
+      );
+    const body = fc.oneof(
+      fields.map(form),
+      fc.uint8Array({ minLength: 1, maxLength: 512 }).map((bytes) => ({ bytes, type: FORM })),
+      fc.integer({ min: 1, max: 200 }).map((cut) => {
+        const b = valid();
+        return { ...b, bytes: b.bytes.slice(0, Math.max(1, Math.min(cut, b.bytes.length - 1))) };
+      }),
+      invalidUtf8.map((bad) => {
+        const b = valid().bytes;
+        return { bytes: new Uint8Array([...b.slice(0, b.length - 3), ...bad, ...b.slice(b.length - 3)]), type: FORM };
+      }),
+      fc
+        .constantFrom(
+          'application/json',
+          'application/x-msgpack',
+          'text/plain',
+          'multipart/form-data; boundary=x',
+          'multipart/form-data',
+        )
+        .map((type) => ({ ...valid(), type })),
+      fc.integer({ min: 65 * 1024, max: 200 * 1024 }).map((n) =>
+        form([
+          ['csrf', web.csrf],
+          ['confirm', target],
+          ['pad', 'x'.repeat(n)],
+        ]),
+      ),
+    );
+    const path = fc.constantFrom(
+      `/${target}/settings/delete`,
+      '/logout',
+      `/settings/deleted-repos/${crypto.randomUUID()}/restore`,
+    );
+    await fuzz(
+      gw,
+      endpoint,
+      async ({ path, body }) => {
+        const res = await fetch(`${gw.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': body.type, cookie: web.cookie },
+          body: body.bytes,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(DEADLINE_MS),
+        });
+        const text = await res.text();
+        const t = tally.get(endpoint) ?? { cases: 0, distinct: new Set(), statuses: {} };
+        t.cases++;
+        t.distinct.add(`${path} ${body.type} ${createHash('sha256').update(body.bytes).digest('hex')}`);
+        t.statuses[res.status] = (t.statuses[res.status] ?? 0) + 1;
+        tally.set(endpoint, t);
+        if (![400, 403, 404, 413, 415].includes(res.status))
+          throw new Error(`${endpoint} ${path}: ${res.status}: ${text.slice(0, 300)}`);
+        const said = (res.headers.get('content-type') ?? '').includes('json')
+          ? (JSON.parse(text) as { detail?: string }).detail
+          : (/<p class="error"[^>]*>([^<]+)</.exec(text)?.[1] ??
+            (/<h1>Not found<\/h1>/.test(text) ? 'Not found' : undefined));
+        if (!said) throw new Error(`${endpoint} ${path}: ${res.status} says nothing: ${text.slice(0, 300)}`);
+      },
+      fc
+        .record({ path, body })
+        .filter(({ path, body }) => !(path === '/logout' && new TextDecoder().decode(body.bytes).includes(web.csrf))),
+      async () => {
+        const res = await fetch(`${gw.url}/${target}/settings/delete`, {
+          method: 'POST',
+          headers: { 'content-type': FORM, cookie: web.cookie },
+          body: valid().bytes,
+        });
+        await res.text();
+        return res.redirected && new URL(res.url).pathname === '/settings/deleted-repos' ? res.status : 500;
+      },
     );
   });
 });

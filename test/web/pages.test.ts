@@ -249,6 +249,14 @@ describe('pages', () => {
     expect(html.headers.get('content-type')).toContain('text/html');
   });
 
+  test('a first segment that cannot be a user is no page: the JSON "no such route" as before', async () => {
+    for (const path of ['/api/v1', '/api/v1/issues', '/favicon.ico', '/Alice/song']) {
+      const res = await page(gw, path, aliceWeb.cookie);
+      expect(res.status, path).toBe(404);
+      expect(JSON.parse(res.text), path).toEqual({ detail: 'no such route', code: 'route_not_found' });
+    }
+  });
+
   test('issues, one issue with its comments, proposals, commits', async () => {
     const issues = await page(gw, '/alice/song/issues', aliceWeb.cookie);
     expect(issues.text).toContain('tempo drifts');
