@@ -6,7 +6,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 import { BadRequestError, GatewayError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
-import { commitLog, commitRecord, folderOf, headOf, manifestOf } from '../history/browse.ts';
+import { commitLog, commitRecord, folderOf, manifestOf } from '../history/browse.ts';
 import { branchHeads, objectSizes } from '../history/history.store.ts';
 import { listComments } from '../hub/comment.service.ts';
 import { issuesToJson } from '../hub/issue.routes.ts';
@@ -214,7 +214,7 @@ export function pageRoutes(deps: PageDeps) {
     if (asked !== undefined && !heads[asked])
       throw new NotFoundError(`branch '${asked}' not found`, 'branch_not_found');
     const branch = asked ?? (heads[access.repo.defaultBranch] ? access.repo.defaultBranch : (branches[0] ?? null));
-    return { branches, branch };
+    return { branches, branch, head: branch === null ? null : heads[branch]! };
   }
 
   const setSessionCookie = (c: PageContext, value: string) =>
@@ -348,9 +348,9 @@ export function pageRoutes(deps: PageDeps) {
   get('/:owner/:slug', async (c) => {
     const { access, view } = await repoFor(c, 'read');
     const em = c.var.em;
-    const { branches, branch } = await branchOf(c, access);
+    const { branches, branch, head } = await branchOf(c, access);
     const cloneUrl = `${deps.publicUrl}/${view.owner}/${view.slug}`;
-    if (branch === null) {
+    if (branch === null || head === null) {
       const listing = { path: '', dirs: [], files: [] };
       const page = (
         <RepoHomePage
@@ -365,7 +365,6 @@ export function pageRoutes(deps: PageDeps) {
       );
       return html(c, page);
     }
-    const head = await headOf(em, access, branch);
     const manifest = await manifestOf(em, access, await commitRecord(em, access, head));
     const path = c.req.query('path') ?? '';
     const folder = path === '' || path.endsWith('/') ? folderOf(manifest, path) : null;
@@ -393,9 +392,8 @@ export function pageRoutes(deps: PageDeps) {
 
   get('/:owner/:slug/commits', async (c) => {
     const { access, view } = await repoFor(c, 'read');
-    const { branches, branch } = await branchOf(c, access);
-    const commits =
-      branch === null ? [] : await commitLog(c.var.em, access, await headOf(c.var.em, access, branch), 50);
+    const { branches, branch, head } = await branchOf(c, access);
+    const commits = head === null ? [] : await commitLog(c.var.em, access, head, 50);
     const page = <CommitsPage chrome={chromeOf(c)} repo={view} branches={branches} branch={branch} commits={commits} />;
     return html(c, page);
   });
