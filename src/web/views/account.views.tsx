@@ -1,5 +1,5 @@
 import { when } from './format.ts';
-import { type Chrome, Csrf, Layout } from './layout.tsx';
+import { type Chrome, Csrf, FormError, Layout } from './layout.tsx';
 import { RepoPage, type RepoView, repoBase } from './repo.views.tsx';
 
 export const LandingPage = ({ chrome }: { chrome: Chrome }) => (
@@ -40,11 +40,7 @@ export const LoginPage = ({
           aria-describedby="token-help"
         />
       </label>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       <button type="submit">Sign in</button>
       <p id="token-help" class="help">
         Create one with <code>musehub token create &lt;username&gt;</code>, or get a one-time link with{' '}
@@ -151,11 +147,7 @@ export const DeletedReposPage = ({
       Deleting a repo hides it and everything in it; nothing is erased. Restore brings back the repo with exactly what
       its delete hid.
     </p>
-    {error ? (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    ) : null}
+    <FormError message={error} />
     {repos.length ? (
       <ul class="repos deleted">
         {repos.map((r) => (
@@ -218,11 +210,7 @@ export const SettingsPage = ({
             </span>
             <input name="confirm" autocomplete="off" spellcheck={false} required />
           </label>
-          {error ? (
-            <p class="error" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <FormError message={error} />
           <button type="submit" class="danger">
             Delete this repo
           </button>

@@ -11,6 +11,14 @@ export interface Chrome {
   notice?: string | undefined;
 }
 
+/** Why a form was refused, next to the form (announced by screen readers). */
+export const FormError = ({ message }: { message?: string | undefined }) =>
+  message ? (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  ) : null;
+
 /** The hidden field every state-changing form carries. */
 export const Csrf = ({ token }: { token: string | null }) => <input type="hidden" name="csrf" value={token ?? ''} />;
 
