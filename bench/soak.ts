@@ -169,6 +169,9 @@ async function main() {
         const repo = pick(repos);
         await call(base, 'GET', `/api/v1/users/${repo.owner.name}/repos/${repo.slug}`, { token: user.token });
         await call(base, 'GET', '/api/v1/repos', { token: user.token });
+        // The pages a browser opens (anonymous: the repos are public), racing the deletes too.
+        await call(base, 'GET', `/${repo.owner.name}/${repo.slug}`);
+        await call(base, 'GET', `/${repo.owner.name}/${repo.slug}/issues`);
       },
       // delete and restore, by the owner
       async () => {
@@ -228,6 +231,11 @@ async function main() {
           if (res.status !== 404 || res.text !== REPO_404)
             visibilityFailures.push(`${method} ${p}: ${res.status} ${res.text.slice(0, 120)}`);
         }
+      }
+      for (const page of [remote, `${remote}/issues`, `${remote}/commits`]) {
+        const res = await call(base, 'GET', page);
+        if (res.status !== 404 || !res.text.includes('<h1>Not found</h1>'))
+          visibilityFailures.push(`page ${page}: ${res.status}`);
       }
       if (sitemap.includes(`${remote}<`) || sitemap.includes(`${remote}/`))
         visibilityFailures.push(`sitemap lists ${remote}`);
