@@ -1,0 +1,184 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getCookie, setCookie } from 'hono/cookie';
+import type { JSX } from 'hono/jsx/jsx-runtime';
+import { NONCE, secureHeaders } from 'hono/secure-headers';
+import { BadRequestError, GatewayError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { handleNotFound } from '../middleware/errors.ts';
+import { dbContext } from '../middleware/request-context.ts';
+import { type PageEnv, type WebCookies, webSession } from '../middleware/web-session.ts';
+import type { RepoLivenessCache } from '../repos/index.ts';
+import { isUsername, type TokenCache } from '../users/index.ts';
+import { csrfToken, newFormSecret, SESSION_TTL_MS, sameToken } from './session.service.ts';
+import { type Chrome, MessagePage, NotFoundPage } from './views/layout.tsx';
+
+export interface PageDeps {
+  orm: MikroORM;
+  cache: RepoLivenessCache;
+  tokens: TokenCache;
+  publicUrl: string;
+  cookies: WebCookies;
+  /** The server's secret: CSRF tokens are HMACs of the session under it. */
+  key: Buffer;
+}
+
+export type PageContext = Context<PageEnv>;
+export type PageKit = ReturnType<typeof pageKit>;
+
+const FORM_LIMIT = 64 * 1024;
+
+/**
+ * What every page route shares: security headers (a CSP nonce per response), a database context
+ * and the session, rendering with the right status, the one NotFoundPage for every 404, and the
+ * CSRF check on every form. `get` and `post` register a page; their handlers are named
+ * renderPage and submitForm, which is how the route sweep finds the page routes.
+ */
+export function pageKit(deps: PageDeps) {
+  const { orm, key, cookies } = deps;
+  const app = new Hono<PageEnv>();
+  const headers = secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: [NONCE],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'"],
+      formAction: ["'self'"],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    strictTransportSecurity: cookies.secure ? 'max-age=15552000' : false,
+    referrerPolicy: 'same-origin',
+    xFrameOptions: 'DENY',
+  });
+  const common = [headers, dbContext(orm), webSession(cookies)] as const;
+  const formLimit = bodyLimit({
+    maxSize: FORM_LIMIT,
+    onError: () => {
+      throw new PayloadTooLargeError(`form is larger than ${FORM_LIMIT} bytes`);
+    },
+  });
+
+  const chromeOf = (c: PageContext, notice?: string): Chrome => {
+    const session = c.get('session');
+    return {
+      user: c.get('user'),
+      csrf: session ? csrfToken(key, session) : null,
+      nonce: c.get('secureHeadersNonce') ?? '',
+      notice:
+        notice ??
+        (c.get('sessionEnded') ? 'Your session ended (signed out, expired or its token was revoked).' : undefined),
+    };
+  };
+
+  async function html(c: PageContext, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 | 410 | 413 = 200) {
+    c.header('cache-control', 'no-store');
+    return c.html(`<!doctype html>${await page.toString()}`, status);
+  }
+
+  /** What a refused or failed page shows: any 404 is the one NotFoundPage; sign-in goes to /login. */
+  function refusal(c: PageContext, err: unknown) {
+    if (!(err instanceof GatewayError)) throw err;
+    const chrome = chromeOf(c);
+    if (err.status === 404) return html(c, <NotFoundPage chrome={chrome} />, 404);
+    if (err instanceof UnauthorizedError) {
+      const url = new URL(c.req.url);
+      return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+    }
+    const status = ([400, 403, 409, 413] as const).find((s) => s === err.status) ?? 400;
+    return html(c, <MessagePage chrome={chrome} title="That did not work" detail={err.detail} />, status);
+  }
+
+  /**
+   * A first segment that cannot be a username (`/api/…`, `/favicon.ico`) is not a page: it gets
+   * the JSON "no such route" it got before the pages existed.
+   */
+  const notAnOwner = (c: PageContext) => {
+    const owner = c.req.param('owner');
+    return owner !== undefined && !isUsername(owner);
+  };
+
+  function renderPage(handler: (c: PageContext) => Promise<Response>) {
+    return async function renderPage(c: PageContext) {
+      if (notAnOwner(c)) return handleNotFound(c);
+      try {
+        return await handler(c);
+      } catch (err) {
+        return refusal(c, err);
+      }
+    };
+  }
+
+  /**
+   * A form post: refused unless it carries the CSRF token of this browser's session (or, for the
+   * sign-in forms, the secret of this browser's sign-in cookie). A refused post changes nothing.
+   */
+  function submitForm(
+    handler: (c: PageContext, form: Record<string, string>) => Promise<Response>,
+    csrf: 'session' | 'sign-in' = 'session',
+  ) {
+    return async function submitForm(c: PageContext) {
+      if (notAnOwner(c)) return handleNotFound(c);
+      try {
+        const form = Object.fromEntries(
+          Object.entries(await readForm(c)).filter((e): e is [string, string] => typeof e[1] === 'string'),
+        );
+        const session = c.get('session');
+        const expected = csrf === 'sign-in' ? getCookie(c, cookies.login) : session && csrfToken(key, session);
+        if (!expected || !sameToken(expected, form.csrf)) {
+          const detail = 'This form has expired or was not sent from this site. Reload the page and try again.';
+          return html(c, <MessagePage chrome={chromeOf(c)} title="Form refused" detail={detail} />, 403);
+        }
+        return await handler(c, form);
+      } catch (err) {
+        return refusal(c, err);
+      }
+    };
+  }
+
+  /** The posted fields; a body that is not a readable form is a 400 (an oversized one stays a 413). */
+  async function readForm(c: PageContext) {
+    try {
+      return await c.req.parseBody();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new BadRequestError('the form could not be read', 'bad_request');
+    }
+  }
+
+  const get = (path: string, handler: (c: PageContext) => Promise<Response>) =>
+    app.get(path, ...common, renderPage(handler));
+  const post = (
+    path: string,
+    handler: (c: PageContext, form: Record<string, string>) => Promise<Response>,
+    csrf?: 'session' | 'sign-in',
+  ) => app.post(path, ...common, formLimit, submitForm(handler, csrf));
+
+  const setSessionCookie = (c: PageContext, value: string) =>
+    setCookie(c, cookies.session, value, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: cookies.secure,
+      maxAge: SESSION_TTL_MS / 1000,
+    });
+  /** The sign-in forms' double-submitted secret: a cookie only this site's pages can pair with a form. */
+  const signInSecret = (c: PageContext) => {
+    const existing = getCookie(c, cookies.login);
+    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+    const fresh = newFormSecret();
+    // Path / : a __Host- cookie must cover the whole host.
+    setCookie(c, cookies.login, fresh, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: cookies.secure,
+      maxAge: 3600,
+    });
+    return fresh;
+  };
+  const localPath = (next: string | undefined) =>
+    next?.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : undefined;
+
+  return { app, cookies, get, post, html, chromeOf, setSessionCookie, signInSecret, localPath };
+}
