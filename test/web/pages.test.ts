@@ -46,6 +46,15 @@ beforeAll(async () => {
 afterAll(() => gw?.close());
 afterEach(() => gw.expectIntegrity());
 
+/** Posts a form that must be refused with `status`, leaving every table and object as it was. */
+async function expectRefused(path: string, fields: Record<string, string>, cookie: string | undefined, status: number) {
+  const before = await gw.fingerprint();
+  const res = await postForm(gw, path, fields, cookie);
+  expect(res.status).toBe(status);
+  expect(await gw.fingerprint()).toBe(before);
+  return res;
+}
+
 describe('signing in', () => {
   test('a session cookie is HttpOnly, SameSite=Strict, whole-site, and not Secure on http', async () => {
     const form = await fetch(`${gw.url}/login`);
@@ -154,15 +163,7 @@ describe('signing in', () => {
     expect(after.text).toContain('Your session ended');
     expect(after.setCookies.some((c) => /^musehub_session=;/.test(c))).toBe(true);
     expect(after.text).not.toContain('song'); // private repos are not listed to an anonymous viewer
-    const before = await gw.fingerprint();
-    const res = await postForm(
-      gw,
-      '/alice/song/settings/delete',
-      { csrf: web.csrf, confirm: 'alice/song' },
-      web.cookie,
-    );
-    expect(res.status).toBe(403);
-    expect(await gw.fingerprint()).toBe(before);
+    await expectRefused('/alice/song/settings/delete', { csrf: web.csrf, confirm: 'alice/song' }, web.cookie, 403);
   });
 
   test('sign out ends the session on the server, not only in the browser', async () => {
@@ -287,16 +288,9 @@ describe('pages', () => {
   });
 
   test('the typed confirmation is checked by the server too: a wrong name deletes nothing', async () => {
-    const before = await gw.fingerprint();
-    const res = await postForm(
-      gw,
-      '/alice/song/settings/delete',
-      { csrf: aliceWeb.csrf, confirm: 'alice/son' },
-      aliceWeb.cookie,
-    );
-    expect(res.status).toBe(400);
+    const fields = { csrf: aliceWeb.csrf, confirm: 'alice/son' };
+    const res = await expectRefused('/alice/song/settings/delete', fields, aliceWeb.cookie, 400);
     expect(res.text).toContain('Type alice/song exactly to confirm. Nothing was deleted.');
-    expect(await gw.fingerprint()).toBe(before);
   });
 
   test('a user page lists what the viewer may read, never a deleted repo', async () => {
@@ -332,16 +326,9 @@ describe('pages', () => {
     const list = await page(gw, '/settings/deleted-repos', aliceWeb.cookie);
     expect(list.text).toContain('A live repo is named alice/twin now');
     expect(list.text).not.toContain(`/settings/deleted-repos/${first.repoId}/restore`);
-    const before = await gw.fingerprint();
-    const res = await postForm(
-      gw,
-      `/settings/deleted-repos/${first.repoId}/restore`,
-      { csrf: aliceWeb.csrf },
-      aliceWeb.cookie,
-    );
-    expect(res.status).toBe(409);
+    const path = `/settings/deleted-repos/${first.repoId}/restore`;
+    const res = await expectRefused(path, { csrf: aliceWeb.csrf }, aliceWeb.cookie, 409);
     expect(res.text).toContain('a live repo named &#39;alice/twin&#39; exists');
-    expect(await gw.fingerprint()).toBe(before);
   });
 
   test('everything user-written is escaped: description, issue title, file name, branch name', async () => {
