@@ -234,6 +234,9 @@ describe('pages', () => {
     expect(withCookie.status).toBe(200);
     expect(await withCookie.text()).toBe('hello');
     expect((await fetch(`${gw.url}${link![1]}`)).status).toBe(404);
+    // A stranger's session opens nothing that the stranger's token would not.
+    const carolWeb = await signIn(gw, carol.token);
+    expect((await fetch(`${gw.url}${link![1]}`, { headers: { cookie: carolWeb.cookie } })).status).toBe(404);
     const folder = await page(gw, '/alice/song?path=score%2F', aliceWeb.cookie);
     expect(folder.text).toContain('verse.mid');
     expect(folder.text).not.toContain('README.md');
