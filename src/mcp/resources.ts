@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.ts';
 import { branchHeads } from '../history/history.store.ts';
 import { issuesToJson } from '../hub/issue.routes.ts';
 import { listIssues } from '../hub/issue.service.ts';
-import { type RepoAccess, repoIdOf, requireRepoAccess } from '../repos/access.ts';
+import { type RepoAccess, requireRepoAccessTo } from '../repos/access.ts';
 import { reposToJson } from '../repos/repo.routes.ts';
 import { callerOf, type McpDeps } from './tools.ts';
 
@@ -41,8 +41,8 @@ export function registerResources(server: McpServer, deps: McpDeps): void {
         const em = deps.orm.em.fork();
         const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
         try {
-          const repoId = await repoIdOf(em, { owner: one(variables.owner), slug: one(variables.slug) });
-          const access = await requireRepoAccess(em, callerOf(extra), repoId, 'read');
+          const ref = { owner: one(variables.owner), slug: one(variables.slug) };
+          const access = await requireRepoAccessTo(em, callerOf(extra), ref, 'read');
           const body = await view.read(em, access);
           return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] };
         } catch (err) {

@@ -15,7 +15,16 @@ import { CreateProposal, proposalsToJson } from '../hub/proposal.routes.ts';
 import { createProposal, getProposal, listProposals, updateProposal } from '../hub/proposal.service.ts';
 import type { Logger } from '../logger.ts';
 import { requireUser } from '../middleware/auth.ts';
-import { isUuid, type Need, ownRepoIdByName, type RepoAccess, repoIdOf, requireRepoAccess } from '../repos/access.ts';
+import {
+  isUuid,
+  type Need,
+  ownRepoIdByName,
+  type RepoAccess,
+  type RepoRef as RepoName,
+  repoIdOf,
+  requireRepoAccess,
+  requireRepoAccessTo,
+} from '../repos/access.ts';
 import { restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
 import { forkRepo } from '../repos/fork.service.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
@@ -60,7 +69,7 @@ const WRITE = { readOnlyHint: false, destructiveHint: false, idempotentHint: fal
 
 /**
  * The hub's tools, with MuseHub's names and argument shapes, over the same services and the same
- * access rule as the REST API: every repo a tool names goes through repoIdOf + requireRepoAccess
+ * access rule as the REST API: every repo a tool names goes through requireRepoAccessTo
  * (repos/access.ts), so a deleted, private-to-the-caller or never-existing repo is the same tool
  * error, "repo not found", and a write lands before a concurrent delete or not at all (the
  * services write through inLiveRepo).
@@ -103,18 +112,14 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     );
   }
 
-  const access = async (
+  const access = (em: EntityManager, user: AuthUser | null, ref: RepoName, need: Need): Promise<RepoAccess> =>
+    requireRepoAccessTo(em, user, ref, need as 'read');
+  const signedIn = (
     em: EntityManager,
     user: AuthUser | null,
-    ref: { repo_id?: string | undefined; owner?: string | undefined; slug?: string | undefined },
-    need: Need,
-  ): Promise<RepoAccess> => requireRepoAccess(em, user, await repoIdOf(em, ref), need as 'read');
-  const signedIn = async (
-    em: EntityManager,
-    user: AuthUser | null,
-    ref: { repo_id?: string | undefined; owner?: string | undefined; slug?: string | undefined },
+    ref: RepoName,
     need: Exclude<Need, 'read'>,
-  ): Promise<RepoAccess<AuthUser>> => requireRepoAccess(em, user, await repoIdOf(em, ref), need);
+  ): Promise<RepoAccess<AuthUser>> => requireRepoAccessTo(em, user, ref, need);
   const repoJson = async (em: EntityManager, repo: RepoAccess['repo']) =>
     (await reposToJson(em, [repo], publicUrl))[0]!;
 

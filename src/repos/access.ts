@@ -95,7 +95,41 @@ export async function requireRepoAccess(
   repoId: string,
   need: Need,
 ): Promise<RepoAccess> {
-  const repo = isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null;
+  return accessTo(em, isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null, user, need);
+}
+
+/** What a client names a repo by: its id, or its owner and slug (MCP tools and resources, pages). */
+export interface RepoRef {
+  repo_id?: string | undefined;
+  owner?: string | undefined;
+  slug?: string | undefined;
+}
+
+/** requireRepoAccess for a repo named by id or by name, in one lookup either way. */
+export async function requireRepoAccessTo(
+  em: EntityManager,
+  user: AuthUser | null,
+  ref: RepoRef,
+  need: 'read',
+): Promise<RepoAccess>;
+export async function requireRepoAccessTo(
+  em: EntityManager,
+  user: AuthUser | null,
+  ref: RepoRef,
+  need: Exclude<Need, 'read'>,
+): Promise<RepoAccess<AuthUser>>;
+export async function requireRepoAccessTo(
+  em: EntityManager,
+  user: AuthUser | null,
+  ref: RepoRef,
+  need: Need,
+): Promise<RepoAccess> {
+  if (ref.repo_id) return requireRepoAccess(em, user, ref.repo_id, need as 'read');
+  if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
+  return accessTo(em, await em.findOne(RepoSchema, { owner: ref.owner, slug: ref.slug }), user, need);
+}
+
+async function accessTo(em: EntityManager, repo: Repo | null, user: AuthUser | null, need: Need): Promise<RepoAccess> {
   if (!repo) throw repoNotFound();
   const permission = await permissionOf(em, repo, user);
   checkAllowed(repo.visibility, permission, user, need);
@@ -106,10 +140,7 @@ export async function requireRepoAccess(
  * The repo a client names, by id or by owner and slug, as an id for requireRepoAccess. A name that
  * resolves to no live repo is the one repo 404 (the global filter hides deleted ones).
  */
-export async function repoIdOf(
-  em: EntityManager,
-  ref: { repo_id?: string | undefined; owner?: string | undefined; slug?: string | undefined },
-): Promise<string> {
+export async function repoIdOf(em: EntityManager, ref: RepoRef): Promise<string> {
   if (ref.repo_id) return ref.repo_id;
   if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
   const repo = await em.findOne(RepoSchema, { owner: ref.owner, slug: ref.slug }, { fields: ['repoId'] });

@@ -6,7 +6,7 @@ import { issuesToJson } from '../hub/issue.routes.ts';
 import { getIssue, listIssues } from '../hub/issue.service.ts';
 import { proposalsToJson } from '../hub/proposal.routes.ts';
 import { listProposals } from '../hub/proposal.service.ts';
-import { isUuid, type Need, type RepoAccess, repoIdOf, requireRepoAccess } from '../repos/access.ts';
+import { isUuid, type Need, type RepoAccess, requireRepoAccessTo } from '../repos/access.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
 import { listReposOwnedBy } from '../repos/repo.service.ts';
 import { usernamesById } from '../users/index.ts';
@@ -20,8 +20,8 @@ const LIST_LIMIT = 100;
 /** A live repo by name that the viewer may `need`; anything else throws the repo 404. */
 async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess; view: RepoView }> {
   const em = c.var.em;
-  const id = await repoIdOf(em, { owner: c.req.param('owner'), slug: c.req.param('slug') });
-  const access = await requireRepoAccess(em, c.get('user'), id, need as 'read');
+  const ref = { owner: c.req.param('owner'), slug: c.req.param('slug') };
+  const access = await requireRepoAccessTo(em, c.get('user'), ref, need as 'read');
   const { repo } = access;
   return {
     access,
@@ -51,7 +51,7 @@ async function branchOf(c: PageContext, access: RepoAccess) {
 /**
  * A user's repos, a repo's files, commits, issues and proposals, its settings with the
  * typed-confirmation delete, and the owner's deleted repos with Restore. Every repo page resolves
- * its repo through repoIdOf + requireRepoAccess (repoFor), the rule the REST API and MCP use.
+ * its repo through requireRepoAccessTo (repoFor), the rule the REST API and MCP use.
  */
 export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUrl'>) {
   const { get, post, html, chromeOf } = kit;
