@@ -10,7 +10,7 @@ import { dbContext } from '../middleware/request-context.ts';
 import { type PageEnv, type WebCookies, webSession } from '../middleware/web-session.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
 import { isUsername, type TokenCache } from '../users/index.ts';
-import { csrfToken, newFormSecret, SESSION_TTL_MS, sameToken } from './session.service.ts';
+import { csrfToken, isSecret, newFormSecret, SESSION_TTL_MS, sameToken } from './session.service.ts';
 import { type Chrome, MessagePage, NotFoundPage } from './views/layout.tsx';
 
 export interface PageDeps {
@@ -165,7 +165,7 @@ export function pageKit(deps: PageDeps) {
   /** The sign-in forms' double-submitted secret: a cookie only this site's pages can pair with a form. */
   const signInSecret = (c: PageContext) => {
     const existing = getCookie(c, cookies.login);
-    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+    if (existing && isSecret(existing)) return existing;
     const fresh = newFormSecret();
     // Path / : a __Host- cookie must cover the whole host.
     setCookie(c, cookies.login, fresh, {

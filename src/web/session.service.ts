@@ -16,6 +16,8 @@ export const SIGN_IN_LINK_TTL_MS = 15 * 60 * 1000;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const secret = () => randomBytes(32).toString('base64url');
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
+/** Whether a cookie or code has the shape of a secret this module makes (anything else is not looked up). */
+export const isSecret = (s: string) => COOKIE_VALUE.test(s);
 
 export interface WebSession {
   user: AuthUser;
@@ -39,7 +41,7 @@ export async function openSession(em: EntityManager, tokenId: string, user: Auth
 
 /** The live session a cookie names: unexpired and opened with a token that is not revoked. */
 export async function findSession(em: EntityManager, cookie: string): Promise<WebSession | null> {
-  if (!COOKIE_VALUE.test(cookie)) return null;
+  if (!isSecret(cookie)) return null;
   const sessionHash = sha256(cookie);
   const [row] = await runSql<{ user_id: string; username: string }>(
     em,
@@ -85,7 +87,7 @@ export async function redeemSignInLink(
 }
 
 function linkRows(em: EntityManager, code: string, mode: 'SELECT' | 'UPDATE') {
-  if (!COOKIE_VALUE.test(code)) return Promise.resolve([]);
+  if (!isSecret(code)) return Promise.resolve([]);
   const usable = `l.code_hash = ? AND l.used_at IS NULL AND l.expires_at > now()`;
   const who = `JOIN musehub_tokens t ON t.token_id = l.token_id AND t.revoked_at IS NULL
                JOIN musehub_users u ON u.user_id = t.user_id`;
