@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from './logger.ts';
+import type { Client } from './net/trusted-proxies.ts';
 import type { ResolvedRepo } from './repos/index.ts';
 import type { AuthUser } from './users/index.ts';
 
@@ -14,6 +15,11 @@ export interface BaseEnv {
     requestId: string;
     /** The process logger; add `requestId` to what you log. */
     log: Logger;
+    /**
+     * Who sent the request (address, http/https): the only place that decides it, believing
+     * X-Forwarded-* only from MUSEHUB_TRUSTED_PROXIES. Rate limits and logs read it here.
+     */
+    client: Client;
   };
 }
 

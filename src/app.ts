@@ -18,6 +18,7 @@ import { strictUtf8Json } from './middleware/body-guards.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { sessionForDownloads, webCookies } from './middleware/web-session.ts';
+import type { TrustedProxies } from './net/trusted-proxies.ts';
 import { createRouter } from './openapi.ts';
 import { repoMemberRoutes } from './repos/collaborator.routes.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
@@ -36,16 +37,18 @@ export interface AppDeps {
   presignKey: Buffer;
   tokens: TokenCache;
   metrics: Metrics;
+  /** Whose X-Forwarded-* headers to believe (none by default). */
+  proxies: TrustedProxies;
 }
 
 const REST_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the Hono app: middleware order is request context (ids, logs, metrics, encodings) → limits → db context → auth → routes. */
-export function createApp({ orm, config, logger, cache, store, presignKey, tokens, metrics }: AppDeps) {
+export function createApp({ orm, config, logger, cache, store, presignKey, tokens, metrics, proxies }: AppDeps) {
   const app = new Hono<BaseEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
-  app.use(requestContext(logger, metrics));
+  app.use(requestContext(logger, metrics, proxies));
 
   // Under --workers, whichever worker takes the scrape answers for all of them.
   app.get('/metrics', async (c) =>

@@ -121,6 +121,13 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // systemd's ExecReload (and certbot hooks) signal the main pid: each worker serves the
+  // certificate and reloads it itself, so the signal is passed on; none restarts.
+  process.on('SIGHUP', () => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
+    logger.info({ workers: workers.length }, 'SIGHUP: reloading the certificate in every worker');
+    for (const w of workers) w.process.kill('SIGHUP');
+  });
 }
 
 /** A cluster worker: one gateway on the primary's database; reports back once listening. */
@@ -146,6 +153,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   // Ctrl-C reaches the whole process group; the primary also sends SIGTERM. Either drains.
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  process.on('SIGHUP', () => gateway.reloadTls());
   // The primary is gone (e.g. SIGKILL): do not live on as an orphan holding the port.
   process.once('disconnect', shutdown);
 }

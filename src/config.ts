@@ -2,6 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { WebhookTargetPolicy } from './hub/webhook-target.ts';
+import { readTlsMaterial, TlsFileError, type TlsFiles } from './net/tls.ts';
+import { TrustedProxies } from './net/trusted-proxies.ts';
 import type { S3Settings } from './storage/s3-object-store.ts';
 
 /** A configuration problem: printed as one line at start, then the process exits. */
@@ -94,6 +96,25 @@ const envSchema = z.object({
   MUSEHUB_MAX_CLONE_BYTES: intIn(0, 1024 ** 4).default(63 * 1024 * 1024),
   MUSEHUB_PRESIGN_TTL_SECONDS: intIn(1, 86_400).default(900),
   MUSEHUB_PRESIGN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MUSEHUB_TLS_CERT: z.string().optional(),
+  MUSEHUB_TLS_KEY: z.string().optional(),
+  MUSEHUB_HTTP_REDIRECT_PORT: intIn(1, 65535).optional(),
+  MUSEHUB_TRUSTED_PROXIES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        new TrustedProxies(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .default([]),
 });
 
 export interface Config {
@@ -138,6 +159,36 @@ export interface Config {
   /** Whole-request receive timeout (slow clients, slowloris); headers must arrive within a minute. */
   requestTimeoutMs: number;
   presignSecret: string | undefined;
+  /** Serve HTTPS with these PEM files (checked at load: readable, matching, not expired); undefined = plain HTTP. */
+  tls: TlsFiles | undefined;
+  /** A plain-HTTP listener on this port that only redirects to the HTTPS URL. */
+  httpRedirectPort: number | undefined;
+  /** Peers whose X-Forwarded-For/-Proto/-Host are believed (IPs, CIDRs, loopback, private). */
+  trustedProxies: string[];
+}
+
+function tlsFiles(e: z.infer<typeof envSchema>, cwd: string): TlsFiles | undefined {
+  const cert = e.MUSEHUB_TLS_CERT;
+  const key = e.MUSEHUB_TLS_KEY;
+  if (!cert && !key) {
+    if (e.MUSEHUB_HTTP_REDIRECT_PORT !== undefined) {
+      throw new ConfigError('MUSEHUB_HTTP_REDIRECT_PORT: only with HTTPS (set MUSEHUB_TLS_CERT and MUSEHUB_TLS_KEY)');
+    }
+    return undefined;
+  }
+  if (!cert) throw new ConfigError('MUSEHUB_TLS_CERT: required with MUSEHUB_TLS_KEY (the PEM certificate file)');
+  if (!key) throw new ConfigError('MUSEHUB_TLS_KEY: required with MUSEHUB_TLS_CERT (the PEM private key file)');
+  if (e.MUSEHUB_HTTP_REDIRECT_PORT !== undefined && e.MUSEHUB_HTTP_REDIRECT_PORT === e.PORT) {
+    throw new ConfigError(`MUSEHUB_HTTP_REDIRECT_PORT: must differ from PORT (${e.PORT})`);
+  }
+  const files = { certPath: path.resolve(cwd, cert), keyPath: path.resolve(cwd, key) };
+  try {
+    readTlsMaterial(files);
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new ConfigError(`${err.variable}: ${err.message}`);
+    throw err;
+  }
+  return files;
 }
 
 function s3Settings(e: z.infer<typeof envSchema>): S3Settings | undefined {
@@ -168,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const e = parsed.data;
   const urlHost = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
+  const tls = tlsFiles(e, cwd);
   return {
     databaseUrl: e.DATABASE_URL,
     host: e.HOST,
@@ -177,7 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       ? e.MUSEHUB_PUBLIC_URL.replace(/\/+$/, '')
       : e.PORT === 0
         ? undefined
-        : `http://${urlHost}:${e.PORT}`,
+        : `${tls ? 'https' : 'http'}://${urlHost}:${e.PORT}`,
     logLevel: e.LOG_LEVEL,
     repoCache: {
       ttlMs: e.MUSEHUB_REPO_CACHE_TTL_MS,
@@ -211,5 +263,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     requestTimeoutMs: e.MUSEHUB_REQUEST_TIMEOUT_MS,
     presignSecret: e.MUSEHUB_PRESIGN_SECRET,
+    tls,
+    httpRedirectPort: e.MUSEHUB_HTTP_REDIRECT_PORT,
+    trustedProxies: e.MUSEHUB_TRUSTED_PROXIES,
   };
 }

@@ -49,6 +49,8 @@ export async function runServe(): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // certbot-style renewals: reload MUSEHUB_TLS_CERT/KEY without dropping a connection.
+  process.on('SIGHUP', () => gateway.reloadTls());
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await runServe();

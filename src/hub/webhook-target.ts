@@ -1,5 +1,6 @@
 import dns from 'node:dns';
 import net from 'node:net';
+import { ADDRESS_CLASSES, type AddressClass, addCidr, blockListOf } from '../net/address-ranges.ts';
 
 /**
  * Which addresses a webhook may reach. By default only public ones: a repo admin chooses the
@@ -9,34 +10,12 @@ import net from 'node:net';
  * GitLab's "allow requests to the local network" do.
  */
 
-/** Address classes that are refused unless allowed by name. */
-const CLASSES = {
-  loopback: ['127.0.0.0/8', '::1/128'],
-  private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'],
-  'link-local': ['169.254.0.0/16', 'fe80::/10'],
-  unspecified: ['0.0.0.0/8', '::/128'],
-  multicast: ['224.0.0.0/4', 'ff00::/8'],
-  reserved: ['240.0.0.0/4'],
-} as const;
-type AddressClass = keyof typeof CLASSES;
 /** Keywords an operator may list; `unspecified`, `multicast` and `reserved` are never reachable. */
 const KEYWORDS = ['loopback', 'private', 'link-local'] as const;
 
-const blockOf = (cidrs: readonly string[]) => {
-  const list = new net.BlockList();
-  for (const cidr of cidrs) addCidr(list, cidr);
-  return list;
-};
-function addCidr(list: net.BlockList, cidr: string): void {
-  const [address = '', bits] = cidr.split('/');
-  const family = net.isIP(address);
-  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-  if (!family || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-    throw new Error(`not an IP address or CIDR range: ${cidr}`);
-  }
-  list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
-}
-const classLists = Object.entries(CLASSES).map(([name, cidrs]) => [name as AddressClass, blockOf(cidrs)] as const);
+const classLists = Object.entries(ADDRESS_CLASSES).map(
+  ([name, cidrs]) => [name as AddressClass, blockListOf(cidrs)] as const,
+);
 
 /**
  * An IPv6 address that carries an IPv4 one (IPv4-mapped ::ffff:a.b.c.d, NAT64 64:ff9b::a.b.c.d,

@@ -1,4 +1,3 @@
-import { getConnInfo } from '@hono/node-server/conninfo';
 import type { MiddlewareHandler } from 'hono';
 import { LRUCache } from 'lru-cache';
 import type { AuthEnv, RepoEnv } from '../app-env.ts';
@@ -10,7 +9,8 @@ interface Bucket {
 }
 
 /**
- * Token buckets per caller — the token's user when authenticated, otherwise the client IP
+ * Token buckets per caller — the token's user when authenticated, otherwise the client's
+ * address (c.var.client: behind a trusted proxy, the forwarded one)
  * — one set per kind of request ("push", "fetch"). `perMinute` requests a minute sustained,
  * bursts up to the same number. 429 with Retry-After (seconds until one request is allowed
  * again). Per process: under --workers each worker counts for itself. 0 turns it off.
@@ -21,7 +21,7 @@ export function rateLimit(kind: string, perMinute: number): MiddlewareHandler<Au
   const buckets = new LRUCache<string, Bucket>({ max: 100_000, ttl: 5 * 60_000 });
   return async function rateLimitMiddleware(c, next) {
     const user = c.get('user');
-    const key = user ? `u:${user.userId}` : `ip:${getConnInfo(c).remote.address ?? 'unknown'}`;
+    const key = user ? `u:${user.userId}` : `ip:${c.var.client.ip}`;
     const now = Date.now();
     const b = buckets.get(key) ?? { tokens: perMinute, at: now };
     b.tokens = Math.min(perMinute, b.tokens + (now - b.at) * perMs);

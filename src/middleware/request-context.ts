@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { BaseEnv, RestEnv } from '../app-env.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { TrustedProxies } from '../net/trusted-proxies.ts';
 import { encodedBodyRefusal } from './body-guards.ts';
 import { handleError } from './errors.ts';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** 180 days; sent only on responses that reach the client over HTTPS (RFC 6797 §7.2). */
+const HSTS = 'max-age=15552000';
 
 /**
  * The outermost middleware: request id (honouring a sane incoming X-Request-Id), the logger,
@@ -17,18 +21,27 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * and the refusal of compressed bodies. One middleware rather than three: on refs, each
  * async layer cost a few per cent.
  */
-export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<BaseEnv> {
+export function requestContext(logger: Logger, metrics: Metrics, proxies: TrustedProxies): MiddlewareHandler<BaseEnv> {
   return async function requestContextMiddleware(c, next) {
-    const incoming = c.req.header('x-request-id');
-    const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const incomingId = c.req.header('x-request-id');
+    const requestId = incomingId && SAFE_REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     c.set('requestId', requestId);
     c.set('log', logger);
+    const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+    const socket = env?.incoming?.socket as TLSSocket | undefined;
+    const client = proxies.clientOf(socket?.remoteAddress, socket?.encrypted === true, (name) => c.req.header(name));
+    c.set('client', client);
     // On the node server, straight on its ServerResponse: writeHead merges it into whatever the
     // handler answers, and Hono never builds a Headers object for it (c.header cost refs a
     // third of its throughput). In-process (app.request) there is no ServerResponse.
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    if (outgoing?.setHeader) outgoing.setHeader('X-Request-Id', requestId);
-    else c.header('X-Request-Id', requestId);
+    const outgoing = env?.outgoing;
+    if (outgoing?.setHeader) {
+      outgoing.setHeader('X-Request-Id', requestId);
+      if (client.proto === 'https') outgoing.setHeader('Strict-Transport-Security', HSTS);
+    } else {
+      c.header('X-Request-Id', requestId);
+      if (client.proto === 'https') c.header('Strict-Transport-Security', HSTS);
+    }
     const started = performance.now();
     try {
       // Answered here rather than thrown, so that the log line and the metric see the 415.
@@ -44,6 +57,7 @@ export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHand
         logger.info(
           {
             requestId,
+            clientIp: client.ip,
             method: c.req.method,
             path: c.req.path,
             status: c.res.status,

@@ -47,7 +47,8 @@ export function pageKit(deps: PageDeps) {
       baseUri: ["'none'"],
       frameAncestors: ["'none'"],
     },
-    strictTransportSecurity: cookies.secure ? 'max-age=15552000' : false,
+    // Sent by requestContext on every response that arrived over HTTPS.
+    strictTransportSecurity: false,
     referrerPolicy: 'same-origin',
     xFrameOptions: 'DENY',
   });
