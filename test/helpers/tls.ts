@@ -57,11 +57,12 @@ export async function createTestCa(): Promise<TestCa> {
     dir,
   );
   const caPath = path.join(dir, 'ca.pem');
+  const ca = await fs.readFile(caPath);
   let serial = 0;
   return {
     dir,
     caPath,
-    ca: await fs.readFile(caPath),
+    ca,
     async issue(name, { days = 30, names = ['127.0.0.1', '127.0.0.2', 'localhost'] } = {}) {
       const base = `${name}-${++serial}`;
       const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
@@ -98,7 +99,7 @@ export async function createTestCa(): Promise<TestCa> {
         dir,
       );
       const chainPath = path.join(dir, `${base}.chain.pem`);
-      await fs.writeFile(chainPath, Buffer.concat([await fs.readFile(path.join(dir, `${base}.pem`)), this.ca]));
+      await fs.writeFile(chainPath, Buffer.concat([await fs.readFile(path.join(dir, `${base}.pem`)), ca]));
       await fs.chmod(path.join(dir, `${base}.key`), 0o644);
       return { certPath: path.join(dir, `${base}.pem`), keyPath: path.join(dir, `${base}.key`), chainPath };
     },
