@@ -74,7 +74,9 @@ export async function receivePresignedUpload(
     );
   }
   if (declaredBytes > grant.maxBytes) {
-    throw new PayloadTooLargeError(`object is larger than the signed limit of ${grant.maxBytes} bytes`);
+    throw new PayloadTooLargeError(
+      `object of ${declaredBytes} bytes is larger than this hub's limit of ${grant.maxBytes} bytes (${(grant.maxBytes / 1048576).toFixed(1)} MiB)`,
+    );
   }
   await requireLive(em(), grant.repoId);
   if (!body) throw new BadRequestError('request body is empty', 'empty_body');

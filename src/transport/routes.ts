@@ -50,6 +50,29 @@ async function readBody(c: Context): Promise<unknown> {
   return decodeRequestBody(c.req.header('content-type'), new Uint8Array(await c.req.arrayBuffer()));
 }
 
+/**
+ * The muse client uploads a presigned object with one blocking send and reads the answer only
+ * after it: a 413 sent early and the socket closed is a "Broken pipe" to it, with no reason.
+ * So, as nginx's lingering close does, read and discard the rest of the body first (bounded),
+ * and put the detail in the status line too, the only part of it the client prints.
+ */
+async function refuseAfterReading(c: Context, body: Readable, err: PayloadTooLargeError): Promise<void> {
+  const deadline = Date.now() + DISCARD_MS;
+  let discarded = 0;
+  try {
+    for await (const chunk of body) {
+      discarded += (chunk as Buffer).length;
+      if (discarded > DISCARD_MAX_BYTES || Date.now() > deadline) break;
+    }
+  } catch {
+    // The client gave up: nobody is left to tell.
+  }
+  const outgoing = (c.env as { outgoing?: { statusMessage: string } } | undefined)?.outgoing;
+  if (outgoing) outgoing.statusMessage = err.detail.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
+const DISCARD_MAX_BYTES = 1024 * 1024 * 1024;
+const DISCARD_MS = 60_000;
+
 const limit = (maxSize: number) =>
   bodyLimit({
     maxSize,
@@ -143,17 +166,22 @@ export function transportRoutes(deps: TransportDeps) {
     if (!isObjectId(grant.objectId) || !Number.isSafeInteger(grant.maxBytes) || !Number.isSafeInteger(grant.expires)) {
       throw new BadRequestError('malformed signed URL', 'invalid_signature');
     }
-    const body = c.req.raw.body;
-    const stored = await receivePresignedUpload(
-      fork,
-      store,
-      deps.presignKey,
-      grant,
-      c.req.query('sig') ?? '',
-      Number(c.req.header('content-length') ?? 'NaN'),
-      body ? Readable.fromWeb(body as WebReadableStream) : null,
-    );
-    return reply(c, stored);
+    const body = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as WebReadableStream) : null;
+    try {
+      const stored = await receivePresignedUpload(
+        fork,
+        store,
+        deps.presignKey,
+        grant,
+        c.req.query('sig') ?? '',
+        Number(c.req.header('content-length') ?? 'NaN'),
+        body,
+      );
+      return reply(c, stored);
+    } catch (err) {
+      if (err instanceof PayloadTooLargeError && body) await refuseAfterReading(c, body, err);
+      throw err;
+    }
   });
 
   app.get('/o/:object_id', async (c) => {
