@@ -15,7 +15,7 @@ const run = promisify(execFile);
 
 /** Where shared/ is: MUSEHUB_SHARED_DIR (.ci/run passes it), else the folder beside the checkout. */
 export function sharedDir(): string {
-  return path.resolve(process.env.MUSEHUB_SHARED_DIR ?? path.join(import.meta.dirname, '../../../shared'));
+  return path.resolve(process.env.MUSEHUB_SHARED_DIR || path.join(import.meta.dirname, '../../../shared'));
 }
 
 /** Runs setup.sh (about 2 minutes the first time, then instant) and returns the wrapper's path. */
