@@ -25,7 +25,7 @@ export interface BenchGateway {
 /** `musehub serve` in its own process tree, on the given database, with the given settings. */
 export async function spawnGateway(databaseUrl: string, dataDir: string, env: Record<string, string>) {
   const port = await freePort();
-  const fullEnv = {
+  const fullEnv: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     PORT: String(port),
     LOG_LEVEL: 'warn',
@@ -39,7 +39,7 @@ export async function spawnGateway(databaseUrl: string, dataDir: string, env: Re
     env: { ...process.env, ...fullEnv },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${fullEnv.MUSEHUB_TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`;
   await waitHealthy(url, child);
   return {
     url,

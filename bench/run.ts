@@ -22,6 +22,7 @@ import { createToken, createUser } from '../src/users/index.ts';
 import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { measureCascade } from './cascade.ts';
 import { type BenchGateway, processTree, sampleRss, spawnGateway } from './gateway.ts';
+import { httpsRows } from './https.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -59,7 +60,11 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
 
 /** An autocannon run against one gateway, with that gateway's peak RSS while it ran. */
-async function load(gw: Pick<BenchGateway, 'pids'> | null, scenario: string, opts: autocannon.Options): Promise<Row> {
+export async function load(
+  gw: Pick<BenchGateway, 'pids'> | null,
+  scenario: string,
+  opts: autocannon.Options,
+): Promise<Row> {
   const run = () => autocannon({ duration: DURATION, connections: CONNECTIONS, ...opts });
   const { result, peakBytes, maxGrowthBytes } = gw
     ? await sampleRss(gw, run)
@@ -332,6 +337,19 @@ async function main() {
     );
     await cluster.stop();
 
+    // HTTPS against HTTP, and nginx against the gateway's own TLS (bench/https.ts).
+    const https = await httpsRows({
+      load,
+      http: fsGw,
+      pgUrl: pg.url,
+      dataDir: path.join(tmp, 'data-fs'),
+      tmp,
+      remote: remotes.filesystem!,
+      head,
+      clones: CLONES,
+    });
+    rows.push(...https.rows);
+
     const fileCopy = await fileCopyRate(tmp);
     // The clone's ceilings: reading the same bytes from files as `cat` does — one file per
     // object (the reference repo's 5,000, written out on the same disk: the layout the issue's
@@ -518,6 +536,7 @@ async function main() {
       if (fsRow && rate(fsRow)) r.vsFilesystem = round(rate(r) / rate(fsRow), 3);
     }
 
+    for (const note of https.notes) console.log(note);
     const cascadeOrm = await openOrm(pg.url, 4);
     const cascade = await measureCascade(cascadeOrm).finally(() => cascadeOrm.close());
 
@@ -678,7 +697,9 @@ async function readFilesRate(dir: string, files: readonly string[]): Promise<num
   return bytes / 1e6 / (best / 1000);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -22,6 +22,7 @@ export interface FetchObject {
 }
 
 const DEFAULT_CHUNK = 256 * 1024;
+const LARGE_SLICE = 1024 * 1024;
 
 /** Fills fixed-size output buffers; `drain()` takes the ones that are complete. */
 export class ChunkWriter {
@@ -85,11 +86,19 @@ export class ChunkWriter {
     }
   }
 
-  /** Bytes as they are: copied when small, handed off whole (no copy) when large. */
+  /**
+   * Bytes as they are: copied when small, handed off without a copy when large — as views of
+   * at most 1 MiB each: one 20 MiB write to a TLS socket is encrypted whole before its first
+   * byte leaves. Measured on a 20 MiB object's clone (curl, medians of 20, interleaved): whole,
+   * HTTPS 175 ms against HTTP 100 ms; in 256 KiB views 103–171 against 68–89; in 1 MiB views
+   * 86–89 against 51–76.
+   */
   raw(bytes: Uint8Array): void {
     if (bytes.length >= this.chunkSize / 2) {
       this.flush();
-      this.ready.push(bytes);
+      for (let at = 0; at < bytes.length; at += LARGE_SLICE) {
+        this.ready.push(bytes.subarray(at, Math.min(bytes.length, at + LARGE_SLICE)));
+      }
       return;
     }
     // Fill the current chunk to the brim, then carry on in the next one.

@@ -50,7 +50,8 @@ export async function siteConfig(site: NginxSite): Promise<string> {
     .replace(/ssl_certificate_key\s+\S+;/, `ssl_certificate_key ${site.keyPath};`);
   const directives = replaced.replace(/#.*$/gm, '');
   for (const gone of ['8080;', 'listen 80;', 'listen 443', 'hub.example.org', '/etc/letsencrypt']) {
-    if (directives.includes(gone)) throw new Error(`deploy/nginx-musehub.conf changed shape: "${gone}" was not replaced`);
+    if (directives.includes(gone))
+      throw new Error(`deploy/nginx-musehub.conf changed shape: "${gone}" was not replaced`);
   }
   return replaced;
 }
