@@ -48,7 +48,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   const app = new Hono<BaseEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
-  app.use(requestContext(logger, metrics, proxies));
+  app.use(requestContext(logger, metrics, proxies, config.publicUrl.startsWith('https://')));
 
   // Under --workers, whichever worker takes the scrape answers for all of them.
   app.get('/metrics', async (c) =>

@@ -12,7 +12,11 @@ import { encodedBodyRefusal } from './body-guards.ts';
 import { handleError } from './errors.ts';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/** 180 days; sent only on responses that reach the client over HTTPS (RFC 6797 §7.2). */
+/**
+ * 180 days; sent when the public URL is https (a proxy in front terminates TLS), or when this
+ * request reached us over HTTPS (natively, or as a trusted proxy says). Over plain http it
+ * would be ignored anyway (RFC 6797 §8.1), so a forged X-Forwarded-Proto gains nothing.
+ */
 const HSTS = 'max-age=15552000';
 
 /**
@@ -21,7 +25,13 @@ const HSTS = 'max-age=15552000';
  * and the refusal of compressed bodies. One middleware rather than three: on refs, each
  * async layer cost a few per cent.
  */
-export function requestContext(logger: Logger, metrics: Metrics, proxies: TrustedProxies): MiddlewareHandler<BaseEnv> {
+export function requestContext(
+  logger: Logger,
+  metrics: Metrics,
+  proxies: TrustedProxies,
+  /** The hub's public URL is https: every answer carries HSTS, whatever the hop in front did. */
+  httpsPublicUrl: boolean,
+): MiddlewareHandler<BaseEnv> {
   return async function requestContextMiddleware(c, next) {
     const incomingId = c.req.header('x-request-id');
     const requestId = incomingId && SAFE_REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
@@ -35,12 +45,13 @@ export function requestContext(logger: Logger, metrics: Metrics, proxies: Truste
     // handler answers, and Hono never builds a Headers object for it (c.header cost refs a
     // third of its throughput). In-process (app.request) there is no ServerResponse.
     const outgoing = env?.outgoing;
+    const hsts = httpsPublicUrl || client.proto === 'https';
     if (outgoing?.setHeader) {
       outgoing.setHeader('X-Request-Id', requestId);
-      if (client.proto === 'https') outgoing.setHeader('Strict-Transport-Security', HSTS);
+      if (hsts) outgoing.setHeader('Strict-Transport-Security', HSTS);
     } else {
       c.header('X-Request-Id', requestId);
-      if (client.proto === 'https') c.header('Strict-Transport-Security', HSTS);
+      if (hsts) c.header('Strict-Transport-Security', HSTS);
     }
     const started = performance.now();
     try {
