@@ -59,7 +59,8 @@ export const processTree = (child: ChildProcess): Pick<BenchGateway, 'pids'> => 
   pids: () => [child.pid!, ...childPids(child.pid!)],
 });
 
-function childPids(pid: number): number[] {
+/** The direct children of a process (pgrep -P). */
+export function childPids(pid: number): number[] {
   try {
     return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
       .split('\n')

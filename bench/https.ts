@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,40 +8,15 @@ import type autocannon from 'autocannon';
 import { aptInstall } from '../test/helpers/apt.ts';
 import { startNginx } from '../test/helpers/nginx.ts';
 import { createTestCa } from '../test/helpers/tls.ts';
-import { type BenchGateway, freePort, spawnGateway } from './gateway.ts';
+import { type BenchGateway, childPids, freePort, spawnGateway } from './gateway.ts';
+import type { Row } from './row.ts';
 import { packr } from './seed.ts';
 
 const run = promisify(execFile);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_HTTPS_ROUNDS ?? 3);
 
-const childrenOf = (pid: number): number[] => {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-};
-
-/** What one row of the bench table needs from here (bench/run.ts owns the table). */
-export interface HttpsRow {
-  scenario: string;
-  reqPerSec?: number;
-  mbPerSec?: number;
-  p50ms: number;
-  p99ms: number;
-  firstByteMs?: number;
-  errors: number;
-  peakRssMiB: number;
-  rssGrowthMiB: number;
-  baseline?: string;
-  ratio?: number;
-}
-
-type Load = (gw: Pick<BenchGateway, 'pids'> | null, scenario: string, opts: autocannon.Options) => Promise<HttpsRow>;
+type Load = (gw: Pick<BenchGateway, 'pids'> | null, scenario: string, opts: autocannon.Options) => Promise<Row>;
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -84,7 +59,7 @@ export async function httpsRows(ctx: {
   remote: string;
   head: string;
   clones: number;
-}): Promise<{ rows: HttpsRow[]; notes: string[] }> {
+}): Promise<{ rows: Row[]; notes: string[] }> {
   if (!existsSync('/usr/bin/curl')) await aptInstall(['curl'], 'the HTTPS bench times clones with curl');
   const ca = await createTestCa();
   const pair = await ca.issue('127.0.0.1', { names: ['127.0.0.1'] });
@@ -95,7 +70,7 @@ export async function httpsRows(ctx: {
     setDefaultCACertificates(certs: string[]): void;
   };
   tlsDefaults.setDefaultCACertificates([...tlsDefaults.getCACertificates('default'), ca.ca.toString()]);
-  const rows: HttpsRow[] = [];
+  const rows: Row[] = [];
   const notes: string[] = [];
   const msgpack = { accept: 'application/x-msgpack' };
   const body = path.join(ctx.tmp, 'clone-request');
@@ -116,7 +91,7 @@ export async function httpsRows(ctx: {
   });
   const viaNginx = `https://127.0.0.1:${nginxPort}`;
   try {
-    const nginxPids = () => [nginx.child.pid!, ...childrenOf(nginx.child.pid!)];
+    const nginxPids = () => [nginx.child.pid!, ...childPids(nginx.child.pid!)];
     const nginxSide = { pids: () => [...ctx.http.pids(), ...nginxPids()] };
     const targets = [
       ['refs over HTTP, keep-alive (baseline for HTTPS)', ctx.http.url, ctx.http],
@@ -128,7 +103,7 @@ export async function httpsRows(ctx: {
     }
     // Interleaved rounds (HTTP, HTTPS, nginx, HTTP, …): this machine's figures drift from one
     // minute to the next; each target's best round is kept.
-    type Measured = HttpsRow & { cpuMsPerUnit: number };
+    type Measured = Row & { cpuMsPerUnit: number };
     const best = new Map<string, Measured>();
     for (let i = 0; i < ROUNDS; i++) {
       for (const [scenario, base, gw] of targets) {
@@ -157,7 +132,7 @@ export async function httpsRows(ctx: {
         `nginx + gateway ${round(nginxRefs.cpuMsPerUnit * 1000, 0)} µs`,
     );
 
-    const curlClones = async (base: string, scenario: string): Promise<HttpsRow & { units: number }> => {
+    const curlClones = async (base: string, scenario: string): Promise<Row & { units: number }> => {
       const times: number[] = [];
       const firsts: number[] = [];
       let bytes = 0;

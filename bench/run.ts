@@ -23,6 +23,7 @@ import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { measureCascade } from './cascade.ts';
 import { type BenchGateway, processTree, sampleRss, spawnGateway } from './gateway.ts';
 import { httpsRows } from './https.ts';
+import type { Row } from './row.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -30,29 +31,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const CLONES = Number(process.env.BENCH_CLONES ?? 3);
 const root = path.resolve(import.meta.dirname, '..');
 const MiB = 1024 * 1024;
-
-interface Row {
-  scenario: string;
-  reqPerSec?: number;
-  mbPerSec?: number;
-  p50ms: number;
-  p99ms: number;
-  /** Full clones: median time to the first response byte. */
-  firstByteMs?: number;
-  errors: number;
-  peakRssMiB: number;
-  /** Largest growth of one gateway process's RSS over its RSS just before the scenario. */
-  rssGrowthMiB: number;
-  baseline?: string;
-  ratio?: number;
-  /** Full clones: the size of one response, and MB/s against bare Hono sending as many bytes. */
-  responseBytes?: number;
-  vsBareHttp?: number;
-  /** Incremental fetch: bare Hono's p50 for the same request and answer. */
-  floorP50ms?: number;
-  /** Rows run on every object store: this store's throughput over the filesystem store's. */
-  vsFilesystem?: number;
-}
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const mib = (bytes: number) => round(bytes / MiB);

@@ -30,6 +30,25 @@ const httpUrl = z
   .url('expected an absolute URL such as https://s3.example')
   .refine((v) => /^https?:\/\//.test(v), 'expected an http:// or https:// URL');
 
+/** A comma-separated list, trimmed, empty entries dropped; `check` throws on an entry it refuses. */
+const commaList = (check: (entries: string[]) => unknown) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        check(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .default([]);
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
@@ -74,22 +93,7 @@ const envSchema = z.object({
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
   MUSEHUB_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(6),
   MUSEHUB_WEBHOOK_TIMEOUT_MS: intIn(100, 120_000).default(10_000),
-  MUSEHUB_WEBHOOK_ALLOWED_HOSTS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((e) => e.trim())
-        .filter(Boolean),
-    )
-    .superRefine((entries, ctx) => {
-      try {
-        new WebhookTargetPolicy(entries);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    })
-    .default([]),
+  MUSEHUB_WEBHOOK_ALLOWED_HOSTS: commaList((entries) => new WebhookTargetPolicy(entries)),
   MUSEHUB_MAX_BODY_BYTES: intIn(1024, 1024 ** 3).default(64 * 1024 * 1024),
   MUSEHUB_MAX_OBJECT_BYTES: intIn(1, 1024 ** 3).default(64 * 1024 * 1024),
   // Just under the muse client's 64 MiB response limit, leaving room for branches added later.
@@ -99,22 +103,7 @@ const envSchema = z.object({
   MUSEHUB_TLS_CERT: z.string().optional(),
   MUSEHUB_TLS_KEY: z.string().optional(),
   MUSEHUB_HTTP_REDIRECT_PORT: intIn(1, 65535).optional(),
-  MUSEHUB_TRUSTED_PROXIES: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((e) => e.trim())
-        .filter(Boolean),
-    )
-    .superRefine((entries, ctx) => {
-      try {
-        new TrustedProxies(entries);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    })
-    .default([]),
+  MUSEHUB_TRUSTED_PROXIES: commaList((entries) => new TrustedProxies(entries)),
 });
 
 export interface Config {
