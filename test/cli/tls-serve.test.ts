@@ -42,6 +42,39 @@ test('a bad TLS or proxy setting stops the start with one line naming it, exit 7
   }
 });
 
+test('a certificate with under 14 days left starts, with a warning that says how many', async () => {
+  const soon = await ca.issue('soon', { days: 5 });
+  const { child, url } = await startServe(
+    {
+      DATABASE_URL: await createTestDatabase(),
+      MUSEHUB_DATA_DIR: dataDir,
+      MUSEHUB_WORKERS: '1',
+      MUSEHUB_TLS_CERT: soon.chainPath,
+      MUSEHUB_TLS_KEY: soon.keyPath,
+    },
+    [],
+    /"url":"(https:\/\/[^"]+)"[^\n]*"gateway listening"/,
+  );
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  try {
+    expect((await request(`${url}/health`, { ca: ca.ca })).status).toBe(200);
+    // Logged before "listening"; the line may already be in the part startServe read.
+    child.kill('SIGHUP');
+    const warning = await eventually(() =>
+      log.split('\n').find((l) => l.includes('certificate reloaded; it expires in')),
+    );
+    expect(JSON.parse(warning)).toMatchObject({
+      level: 40,
+      daysLeft: 4,
+      msg: 'certificate reloaded; it expires in 4 days',
+    });
+  } finally {
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  }
+});
+
 test('--workers 2 over HTTPS: SIGHUP to the main process reloads the certificate in every worker; a bad one keeps the old', async () => {
   const first = await ca.issue('first');
   const certPath = path.join(ca.dir, 'live.pem');
