@@ -46,7 +46,7 @@ describe.each(stores)('a 20 MiB file on the %s store', (store, env, uploadsTo) =
   });
   afterAll(() => gw?.close());
 
-  test('push (presigned upload) → clone: the same bytes', async () => {
+  test(`push (presigned upload) → clone: the same bytes, ${store} store`, async () => {
     const wrapper = inject('museWrapper');
     const alice = new MuseUser(wrapper, root, `alice-${store}`);
     const bob = new MuseUser(wrapper, root, `bob-${store}`);
