@@ -178,8 +178,28 @@ export function pageKit(deps: PageDeps) {
     });
     return fresh;
   };
-  const localPath = (next: string | undefined) =>
-    next?.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : undefined;
+  const localPath = sameSitePath;
 
   return { app, cookies, get, post, html, chromeOf, setSessionCookie, signInSecret, localPath };
+}
+
+const SITE = 'http://musehub.invalid';
+
+/**
+ * `next=`: a path on this site, or undefined. Parsed the way a browser will read the Location
+ * (WHATWG URL: tabs and newlines dropped, `\\` read as `/`), so `/<TAB>/evil.example` is the
+ * other site it is; what comes back is the parser's own, percent-encoded path — never a CR, LF
+ * or NUL for a header to choke on.
+ */
+export function sameSitePath(next: string | undefined): string | undefined {
+  if (!next) return undefined;
+  let url: URL;
+  try {
+    url = new URL(next, `${SITE}/`);
+  } catch {
+    return undefined;
+  }
+  return url.origin === SITE && url.username === '' && url.password === ''
+    ? `${url.pathname}${url.search}${url.hash}`
+    : undefined;
 }

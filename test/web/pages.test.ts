@@ -94,14 +94,49 @@ describe('signing in', () => {
     expect(res.setCookies.some((c) => c.includes('musehub_session='))).toBe(false);
   });
 
-  test('next= only leads to a path on this site', async () => {
+  // Browsers drop tabs and newlines from a URL and read a backslash as a slash: each of these
+  // would leave the site (regression: `/%09/evil.example` was answered as `Location: /<TAB>/…`).
+  const offSite = [
+    '//evil.example/x',
+    'https://evil.example/',
+    '/\\evil.example',
+    '/\t/evil.example',
+    '/\n/evil.example',
+    '\t//evil.example',
+    '\\\\evil.example',
+    '/\\/evil.example',
+    'javascript:alert(1)',
+    'https:evil.example',
+  ];
+  // Regression: CR, LF or NUL in `next` was a 500 (on POST after the session row was written).
+  const hostile = ['/a\r\nSet-Cookie: x=1', '/a\u0000b', '/\r/evil.example'];
+
+  test('next= only leads to a path on this site; tabs, newlines, backslashes and NUL are never a way out or a 500', async () => {
     const form = await fetch(`${gw.url}/login`);
     const cookie = form.headers.getSetCookie()[0]!.split(';')[0];
     const csrf = csrfOf(await form.text());
-    for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example']) {
+    for (const next of offSite) {
       const res = await postForm(gw, '/login', { csrf, token: alice.token, next }, cookie);
-      expect(res.headers.get('location')).toBe('/alice');
+      expect([next, res.status, res.headers.get('location')]).toEqual([next, 303, '/alice']);
     }
+    for (const next of hostile) {
+      const res = await postForm(gw, '/login', { csrf, token: alice.token, next }, cookie);
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toMatch(/^\/[^\r\n\0]*$/);
+      expect(new URL(res.headers.get('location')!, 'http://hub.test').origin).toBe('http://hub.test');
+    }
+    const session = await signIn(gw, alice.token);
+    for (const next of [...offSite, ...hostile]) {
+      const res = await fetch(`${gw.url}/login?next=${encodeURIComponent(next)}`, {
+        headers: { cookie: session.cookie },
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(303);
+      expect(new URL(res.headers.get('location')!, 'http://hub.test').origin).toBe('http://hub.test');
+    }
+    // A path on this site is kept, query included.
+    const kept = await postForm(gw, '/login', { csrf, token: alice.token, next: '/alice/x/issues?state=all' }, cookie);
+    expect(kept.headers.get('location')).toBe('/alice/x/issues?state=all');
   });
 
   test('on an https hub the cookies are __Host- and Secure', async () => {
