@@ -59,7 +59,7 @@ function bodyFor(method: string, path: string): { json?: unknown; msgpack?: unkn
   if (path.endsWith('/proposals')) return { json: { title: 'x', fromBranch: 'dev' } };
   if (path.endsWith('/proposals/:number')) return { json: { title: 'x' } };
   if (path.includes('/collaborators/')) return { json: { permission: 'read' } };
-  if (path.endsWith('/webhooks')) return { json: { url: 'http://203.0.113.10/', events: ['push'] } };
+  if (path.endsWith('/webhooks')) return { json: { url: 'http://8.8.8.8/', events: ['push'], active: false } };
   return { json: {} };
 }
 

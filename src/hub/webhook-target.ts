@@ -18,17 +18,22 @@ const classLists = Object.entries(ADDRESS_CLASSES).map(
 );
 
 /**
- * An IPv6 address that carries an IPv4 one (IPv4-mapped ::ffff:a.b.c.d, NAT64 64:ff9b::a.b.c.d,
- * the deprecated IPv4-compatible ::a.b.c.d) is judged by the IPv4 address it reaches.
+ * An IPv6 address that carries an IPv4 one is judged by the IPv4 address it reaches:
+ * IPv4-mapped ::ffff:a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d, NAT64 64:ff9b::a.b.c.d and its
+ * local-use /48 64:ff9b:1::, 6to4 2002:AABB:CCDD::, and the deprecated IPv4-compatible ::a.b.c.d.
  */
 export function embeddedIpv4(address: string): string | null {
   if (net.isIP(address) !== 6) return null;
-  const words = expandIpv6(address);
-  const tail = `${words[6]! >> 8}.${words[6]! & 255}.${words[7]! >> 8}.${words[7]! & 255}`;
-  const head = words.slice(0, 5);
-  if (head.every((w) => w === 0) && words[5] === 0xffff) return tail;
-  if (words[0] === 0x64 && words[1] === 0xff9b && words.slice(2, 6).every((w) => w === 0)) return tail;
-  if (head.every((w) => w === 0) && words[5] === 0 && (words[6] !== 0 || words[7]! > 1)) return tail;
+  const w = expandIpv6(address);
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  const zero = (from: number, to: number) => w.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && w[5] === 0xffff) return v4(w[6]!, w[7]!);
+  if (zero(0, 4) && w[4] === 0xffff && w[5] === 0) return v4(w[6]!, w[7]!);
+  if (w[0] === 0x64 && w[1] === 0xff9b && zero(2, 6)) return v4(w[6]!, w[7]!);
+  // RFC 6052 /48: the IPv4 address in bits 48–63 and 72–87 (bits 64–71 are the zero "u" octet).
+  if (w[0] === 0x64 && w[1] === 0xff9b && w[2] === 1) return v4(w[3]!, ((w[4]! & 255) << 8) | (w[5]! >> 8));
+  if (w[0] === 0x2002) return v4(w[1]!, w[2]!);
+  if (zero(0, 5) && w[5] === 0 && (w[6] !== 0 || w[7]! > 1)) return v4(w[6]!, w[7]!);
   return null;
 }
 
@@ -46,13 +51,18 @@ function expandIpv6(address: string): number[] {
   return [...l, ...fill, ...r].map((w) => Number.parseInt(w, 16));
 }
 
-/** The class a refused address belongs to, or null for a public address. */
+/**
+ * The class a refused address belongs to, or null for a public address. An IPv6 address that
+ * carries an IPv4 one is refused for what it reaches, or for its own prefix (local-use NAT64).
+ */
 export function classifyAddress(address: string): AddressClass | null {
   const v4 = embeddedIpv4(address);
-  const target = v4 ?? address;
-  const type = net.isIP(target) === 6 ? 'ipv6' : 'ipv4';
-  for (const [name, list] of classLists) if (list.check(target, type)) return name;
-  return null;
+  const classOf = (target: string) => {
+    const type = net.isIP(target) === 6 ? 'ipv6' : 'ipv4';
+    for (const [name, list] of classLists) if (list.check(target, type)) return name;
+    return null;
+  };
+  return (v4 && classOf(v4)) || classOf(address);
 }
 
 export class WebhookTargetPolicy {

@@ -11,6 +11,23 @@ export const ADDRESS_CLASSES = {
   unspecified: ['0.0.0.0/8', '::/128'],
   multicast: ['224.0.0.0/4', 'ff00::/8'],
   reserved: ['240.0.0.0/4'],
+  // The rest of IANA's special-purpose registries whose "Globally Reachable" is False
+  // (iana-ipv4-special-registry, iana-ipv6-special-registry): nothing a webhook may reach.
+  'special-use': [
+    '192.0.0.0/24', // IETF protocol assignments
+    '192.0.2.0/24', // TEST-NET-1
+    '198.18.0.0/15', // benchmarking
+    '198.51.100.0/24', // TEST-NET-2
+    '203.0.113.0/24', // TEST-NET-3
+    '64:ff9b:1::/48', // local-use IPv4/IPv6 translation
+    '100::/64', // discard-only
+    '2001:2::/48', // benchmarking
+    '2001:10::/28', // ORCHID (deprecated)
+    '2001:db8::/32', // documentation
+    '3fff::/20', // documentation
+    '5f00::/16', // segment routing SIDs
+    'fec0::/10', // site-local (deprecated, still routed inside some networks)
+  ],
 } as const;
 export type AddressClass = keyof typeof ADDRESS_CLASSES;
 

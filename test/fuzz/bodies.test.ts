@@ -600,7 +600,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'PATCH /repos/{repo_id}/proposals/{number}': { title: 'renamed', state: 'open' },
   'POST /repos/{repo_id}/proposals/{number}/comments': { body: 'control' },
   // Inactive, and a documentation address: nothing is ever sent there.
-  'POST /repos/{repo_id}/webhooks': { url: 'https://203.0.113.10/hook', events: ['push'], active: false },
+  'POST /repos/{repo_id}/webhooks': { url: 'https://8.8.8.8/hook', events: ['push'], active: false },
 };
 
 const jsonType = (v: unknown) =>

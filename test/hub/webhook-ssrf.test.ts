@@ -54,6 +54,11 @@ const INTERNAL: [url: string, rule: string][] = [
   ['http://[64:ff9b::a9fe:a9fe]/', 'link-local'], // NAT64 spelling of 169.254.169.254
   ['http://0.0.0.0:9/', 'unspecified'],
   ['http://224.0.0.1/', 'multicast'],
+  ['http://[2002:7f00:1::]:9/', 'loopback'], // 6to4 spelling of 127.0.0.1
+  ['http://[64:ff9b:1:7f00:0:100::]:9/', 'loopback'], // local-use NAT64 spelling of 127.0.0.1
+  ['http://[::ffff:0:7f00:1]:9/', 'loopback'], // IPv4-translated spelling of 127.0.0.1
+  ['http://198.18.0.1/', 'special-use'],
+  ['http://[2001:db8::1]/', 'special-use'],
 ];
 
 describe('by default', () => {
@@ -73,7 +78,8 @@ describe('by default', () => {
   });
 
   test('a public address is accepted', async () => {
-    expect((await create(ctx.gw, ctx.owner, ctx.repo, 'https://203.0.113.10/hook')).status).toBe(201);
+    // Inactive (create above): accepted, and never contacted.
+    expect((await create(ctx.gw, ctx.owner, ctx.repo, 'https://8.8.8.8/hook')).status).toBe(201);
   });
 
   test('delivery checks again: a stored webhook pointing inside fails at once and sends nothing', async () => {

@@ -27,17 +27,50 @@ describe('address classes', () => {
     ['224.0.0.1', 'multicast'],
     ['ff02::1', 'multicast'],
     ['255.255.255.255', 'reserved'],
+    // Regression (issue 23, item 6): IPv6 transition forms that carry an internal IPv4 address.
+    ['2002:7f00:1::', 'loopback'], // 6to4 of 127.0.0.1
+    ['2002:a9fe:a9fe::1', 'link-local'], // 6to4 of 169.254.169.254
+    ['2002:0a00:0001:1::5', 'private'], // 6to4 of 10.0.0.1
+    ['64:ff9b:1:7f00:0:100::', 'loopback'], // local-use NAT64 /48 of 127.0.0.1
+    ['64:ff9b:1:a9fe:a9:fe00::', 'link-local'], // … of 169.254.169.254
+    ['64:ff9b:1:808:8:800::', 'special-use'], // … of 8.8.8.8: the local-use prefix itself is not global
+    ['::ffff:0:127.0.0.1', 'loopback'], // IPv4-translated
+    ['::ffff:0:a00:1', 'private'],
+    // IANA special-purpose blocks that are not globally reachable.
+    ['192.0.0.8', 'special-use'],
+    ['192.0.2.1', 'special-use'],
+    ['198.18.0.1', 'special-use'],
+    ['198.19.255.254', 'special-use'],
+    ['198.51.100.7', 'special-use'],
+    ['203.0.113.10', 'special-use'],
+    ['2001:db8::1', 'special-use'],
+    ['2001:2::1', 'special-use'],
+    ['3fff::1', 'special-use'],
+    ['100::1', 'special-use'],
+    ['fec0::1', 'special-use'],
+    ['5f00::1', 'special-use'],
   ])('%s is %s', (address, cls) => expect(classifyAddress(address)).toBe(cls));
 
-  test.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '203.0.113.10'])(
-    '%s is public',
-    (address) => expect(classifyAddress(address)).toBeNull(),
-  );
+  test.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700::1111',
+    '::ffff:8.8.8.8',
+    '2002:808:808::1',
+    '64:ff9b::808:808',
+    '198.20.0.1',
+    '192.0.3.1',
+  ])('%s is public', (address) => expect(classifyAddress(address)).toBeNull());
 
   test('IPv4 carried in IPv6 is found in every spelling', () => {
     expect(embeddedIpv4('::ffff:127.0.0.1')).toBe('127.0.0.1');
     expect(embeddedIpv4('0:0:0:0:0:ffff:7f00:0001')).toBe('127.0.0.1');
     expect(embeddedIpv4('64:ff9b::a9fe:a9fe')).toBe('169.254.169.254');
+    expect(embeddedIpv4('2002:c000:0204::1')).toBe('192.0.2.4');
+    expect(embeddedIpv4('64:ff9b:1:c000:2:400::')).toBe('192.0.2.4');
+    expect(embeddedIpv4('::ffff:0:c000:204')).toBe('192.0.2.4');
     expect(embeddedIpv4('2606:4700::1111')).toBeNull();
     expect(embeddedIpv4('::1')).toBeNull();
   });
@@ -77,7 +110,7 @@ describe('policy', () => {
     await expect(policy.resolve('[::1]')).rejects.toThrow(/loopback/);
     await expect(policy.resolve('10.1.2.3')).rejects.toThrow(/private/);
     await expect(policy.resolve('localhost')).rejects.toThrow(/localhost resolves to .* loopback/);
-    expect(await policy.resolve('203.0.113.10')).toEqual([{ address: '203.0.113.10', family: 4 }]);
+    expect(await policy.resolve('8.8.8.8')).toEqual([{ address: '8.8.8.8', family: 4 }]);
     expect((await new WebhookTargetPolicy(['loopback']).resolve('localhost')).length).toBeGreaterThan(0);
   });
 });

@@ -130,7 +130,7 @@ test('a receiver that keeps failing: the delivery is marked failed after the att
   }
 });
 
-// 203.0.113.0/24 is a documentation range: public by the policy, and never delivered to here.
+// Each of these is refused before its target is judged (203.0.113.0/24 would be refused too: TEST-NET-3).
 test.each([
   [{ url: 'not a url', events: ['push'] }, /url/],
   [{ url: 'ftp://203.0.113.10/x', events: ['push'] }, /http/],
