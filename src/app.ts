@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
 import { strictUtf8Json } from './middleware/body-guards.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
+import { operatorOnly } from './middleware/operator-only.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { sessionForDownloads, webCookies } from './middleware/web-session.ts';
 import type { TrustedProxies } from './net/trusted-proxies.ts';
@@ -30,7 +31,12 @@ import { pageRoutes } from './web/pages.routes.tsx';
 
 export interface AppDeps {
   orm: MikroORM;
-  config: { publicUrl: string; transport: TransportDeps['limits']; webhooks: { allowedHosts: readonly string[] } };
+  config: {
+    publicUrl: string;
+    transport: TransportDeps['limits'];
+    webhooks: { allowedHosts: readonly string[] };
+    metricsToken?: string | undefined;
+  };
   logger: Logger;
   cache: RepoLivenessCache;
   store: ObjectStore;
@@ -50,8 +56,9 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   app.notFound(handleNotFound);
   app.use(requestContext(logger, metrics, proxies, config.publicUrl.startsWith('https://')));
 
-  // Under --workers, whichever worker takes the scrape answers for all of them.
-  app.get('/metrics', async (c) =>
+  // Under --workers, whichever worker takes the scrape answers for all of them. Operators only:
+  // cache hits and misses would tell a stranger which private repos exist.
+  app.get('/metrics', operatorOnly(config.metricsToken), async (c) =>
     c.body(await metrics.render(), 200, { 'content-type': metrics.registry.contentType }),
   );
 

@@ -104,6 +104,7 @@ const envSchema = z.object({
   MUSEHUB_TLS_KEY: z.string().optional(),
   MUSEHUB_HTTP_REDIRECT_PORT: intIn(1, 65535).optional(),
   MUSEHUB_TRUSTED_PROXIES: commaList((entries) => new TrustedProxies(entries)),
+  MUSEHUB_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface Config {
@@ -154,6 +155,8 @@ export interface Config {
   httpRedirectPort: number | undefined;
   /** Peers whose X-Forwarded-For/-Proto/-Host are believed (IPs, CIDRs, loopback, private). */
   trustedProxies: string[];
+  /** Bearer token for GET /metrics; unset = only clients on this machine may read it. */
+  metricsToken: string | undefined;
 }
 
 function tlsFiles(e: z.infer<typeof envSchema>, cwd: string): TlsFiles | undefined {
@@ -255,5 +258,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     tls,
     httpRedirectPort: e.MUSEHUB_HTTP_REDIRECT_PORT,
     trustedProxies: e.MUSEHUB_TRUSTED_PROXIES,
+    metricsToken: e.MUSEHUB_METRICS_TOKEN,
   };
 }

@@ -83,3 +83,23 @@ test('requests by route pattern and status, cache and pool figures, tombstones b
   expect(text).not.toContain('secret-song-name');
   expect(text).not.toContain(repo.repoId);
 });
+
+// Regression (issue 23, item 2): /metrics was open to anyone, and its cache hits and misses told
+// a stranger whether a private repo exists.
+test('with MUSEHUB_METRICS_TOKEN, /metrics needs that token from everywhere, loopback included', async () => {
+  const secured = await startTestGateway({ MUSEHUB_METRICS_TOKEN: 'operators-only-0123456789' });
+  try {
+    const get = (auth?: string) => secured.request('GET', '/metrics', { headers: auth ? { authorization: auth } : {} });
+    for (const auth of [undefined, 'Bearer wrong', 'Bearer operators-only-012345678', `Bearer ${token}`]) {
+      const res = await get(auth);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect((await res.json()).detail).toMatch(/MUSEHUB_METRICS_TOKEN/);
+    }
+    const ok = await get('Bearer operators-only-0123456789');
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('musehub_http_request_duration_seconds');
+  } finally {
+    await secured.close();
+  }
+});

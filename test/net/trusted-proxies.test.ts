@@ -144,4 +144,23 @@ describe('behind a trusted proxy', () => {
     });
     expect(forged.headers['strict-transport-security']).toBeUndefined();
   });
+
+  // Regression (issue 23, item 2): /metrics answered anyone. Without MUSEHUB_METRICS_TOKEN it is
+  // for clients on this machine — as the trusted proxy reports the client, not the proxy's own address.
+  test('/metrics: a client on this machine reads it; an outside client behind the proxy gets a route that does not exist', async () => {
+    const direct = await request(`${url}/metrics`, { localAddress: '127.0.0.4' });
+    expect(direct.status).toBe(200);
+    const outside = await request(`${url}/metrics`, {
+      localAddress: '127.0.0.3',
+      headers: { 'x-forwarded-for': '198.51.100.9' },
+    });
+    expect(outside.status).toBe(404);
+    expect(JSON.parse(outside.body.toString())).toEqual({ detail: 'no such route', code: 'route_not_found' });
+    // A forged header from a peer that is not a proxy changes nothing either way.
+    const forged = await request(`${url}/metrics`, {
+      localAddress: '127.0.0.4',
+      headers: { 'x-forwarded-for': '198.51.100.9' },
+    });
+    expect(forged.status).toBe(200);
+  });
 });
