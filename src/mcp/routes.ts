@@ -5,6 +5,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
 import type { AuthEnv } from '../app-env.ts';
+import { GatewayError } from '../errors.ts';
+import { jsonMayHoldNul, rejectNul } from '../text.ts';
 import type { AuthUser } from '../users/index.ts';
 import { registerResources } from './resources.ts';
 import { type McpDeps, registerTools } from './tools.ts';
@@ -104,6 +106,17 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer }) {
     const origin = c.req.header('origin');
     if (origin && !originAllowed(origin, deps.publicUrl)) {
       return jsonRpcError(403, -32000, `origin ${origin} may not call this server`);
+    }
+    if (c.req.method === 'POST') {
+      // The same NUL rule as REST, read from a copy: the transport reads the request itself.
+      const text = await c.req.raw.clone().text();
+      if (jsonMayHoldNul(text)) {
+        try {
+          rejectNul(JSON.parse(text));
+        } catch (err) {
+          if (err instanceof GatewayError) return jsonRpcError(400, -32602, err.detail);
+        }
+      }
     }
     const user = c.var.user;
     const authInfo = { token: '', clientId: user?.username ?? 'anonymous', scopes: [], extra: { user } };

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { BaseEnv } from '../app-env.ts';
 import { BadRequestError, GatewayError } from '../errors.ts';
+import { jsonMayHoldNul, rejectNul } from '../text.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -21,7 +22,7 @@ export function encodedBodyRefusal(contentEncoding: string | undefined): Gateway
 
 /**
  * A JSON body must be valid UTF-8: the platform's JSON parser would quietly turn bad bytes
- * into U+FFFD and store a title or name the client never sent.
+ * into U+FFFD and store a title or name the client never sent. And no text in it may hold NUL.
  */
 export function strictUtf8Json(): MiddlewareHandler<BaseEnv> {
   return async function strictUtf8JsonMiddleware(c, next) {
@@ -29,10 +30,20 @@ export function strictUtf8Json(): MiddlewareHandler<BaseEnv> {
     if (type === 'application/json' && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       // Hono caches the bytes: the validator's c.req.json() reads them again without the socket.
       const bytes = new Uint8Array(await c.req.arrayBuffer());
+      let text: string;
       try {
-        utf8.decode(bytes);
+        text = utf8.decode(bytes);
       } catch {
         throw new BadRequestError('request body is not valid UTF-8', 'malformed_json');
+      }
+      if (jsonMayHoldNul(text)) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new BadRequestError('request body is not valid JSON', 'malformed_json');
+        }
+        rejectNul(parsed);
       }
     }
     await next();

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { BadRequestError, UnsupportedMediaType } from '../errors.ts';
+import { rejectNul } from '../text.ts';
 
 /**
  * Plain msgpack as the Python muse client writes and reads it: no record extension,
@@ -20,18 +21,24 @@ export function decodeRequestBody(contentType: string | undefined, bytes: Uint8A
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (bytes.length === 0) throw new BadRequestError('request body is empty', 'empty_body');
   if (type === MSGPACK || type === 'application/msgpack' || type === 'application/vnd.msgpack') {
+    let value: unknown;
     try {
-      return packr.unpack(bytes);
+      value = packr.unpack(bytes);
     } catch {
       throw new BadRequestError('request body is not valid msgpack', 'malformed_msgpack');
     }
+    rejectNul(value);
+    return value;
   }
   if (type === 'application/json') {
+    let value: unknown;
     try {
-      return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     } catch {
       throw new BadRequestError('request body is not valid JSON', 'malformed_json');
     }
+    rejectNul(value);
+    return value;
   }
   throw new UnsupportedMediaType(type);
 }

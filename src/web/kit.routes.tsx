@@ -9,6 +9,7 @@ import { handleNotFound } from '../middleware/errors.ts';
 import { dbContext } from '../middleware/request-context.ts';
 import { type PageEnv, type WebCookies, webSession } from '../middleware/web-session.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
+import { rejectNul } from '../text.ts';
 import { isUsername, type TokenCache } from '../users/index.ts';
 import { csrfToken, isSecret, newFormSecret, SESSION_TTL_MS, sameToken } from './session.service.ts';
 import { type Chrome, MessagePage, NotFoundPage } from './views/layout.tsx';
@@ -130,6 +131,7 @@ export function pageKit(deps: PageDeps) {
           const detail = 'This form has expired or was not sent from this site. Reload the page and try again.';
           return html(c, <MessagePage chrome={chromeOf(c)} title="Form refused" detail={detail} />, 403);
         }
+        rejectNul(form);
         return await handler(c, form);
       } catch (err) {
         return refusal(c, err);

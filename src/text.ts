@@ -1,0 +1,47 @@
+import { BadRequestError } from './errors.ts';
+
+/**
+ * The NUL character (U+0000) in a text field: PostgreSQL cannot store it in `text`, so it is a
+ * 400 naming the field at the edge — REST and MCP JSON, page forms, the wire's msgpack — rather
+ * than a failed INSERT (a 500, with the user's text in the logged SQL). One rule for every surface.
+ */
+export function rejectNul(value: unknown): void {
+  const field = nulField(value, '');
+  if (field !== null) {
+    throw new BadRequestError(
+      `${field || 'body'}: text must not contain the NUL character (U+0000)`,
+      'invalid_request',
+    );
+  }
+}
+
+/**
+ * The path (`commits[0].message`) of the first string — key or value — holding U+0000, else
+ * null. Iterative: a body of 100,000 nested arrays must not overflow the stack.
+ */
+function nulField(root: unknown, rootPath: string): string | null {
+  const stack: [unknown, string][] = [[root, rootPath]];
+  while (stack.length) {
+    const [value, at] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\0')) return at;
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) continue;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${at}[${i}]`]);
+      continue;
+    }
+    const entries = Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, v] = entries[i]!;
+      const path = at ? `${at}.${key}` : key;
+      if (key.includes('\0')) return path;
+      stack.push([v, path]);
+    }
+  }
+  return null;
+}
+
+/** JSON text can only carry U+0000 as the escape `\u0000`: a cheap test before walking the parsed value. */
+export const jsonMayHoldNul = (text: string) => text.includes('\\u0000');
