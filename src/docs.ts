@@ -22,6 +22,19 @@ export function docsRoutes(): Hono<BaseEnv> {
       'cache-control': 'public, max-age=3600',
     });
   });
+  // Scalar's page carries inline script and style (its configuration), so those stay allowed;
+  // what the policy adds is that the page talks to nothing but this gateway (no "Ask AI" call
+  // leaves the machine) and cannot be framed.
+  app.use('/docs', async (c, next) => {
+    await next();
+    c.header(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+        "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
+    c.header('X-Frame-Options', 'DENY');
+    c.header('X-Content-Type-Options', 'nosniff');
+  });
   app.get(
     '/docs',
     Scalar({ url: '/openapi.json', pageTitle: 'MuseHub Gateway API', cdn: '/docs/scalar.js', withDefaultFonts: false }),

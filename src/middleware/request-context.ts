@@ -48,6 +48,9 @@ export function requestContext(
     const hsts = httpsPublicUrl || client.proto === 'https';
     if (outgoing?.setHeader) {
       outgoing.setHeader('X-Request-Id', requestId);
+      // The default for every answer (one about a private repo must not sit in a shared cache);
+      // a route whose answer may be cached (/o/ of a public repo, the sitemap) sets its own.
+      outgoing.setHeader('Cache-Control', 'no-store');
       if (hsts) outgoing.setHeader('Strict-Transport-Security', HSTS);
     } else {
       c.header('X-Request-Id', requestId);

@@ -202,6 +202,9 @@ export function transportRoutes(deps: TransportDeps) {
       ...headers,
       'content-type': 'application/octet-stream',
       'content-length': String(found.size),
+      // Bytes someone pushed are never rendered on the hub's origin: saved, not sniffed into HTML.
+      'content-disposition': 'attachment',
+      'x-content-type-options': 'nosniff',
     });
   });
 

@@ -20,6 +20,11 @@ test('/docs renders the API reference from the gateway alone (no CDN, no web fon
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Content-Security-Policy refusals are reported on the console: the page's own policy must
+  // not stop anything it needs.
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   const res = await page.goto(`${gw.url}/docs`);
   expect(res?.status()).toBe(200);
   // Operations from /openapi.json, rendered by the script the gateway served.
