@@ -62,3 +62,19 @@ test('/docs cannot be framed and may call nothing but this gateway', async () =>
   expect(csp).toContain("default-src 'none'");
   expect(res.headers.get('x-frame-options')).toBe('DENY');
 });
+
+// Regression (issue 23, item 9): the README names `malformed_json`; the REST routes answered `bad_request`.
+test.each([
+  ['POST', '/api/v1/repos'],
+  ['POST', '/api/v1/repos/{repo}/issues'],
+])('%s %s with a body that is not JSON is a 400 malformed_json that changes nothing', async (method, route) => {
+  const before = await gw.fingerprint();
+  const res = await fetch(`${gw.url}${route.replace('{repo}', privateId)}`, {
+    method,
+    headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+    body: '{"name": "half',
+  });
+  expect(res.status).toBe(400);
+  expect((await res.json()).code).toBe('malformed_json');
+  expect(await gw.fingerprint()).toBe(before);
+});

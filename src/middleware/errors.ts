@@ -69,7 +69,15 @@ export const handleError: ErrorHandler<BaseEnv> = (err, c) => {
   if (err instanceof OrmNotFoundError) return respond(c, 404, 'not found', 'not_found');
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
-    const code = status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'http_error';
+    // Hono's JSON validator names an unparseable body only in its message.
+    const code =
+      status === 413
+        ? 'payload_too_large'
+        : status === 400 && /^Malformed JSON/i.test(err.message)
+          ? 'malformed_json'
+          : status === 400
+            ? 'bad_request'
+            : 'http_error';
     return respond(c, status, err.message || 'bad request', code);
   }
   const log = c.get('log');
