@@ -7,14 +7,15 @@ const MAX_URLS = 50_000;
 interface Row {
   owner: string;
   slug: string;
-  kind: 'repo' | 'issue' | 'proposal';
+  kind: 'repo' | 'issue';
   number: number | null;
   lastmod: Date;
 }
 
 /**
- * Public live repos with their open issues and proposals. Raw SQL, so every tombstone
- * condition is written out here (ORM filters do not reach raw queries).
+ * Public live repos with their open issues: every URL a page (there is no page for one
+ * proposal, so proposals are not listed). Raw SQL, so every tombstone condition is written out
+ * here (ORM filters do not reach raw queries).
  */
 export async function buildSitemap(em: EntityManager, publicUrl: string): Promise<string> {
   const rows = await em.getConnection().execute<Row[]>(
@@ -26,10 +27,6 @@ export async function buildSitemap(em: EntityManager, publicUrl: string): Promis
      SELECT l.owner, l.slug, 'issue', i.number, i.updated_at
        FROM musehub_issues i JOIN live l ON l.repo_id = i.repo_id
       WHERE i.deleted_at IS NULL AND i.state = 'open'
-     UNION ALL
-     SELECT l.owner, l.slug, 'proposal', p.number, p.updated_at
-       FROM musehub_proposals p JOIN live l ON l.repo_id = p.repo_id
-      WHERE p.deleted_at IS NULL AND p.state = 'open'
      ORDER BY owner, slug, kind DESC, number
      LIMIT ?`,
     [MAX_URLS],

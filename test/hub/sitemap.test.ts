@@ -37,9 +37,11 @@ test('public repos with their open issues and proposals, as absolute URLs; nothi
     json: { title: 'p', fromBranch: 'dev' },
   });
 
-  expect(await sitemapLocs()).toEqual([
-    `https://hub.example/alice/${pub.slug}`,
-    `https://hub.example/alice/${pub.slug}/proposals/1`,
-    `https://hub.example/alice/${pub.slug}/issues/1`,
-  ]);
+  const locs = await sitemapLocs();
+  expect(locs).toEqual([`https://hub.example/alice/${pub.slug}`, `https://hub.example/alice/${pub.slug}/issues/1`]);
+  // Regression (issue 23, item 9): every URL listed is a page that opens (proposals/N had none).
+  for (const loc of locs) {
+    const res = await fetch(loc.replace('https://hub.example', gw.url), { headers: { accept: 'text/html' } });
+    expect([loc, res.status]).toEqual([loc, 200]);
+  }
 });
