@@ -1,4 +1,5 @@
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../errors.ts';
 import { branchHeads } from '../history/history.store.ts';
 import { issuesToJson } from '../hub/issue.routes.ts';
@@ -46,11 +47,17 @@ export function registerResources(server: McpServer, deps: McpDeps): void {
           const body = await view.read(em, access);
           return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] };
         } catch (err) {
-          if (err instanceof GatewayError) throw new Error(err.detail);
+          // The MCP specification's "resource not found" (-32002) for every 404 — missing,
+          // deleted and private alike; other refusals are the caller's (invalid params).
+          if (err instanceof GatewayError) {
+            throw new McpError(err.status === 404 ? RESOURCE_NOT_FOUND : ErrorCode.InvalidParams, err.detail);
+          }
           deps.log.error({ err, resource: uri.href }, 'MCP resource failed');
-          throw new Error('internal error');
+          throw new McpError(ErrorCode.InternalError, 'internal error');
         }
       },
     );
   }
 }
+
+const RESOURCE_NOT_FOUND = -32002;

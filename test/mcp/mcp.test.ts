@@ -385,11 +385,13 @@ test('resource templates for a repo, its branches and its issues, with the same 
       const uri = suffix.replace('{owner}', 'alice').replace('{slug}', slug);
       const err = await stranger.readResource({ uri }).then(
         () => null,
-        (e: Error) => e.message,
+        (e: Error & { code?: number }) => `${e.code}: ${e.message}`,
       );
       messages.add(String(err));
     }
     expect([...messages], suffix).toHaveLength(1);
-    expect([...messages][0]).toMatch(/repo not found/);
+    // Regression (issue 23, item 9): JSON-RPC "internal error" (-32603) was the answer; now the
+    // MCP specification's "resource not found".
+    expect([...messages][0]).toMatch(/^-32002: .*repo not found/);
   }
 });
