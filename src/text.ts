@@ -45,3 +45,10 @@ function nulField(root: unknown, rootPath: string): string | null {
 
 /** JSON text can only carry U+0000 as the escape `\u0000`: a cheap test before walking the parsed value. */
 export const jsonMayHoldNul = (text: string) => text.includes('\\u0000');
+
+/**
+ * Bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and its kin) make a name display as
+ * something it is not (`song\u202Eevil.mid` shows as `songdim.live`): refused in names — repo,
+ * branch and file — and allowed in free text, where they have honest uses.
+ */
+export const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
+import { BIDI_CONTROL } from '../text.ts';
 
 /** Repo display name → URL slug: "Neo Soul" → "neo-soul". */
 export function slugify(name: string): string {
@@ -15,6 +16,12 @@ export function slugify(name: string): string {
 }
 
 export function slugFromName(name: string): string {
+  if (BIDI_CONTROL.test(name)) {
+    throw new BadRequestError(
+      'name must not contain bidirectional control characters (such as U+202E)',
+      'invalid_name',
+    );
+  }
   const slug = slugify(name);
   if (!slug || slug === '.' || slug === '..') {
     throw new BadRequestError('name must contain at least one letter or digit', 'invalid_name');
@@ -34,6 +41,7 @@ export function branchNameProblem(name: string): string | null {
   if (name === '@') return "must not be '@' alone";
   if (name === 'HEAD') return "must not be 'HEAD'";
   if (/[\x00-\x1f\x7f]/.test(name)) return 'must not contain control characters';
+  if (BIDI_CONTROL.test(name)) return 'must not contain bidirectional control characters (such as U+202E)';
   if (/[ ~^:?*[\\]/.test(name)) return 'must not contain a space or any of ~ ^ : ? * [ \\';
   if (name.includes('..')) return "must not contain '..'";
   if (name.includes('@{')) return "must not contain '@{'";

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
 import { BranchNameSchema, branchNameIssue } from '../repos/index.ts';
 import { isObjectId } from '../storage/object-store.ts';
+import { BIDI_CONTROL } from '../text.ts';
 
 /** Request-size caps per body; each breach is a 400/413 with a detail, before any write. */
 export const LIMITS = {
@@ -68,8 +69,23 @@ export const WireCommit = z.looseObject({
 export const WireSnapshot = z.looseObject({
   snapshot_id: hex64,
   manifest: z
-    .record(z.string().refine(isSafeRelativePath, 'manifest paths must be relative and stay inside the repo'), hex64)
-    .refine((m) => Object.keys(m).length <= LIMITS.manifestEntries, `at most ${LIMITS.manifestEntries} files`),
+    .record(z.string(), hex64)
+    .refine((m) => Object.keys(m).length <= LIMITS.manifestEntries, `at most ${LIMITS.manifestEntries} files`)
+    // Keys are checked here rather than by a key schema, whose refusal zod reports only as
+    // "Invalid key in record": the detail says which path and why.
+    .superRefine((m, ctx) => {
+      for (const p of Object.keys(m)) {
+        const why = !isSafeRelativePath(p)
+          ? 'manifest paths must be relative and stay inside the repo'
+          : BIDI_CONTROL.test(p)
+            ? 'manifest paths must not contain bidirectional control characters (such as U+202E)'
+            : null;
+        if (why) {
+          ctx.addIssue({ code: 'custom', path: [p], message: why });
+          return;
+        }
+      }
+    }),
   created_at: isoDate.nullable().optional(),
 });
 

@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRepo, type RepoBody } from '../helpers/builders.ts';
+import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll } from '../helpers/muse.ts';
 import { postForm, signIn } from '../helpers/web.ts';
@@ -110,4 +111,51 @@ test('pages: a form field holding NUL is a 400 page naming it', async () => {
   expect(res.status).toBe(400);
   expect(res.text).toContain('confirm: text must not contain the NUL character (U+0000)');
   expect(await gw.fingerprint()).toBe(before);
+});
+
+// Regression (issue 23, item 9): U+202E and the other bidirectional controls were accepted in
+// names, where they make one name display as another.
+test('bidi controls are refused in repo, branch and file names, and kept in free text', async () => {
+  const rowCount = async () =>
+    (
+      await sql<{ n: string }>(
+        gw.databaseUrl,
+        `SELECT (SELECT count(*) FROM musehub_repos) + (SELECT count(*) FROM musehub_branches) + (SELECT count(*) FROM musehub_commits) + (SELECT count(*) FROM musehub_snapshots) AS n`,
+      )
+    )[0]!.n;
+  const rowsBefore = await rowCount();
+  const rlo = '\u202e';
+  const named = await gw.request('POST', '/api/v1/repos', { token: alice.token, json: { name: `song${rlo}dim.evil` } });
+  expect(named.status).toBe(400);
+  expect((await named.json()).code).toBe('invalid_name');
+  const s = makeSnapshot({ 'c.txt': 'c' });
+  const branch = await pushAll(
+    gw,
+    `/alice/${repo.slug}`,
+    alice.token,
+    {
+      commits: [makeCommit({ snapshotId: s.snapshot.snapshot_id, branch: `fix${rlo}` })],
+      snapshots: [s.snapshot],
+      objects: s.objects,
+    },
+    { branch: `fix${rlo}` },
+  );
+  expect(branch.status).toBe(400);
+  expect(branch.body.detail).toMatch(/bidirectional control characters/);
+  const f = makeSnapshot({ [`song${rlo}dim.mid`]: 'x' });
+  const file = await pushAll(gw, `/alice/${repo.slug}`, alice.token, {
+    commits: [makeCommit({ snapshotId: f.snapshot.snapshot_id })],
+    snapshots: [f.snapshot],
+    objects: f.objects,
+  });
+  expect(file.status).toBe(400);
+  expect(file.body.detail).toMatch(/manifest\.song.dim\.mid: .*bidirectional control characters/);
+  // The pushes' objects were uploaded before the push named them (as every push does); no
+  // repo, branch, commit or snapshot came of any of it.
+  expect(await rowCount()).toBe(rowsBefore);
+  const prose = await gw.request('POST', `/api/v1/repos/${repo.repoId}/issues`, {
+    token: alice.token,
+    json: { title: `Arabic and English: ${rlo}mixed\u202c text` },
+  });
+  expect(prose.status).toBe(201);
 });
