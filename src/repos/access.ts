@@ -72,6 +72,20 @@ export async function permissionOf(
   return row?.permission ?? null;
 }
 
+/** True when the repo is live and `userId` owns it or collaborates with write or admin: one query. */
+export async function mayWriteLive(em: EntityManager, repoId: string, userId: string): Promise<boolean> {
+  // Raw SQL: the deleted_at condition the ORM filter would add is stated here.
+  const rows = await runSql(
+    em,
+    `SELECT 1 FROM musehub_repos r
+      WHERE r.repo_id = ? AND r.deleted_at IS NULL
+        AND (r.owner_user_id = ? OR EXISTS (SELECT 1 FROM musehub_collaborators c
+              WHERE c.repo_id = r.repo_id AND c.user_id = ? AND c.permission IN ('write', 'admin')))`,
+    [repoId, userId, userId],
+  );
+  return rows.length > 0;
+}
+
 /**
  * Resolves a live repo and checks what the caller may do with it. Anyone who may not read
  * it gets the one repo 404; a reader who may not do more gets 401 (anonymous) or 403.

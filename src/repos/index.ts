@@ -3,6 +3,7 @@ export {
   checkAllowed,
   hasPermission,
   isUuid,
+  mayWriteLive,
   type Need,
   permissionOf,
   type RefusalWording,

@@ -3,7 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { retryOnDeadlock } from '../db/retry.ts';
 import { BadRequestError, ForbiddenError, HashMismatchError, PayloadTooLargeError } from '../errors.ts';
 import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
-import { inLiveRepo, requireLive } from '../repos/live-repo.ts';
+import { mayWriteLive } from '../repos/index.ts';
+import { inLiveRepo } from '../repos/live-repo.ts';
 import { type ObjectStore, sha256Hex } from '../storage/object-store.ts';
 import { type PresignGrant, presignedPutUrl, verifyGrant } from './presign.ts';
 
@@ -78,7 +79,14 @@ export async function receivePresignedUpload(
       `object of ${declaredBytes} bytes is larger than this hub's limit of ${grant.maxBytes} bytes (${(grant.maxBytes / 1048576).toFixed(1)} MiB)`,
     );
   }
-  await requireLive(em(), grant.repoId);
+  // The signature proved the grant; the grantee must still hold it (a removed collaborator's
+  // URL dies with their access, and a deleted repo's with the repo).
+  if (!(await mayWriteLive(em(), grant.repoId, grant.userId))) {
+    throw new ForbiddenError(
+      'the signed URL is no longer valid: its user may not write to this repo; ask for a new one with presign',
+      'invalid_signature',
+    );
+  }
   if (!body) throw new BadRequestError('request body is empty', 'empty_body');
   const size = await store.putStream(grant.objectId, body, grant.maxBytes);
   await inLiveRepo(em(), grant.repoId, (tx) =>
@@ -94,6 +102,7 @@ export async function receivePresignedUpload(
  */
 export async function uploadUrls(
   deps: { store: ObjectStore; publicUrl: string; presignKey: Buffer; limits: { maxObjectBytes: number } },
+  userId: string,
   repoId: string,
   objectIds: readonly string[],
   ttlSeconds: number,
@@ -113,6 +122,7 @@ export async function uploadUrls(
         objectId,
         maxBytes: deps.limits.maxObjectBytes,
         expires,
+        userId,
       }),
     ]),
   );

@@ -4,17 +4,19 @@ import path from 'node:path';
 
 /**
  * Signed upload URLs served by the gateway itself. The signature binds the repo, the object
- * id, the size limit and the expiry, so a URL cannot be reused for another repo or object,
- * for more bytes, or after it expires. The muse client sends no Authorization header to it.
+ * id, the size limit, the expiry and the user it was granted to, so a URL cannot be reused for
+ * another repo or object, for more bytes, after it expires — nor, since the upload re-checks
+ * that user's write access, after they lost it. The muse client sends no Authorization header to it.
  */
 export interface PresignGrant {
   repoId: string;
   objectId: string;
   maxBytes: number;
   expires: number; // unix seconds
+  userId: string;
 }
 
-const message = (g: PresignGrant) => `put\n${g.repoId}\n${g.objectId}\n${g.maxBytes}\n${g.expires}`;
+const message = (g: PresignGrant) => `put\n${g.repoId}\n${g.objectId}\n${g.maxBytes}\n${g.expires}\n${g.userId}`;
 
 export function signGrant(key: Buffer, grant: PresignGrant): string {
   return createHmac('sha256', key).update(message(grant)).digest('base64url');
@@ -24,6 +26,7 @@ export function presignedPutUrl(publicUrl: string, key: Buffer, grant: PresignGr
   const q = new URLSearchParams({
     max: String(grant.maxBytes),
     exp: String(grant.expires),
+    u: grant.userId,
     sig: signGrant(key, grant),
   });
   return `${publicUrl}/presigned/${grant.repoId}/${grant.objectId}?${q}`;

@@ -9,7 +9,7 @@ import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.
 import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo, TRANSPORT_WORDING } from '../middleware/resolve-repo.ts';
-import { checkAllowed, type RepoLivenessCache } from '../repos/index.ts';
+import { checkAllowed, isUuid, permissionOf, type RepoLivenessCache } from '../repos/index.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
@@ -146,12 +146,16 @@ export function transportRoutes(deps: TransportDeps) {
     const req = parseWire(PresignRequest, await readBody(c));
     const { repo, user } = c.var;
     if (req.direction === 'get') return reply(c, { presigned: {}, inline: req.object_ids });
-    checkAllowed(repo.visibility, repo.permission, user, 'write', {
+    // resolveRepo('read') skips the permission lookup for a public repo's non-owners (refs stays
+    // cheap), so it is made here: a write collaborator on a public repo was refused (found with
+    // the upload-grant test; the muse client then silently pushed large objects inline).
+    const permission = repo.permission ?? (user ? await permissionOf(fork(), repo, user) : null);
+    checkAllowed(repo.visibility, permission, user, 'write', {
       ...TRANSPORT_WORDING,
       unauthorized: 'uploading needs a token: run `muse auth login`',
     });
     const ttl = Math.min(req.ttl_seconds ?? limits.presignTtlSeconds, limits.presignTtlSeconds);
-    const presigned = await uploadUrls(deps, repo.repoId, req.object_ids, ttl);
+    const presigned = await uploadUrls(deps, requireUser(user).userId, repo.repoId, req.object_ids, ttl);
     return reply(c, { presigned, inline: [] });
   });
 
@@ -162,8 +166,14 @@ export function transportRoutes(deps: TransportDeps) {
       objectId: c.req.param('object_id'),
       maxBytes: Number(c.req.query('max')),
       expires: Number(c.req.query('exp')),
+      userId: c.req.query('u') ?? '',
     };
-    if (!isObjectId(grant.objectId) || !Number.isSafeInteger(grant.maxBytes) || !Number.isSafeInteger(grant.expires)) {
+    if (
+      !isObjectId(grant.objectId) ||
+      !Number.isSafeInteger(grant.maxBytes) ||
+      !Number.isSafeInteger(grant.expires) ||
+      !isUuid(grant.userId)
+    ) {
       throw new BadRequestError('malformed signed URL', 'invalid_signature');
     }
     const body = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as WebReadableStream) : null;

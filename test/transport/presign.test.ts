@@ -10,13 +10,14 @@ import { makeCommit, makeObject, makeSnapshot, wire } from '../helpers/muse.ts';
 
 let gw: TestGateway;
 let token: string;
+let aliceId: string;
 let repo: RepoBody;
 let remote: string;
 
 beforeAll(async () => {
   // Its webhooks point at loopback (port 9, nothing listens), which the default policy refuses.
   gw = await startTestGateway({ MUSEHUB_WEBHOOK_ALLOWED_HOSTS: 'loopback' });
-  ({ token } = await gw.user('alice'));
+  ({ token, userId: aliceId } = await gw.user('alice'));
   repo = await createRepo(gw, token, { visibility: 'public' });
   remote = `/alice/${repo.slug}`;
 });
@@ -99,6 +100,7 @@ test('tampered, swapped, oversized and expired signed URLs are refused and store
     objectId: obj.object_id,
     maxBytes: 10 ** 8,
     expires: Math.floor(Date.now() / 1000) - 5,
+    userId: aliceId,
   });
   const expiredRes = await put(expired, obj.content);
   expect(expiredRes.status).toBe(403);
@@ -109,6 +111,7 @@ test('tampered, swapped, oversized and expired signed URLs are refused and store
     objectId: obj.object_id,
     maxBytes: 1024,
     expires: Math.floor(Date.now() / 1000) + 60,
+    userId: aliceId,
   });
   expect((await put(small, obj.content)).status).toBe(413);
 
@@ -159,4 +162,59 @@ test('a push fires the push webhook event after commit', async () => {
   expect(rows).toEqual([
     { event: 'push', payload: expect.objectContaining({ branch: 'main', after: commit.commit_id, pusher: 'alice' }) },
   ]);
+});
+
+// Regression (issue 23, item 7): a signed upload URL kept working for its remaining lifetime
+// after its grantee lost write access.
+test('an upload URL dies with its grant: a removed collaborator, or a deleted repo, uploads nothing', async () => {
+  const bob = await gw.user('bob-uploader');
+  const shared = await createRepo(gw, token, { name: 'shared stems', visibility: 'public' });
+  await addCollaborator(gw, token, shared.repoId, 'bob-uploader', 'write');
+  const presign = async (who: string, objectId: string) =>
+    (
+      await wire(
+        gw,
+        'POST',
+        `/alice/${shared.slug}/presign`,
+        { object_ids: [objectId], direction: 'put' },
+        { token: who },
+      )
+    ).body.presigned?.[objectId] as string;
+  const kept = makeObject(randomBytes(80 * 1024));
+  const revoked = makeObject(randomBytes(80 * 1024));
+  const keptUrl = await presign(bob.token, kept.object_id);
+  const revokedUrl = await presign(bob.token, revoked.object_id);
+  expect(new URL(revokedUrl).searchParams.get('u')).toBe(bob.userId);
+  expect((await put(keptUrl, kept.content)).status).toBe(200);
+
+  expect(
+    (await gw.request('DELETE', `/api/v1/repos/${shared.repoId}/collaborators/bob-uploader`, { token })).status,
+  ).toBe(204);
+  // Rows of the object anywhere, and its bytes on disk: what an upload would have left.
+  const traces = async () => {
+    const [row] = await sql<{ n: string }>(
+      gw.databaseUrl,
+      'SELECT count(*) AS n FROM musehub_objects WHERE object_id = $1',
+      [revoked.object_id],
+    );
+    const files = await fs.readdir(path.join(gw.dataDir, 'objects'), { recursive: true });
+    return Number(row!.n) + files.filter((f) => f.replaceAll('/', '').includes(revoked.object_id.slice(8))).length;
+  };
+  const refused = await put(revokedUrl, revoked.content);
+  expect(refused.status).toBe(403);
+  expect(await refused.json()).toEqual({
+    detail: 'the signed URL is no longer valid: its user may not write to this repo; ask for a new one with presign',
+    code: 'invalid_signature',
+  });
+  // The same URL with another user swapped in fails the signature.
+  const swapped = new URL(revokedUrl);
+  swapped.searchParams.set('u', aliceId);
+  expect((await put(swapped.toString(), revoked.content)).status).toBe(403);
+  expect(await traces()).toBe(0);
+
+  // The owner's own URL dies with the repo.
+  const ownerUrl = await presign(token, revoked.object_id);
+  expect((await gw.request('DELETE', `/api/v1/repos/${shared.repoId}`, { token })).status).toBe(204);
+  expect((await put(ownerUrl, revoked.content)).status).toBe(403);
+  expect(await traces()).toBe(0);
 });
