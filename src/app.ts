@@ -125,6 +125,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
       publicUrl: config.publicUrl,
       log: logger.child({ component: 'mcp' }),
       key: presignKey,
+      rateLimitPerMinute: config.transport.rateLimitPerMinute,
     }),
   );
   app.route('/', mcp);

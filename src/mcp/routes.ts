@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
 import type { AuthEnv } from '../app-env.ts';
 import { GatewayError } from '../errors.ts';
+import { callerKey, RateBudget } from '../middleware/limits.ts';
 import { jsonMayHoldNul, rejectNul } from '../text.ts';
 import type { AuthUser } from '../users/index.ts';
 import { registerResources } from './resources.ts';
@@ -14,15 +15,21 @@ import { type McpDeps, registerTools } from './tools.ts';
 /** The largest JSON-RPC body accepted on /mcp: tool arguments are small (an issue body is 64 KiB at most). */
 export const MCP_BODY_LIMIT = 256 * 1024;
 
-const jsonRpcError = (status: 400 | 403 | 404 | 413, code: number, message: string) =>
+const jsonRpcError = (
+  status: 400 | 403 | 404 | 413 | 429,
+  code: number,
+  message: string,
+  extra: Record<string, string> = {},
+) =>
   new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), {
     status,
     // The rest of an oversized body is never read: the connection cannot carry another request
     // (without this, a client reusing it hung or saw it closed under its next request).
-    headers:
-      status === 413
-        ? { 'content-type': 'application/json', connection: 'close' }
-        : { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(status === 413 ? { connection: 'close' } : {}),
+      ...extra,
+    },
   });
 
 /**
@@ -56,7 +63,10 @@ interface Session {
  * is served here statelessly (tool calls need no session state), so `--workers` and several
  * machines work without sticky connections.
  */
-export function mcpRoutes(deps: McpDeps & { key: Buffer }) {
+export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: number }) {
+  // The transport's budget per caller (MUSEHUB_RATE_LIMIT_PER_MINUTE), spent once per JSON-RPC
+  // message: a batch of 100 tool calls costs 100, not 1.
+  const budget = deps.rateLimitPerMinute > 0 ? new RateBudget(deps.rateLimitPerMinute) : null;
   const sign = (nonce: string, user: AuthUser | null) =>
     createHmac('sha256', deps.key)
       .update(`mcp-session\n${nonce}\n${user?.userId ?? 'anonymous'}`)
@@ -108,11 +118,31 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer }) {
       return jsonRpcError(403, -32000, `origin ${origin} may not call this server`);
     }
     if (c.req.method === 'POST') {
-      // The same NUL rule as REST, read from a copy: the transport reads the request itself.
+      // Read from a copy: the transport reads the request itself.
       const text = await c.req.raw.clone().text();
-      if (jsonMayHoldNul(text)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // The transport answers a body that is not JSON with its own parse error.
+      }
+      if (budget) {
+        const calls = Array.isArray(parsed) ? Math.max(1, parsed.length) : 1;
+        const wait = budget.take(callerKey(c), calls);
+        if (wait) {
+          const who = c.get('user') ? 'per user' : 'per address';
+          return jsonRpcError(
+            429,
+            -32000,
+            `too many MCP requests (${deps.rateLimitPerMinute} calls a minute ${who}; this one carries ${calls}); retry in ${wait} s`,
+            { 'retry-after': String(wait) },
+          );
+        }
+      }
+      // The same NUL rule as REST.
+      if (parsed !== undefined && jsonMayHoldNul(text)) {
         try {
-          rejectNul(JSON.parse(text));
+          rejectNul(parsed);
         } catch (err) {
           if (err instanceof GatewayError) return jsonRpcError(400, -32602, err.detail);
         }

@@ -194,3 +194,36 @@ test('tokens, secrets and signatures never reach the logs', async () => {
     ).toBeUndefined();
   }
 });
+
+// Regression (issue 23, item 5): /mcp had no budget, and one request could carry 100 tool calls.
+test('MCP spends the same budget per caller, once per JSON-RPC message of a batch', async () => {
+  const post = (body: unknown, token?: string) =>
+    fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  const call = (id: number) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'musehub_search_repos', arguments: { query: 'x' } },
+  });
+  // Six calls in one request: more than five a minute, refused whole before any runs.
+  const six = await post([1, 2, 3, 4, 5, 6].map(call), token);
+  expect(six.status).toBe(429);
+  expect(Number(six.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect((await six.json()).error.message).toMatch(
+    /^too many MCP requests \(5 calls a minute per user; this one carries 6\); retry in \d+ s$/,
+  );
+  // Three, then three more: the second batch finds two left.
+  expect((await post([1, 2, 3].map(call), token)).status).not.toBe(429);
+  expect((await post([4, 5, 6].map(call), token)).status).toBe(429);
+  // Another caller has a budget of their own; an anonymous one spends its address's.
+  expect((await post(call(7), bobToken)).status).not.toBe(429);
+  expect((await post(call(8))).status).not.toBe(429);
+});
