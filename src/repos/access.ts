@@ -72,18 +72,25 @@ export async function permissionOf(
   return row?.permission ?? null;
 }
 
-/** True when the repo is live and `userId` owns it or collaborates with write or admin: one query. */
-export async function mayWriteLive(em: EntityManager, repoId: string, userId: string): Promise<boolean> {
+/**
+ * A live repo's visibility and `userId`'s permission on it (admin for the owner), in one query;
+ * null when the repo is not live. For callers that hold only a user id (a signed upload grant).
+ */
+export async function grantHolderAccess(
+  em: EntityManager,
+  repoId: string,
+  userId: string,
+): Promise<{ visibility: string; permission: Permission | null } | null> {
   // Raw SQL: the deleted_at condition the ORM filter would add is stated here.
-  const rows = await runSql(
+  const [row] = await runSql<{ visibility: string; permission: Permission | null }>(
     em,
-    `SELECT 1 FROM musehub_repos r
-      WHERE r.repo_id = ? AND r.deleted_at IS NULL
-        AND (r.owner_user_id = ? OR EXISTS (SELECT 1 FROM musehub_collaborators c
-              WHERE c.repo_id = r.repo_id AND c.user_id = ? AND c.permission IN ('write', 'admin')))`,
-    [repoId, userId, userId],
+    `SELECT r.visibility, CASE WHEN r.owner_user_id = ? THEN 'admin' ELSE c.permission END AS permission
+       FROM musehub_repos r
+       LEFT JOIN musehub_collaborators c ON c.repo_id = r.repo_id AND c.user_id = ?
+      WHERE r.repo_id = ? AND r.deleted_at IS NULL`,
+    [userId, userId, repoId],
   );
-  return rows.length > 0;
+  return row ?? null;
 }
 
 /**

@@ -1,9 +1,9 @@
 export type { Page, PageRequest } from '../db/pagination.ts';
 export {
   checkAllowed,
+  grantHolderAccess,
   hasPermission,
   isUuid,
-  mayWriteLive,
   type Need,
   permissionOf,
   type RefusalWording,

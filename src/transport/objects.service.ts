@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { retryOnDeadlock } from '../db/retry.ts';
-import { BadRequestError, ForbiddenError, HashMismatchError, PayloadTooLargeError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, HashMismatchError, PayloadTooLargeError, repoNotFound } from '../errors.ts';
 import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
-import { mayWriteLive } from '../repos/index.ts';
+import { checkAllowed, grantHolderAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import { type ObjectStore, sha256Hex } from '../storage/object-store.ts';
 import { type PresignGrant, presignedPutUrl, verifyGrant } from './presign.ts';
@@ -79,14 +79,14 @@ export async function receivePresignedUpload(
       `object of ${declaredBytes} bytes is larger than this hub's limit of ${grant.maxBytes} bytes (${(grant.maxBytes / 1048576).toFixed(1)} MiB)`,
     );
   }
-  // The signature proved the grant; the grantee must still hold it (a removed collaborator's
-  // URL dies with their access, and a deleted repo's with the repo).
-  if (!(await mayWriteLive(em(), grant.repoId, grant.userId))) {
-    throw new ForbiddenError(
-      'the signed URL is no longer valid: its user may not write to this repo; ask for a new one with presign',
-      'invalid_signature',
-    );
-  }
+  // The signature proved the grant; the grantee must still hold it: a removed collaborator's URL
+  // dies with their access (403 while they may still read the repo, the repo 404 when they may
+  // not), and every URL dies with its repo (the repo 404).
+  const held = await grantHolderAccess(em(), grant.repoId, grant.userId);
+  if (!held) throw repoNotFound();
+  checkAllowed(held.visibility, held.permission, { userId: grant.userId, username: '' }, 'write', {
+    forbidden: 'the signed URL is no longer valid: its user may not write to this repo; ask for a new one with presign',
+  });
   if (!body) throw new BadRequestError('request body is empty', 'empty_body');
   const size = await store.putStream(grant.objectId, body, grant.maxBytes);
   await inLiveRepo(em(), grant.repoId, (tx) =>
