@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -87,7 +88,27 @@ export async function startNginx(site: NginxSite): Promise<RunningNginx> {
     throw new Error(`nginx -t refused the configuration: ${err.stderr || err.message}`);
   });
   const child = spawn(NGINX, ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
-  await eventually(async () => existsSync(path.join(dir, 'nginx.pid')), 30_000);
+  // Ready when its TLS port takes a connection (not when the pid file appears); if it exits
+  // first, its error log says why.
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: site.listen.host, port: site.listen.port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  try {
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}`);
+      return accepts();
+    }, 60_000);
+  } catch (err) {
+    const log = await fs.readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '');
+    child.kill('SIGKILL');
+    throw new Error(`nginx did not start listening on ${site.listen.host}:${site.listen.port}: ${err}\n${log}`);
+  }
   return {
     child,
     dir,
