@@ -7,15 +7,20 @@ import { promisify } from 'node:util';
 import { expect } from 'vitest';
 
 /**
- * The real, unmodified muse client (0.1.5), built by ../shared/platform/muse-client/setup.sh in
+ * The real, unmodified muse client (0.1.5), built by shared/platform/muse-client/setup.sh in
  * a Debian sid chroot. This suite exists to run it: when it cannot be set up, the suite fails.
  */
 
 const run = promisify(execFile);
 
-/** Where shared/ is: MUSEHUB_SHARED_DIR (.ci/run passes it), else the folder beside the checkout. */
+/**
+ * Where shared/ is: MUSEHUB_SHARED_DIR, which `npm run test:client` sets (the shared/ beside the
+ * checkout unless given; .ci/run gives it). Nothing else in test/ knows that folder.
+ */
 export function sharedDir(): string {
-  return path.resolve(process.env.MUSEHUB_SHARED_DIR || path.join(import.meta.dirname, '../../../shared'));
+  const dir = process.env.MUSEHUB_SHARED_DIR;
+  if (!dir) throw new Error('MUSEHUB_SHARED_DIR is not set: run this suite with `npm run test:client`');
+  return path.resolve(dir);
 }
 
 /** Runs setup.sh (about 2 minutes the first time, then instant) and returns the wrapper's path. */
