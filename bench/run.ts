@@ -20,6 +20,7 @@ import { openOrm } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { startS3TestServer } from '../test/helpers/s3-server.ts';
+import { accessTimingRows, seedTargets, strangerSurfaces } from './access-timing.ts';
 import { measureCascade } from './cascade.ts';
 import { type BenchGateway, processTree, sampleRss, spawnGateway } from './gateway.ts';
 import { httpsRows } from './https.ts';
@@ -474,6 +475,14 @@ async function main() {
       connections: 10,
     });
     rows.push({ ...pageRow, baseline: 'REST GET repo', ratio: round(pageRow.reqPerSec! / rest.reqPerSec!, 3) });
+    // Whether the time of a 404 tells a stranger a private repo exists (bench/access-timing.ts).
+    const timingTargets = await seedTargets(fsGw, pg.url);
+    const timing = await accessTimingRows(
+      fsGw,
+      timingTargets.targets,
+      strangerSurfaces(timingTargets.carol, timingTargets.carolSession),
+    );
+    rows.push(...timing.rows);
     for (const [store, gw] of STORES) {
       rows.push(
         await load(gw, `push/objects, 100 new 4 KiB objects (${store} store)`, {
@@ -515,6 +524,7 @@ async function main() {
     }
 
     for (const note of https.notes) console.log(note);
+    for (const note of timing.notes) console.log(`404 timing: ${note}`);
     const cascadeOrm = await openOrm(pg.url, 4);
     const cascade = await measureCascade(cascadeOrm).finally(() => cascadeOrm.close());
 

@@ -61,7 +61,6 @@ const envSchema = z.object({
     .optional(),
   LOG_LEVEL: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),
   MUSEHUB_REPO_CACHE_TTL_MS: intIn(0, 3_600_000).default(5_000),
-  MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: intIn(0, 3_600_000).default(1_000),
   MUSEHUB_REPO_CACHE_MAX: intIn(1, 10_000_000).default(10_000),
   MUSEHUB_DB_POOL_MAX: intIn(1, 1000).default(10),
   MUSEHUB_DB_STATEMENT_TIMEOUT_MS: intIn(0, 86_400_000).default(60_000),
@@ -115,7 +114,7 @@ export interface Config {
   /** Base URL for links; undefined until the server knows its port (PORT=0 and no MUSEHUB_PUBLIC_URL). */
   publicUrl: string | undefined;
   logLevel: (typeof logLevels)[number];
-  repoCache: { ttlMs: number; negativeTtlMs: number; max: number };
+  repoCache: { ttlMs: number; max: number };
   dbPoolMax: number;
   /** PostgreSQL statement_timeout for every pooled connection; 0 = none. */
   dbStatementTimeoutMs: number;
@@ -225,7 +224,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.LOG_LEVEL,
     repoCache: {
       ttlMs: e.MUSEHUB_REPO_CACHE_TTL_MS,
-      negativeTtlMs: e.MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS,
       max: e.MUSEHUB_REPO_CACHE_MAX,
     },
     dbPoolMax: e.MUSEHUB_DB_POOL_MAX,

@@ -1,8 +1,7 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import type { MiddlewareHandler } from 'hono';
 import type { RepoEnv } from '../app-env.ts';
 import { repoNotFound } from '../errors.ts';
-import { checkAllowed, permissionOf, type RefusalWording, type RepoLivenessCache } from '../repos/index.ts';
+import { checkAllowed, permissionIn, type RefusalWording, type RepoLivenessCache } from '../repos/index.ts';
 import { isUsername } from '../users/index.ts';
 
 const SLUG = /^[a-z0-9._-]{1,100}$/;
@@ -17,23 +16,17 @@ export const TRANSPORT_WORDING: RefusalWording = {
  * deleted and private-to-the-caller are one 404 with the same bytes. For writes, a caller
  * who may read but not write gets 403, an anonymous one 401.
  */
-export function resolveRepo(
-  cache: RepoLivenessCache,
-  orm: MikroORM,
-  need: 'read' | 'write',
-): MiddlewareHandler<RepoEnv> {
+export function resolveRepo(cache: RepoLivenessCache, need: 'read' | 'write'): MiddlewareHandler<RepoEnv> {
   return async function resolveRepoMiddleware(c, next) {
     const owner = c.req.param('owner') ?? '';
     const slug = c.req.param('slug') ?? '';
     // Names that cannot exist never reach the cache or the database.
     const live = isUsername(owner) && SLUG.test(slug) ? await cache.resolve(owner, slug) : null;
     if (!live) throw repoNotFound();
-    const user = c.get('user'); // c.get, not c.var: c.var copies every variable into a new object
-    // A stranger reading a public repo needs no lookup: the rule cannot refuse them (refs stays cheap).
-    const lookUp =
-      user !== null && (live.visibility !== 'public' || need === 'write' || user.userId === live.ownerUserId);
-    const permission = lookUp ? await permissionOf(orm.em, live, user) : null;
-    checkAllowed(live.visibility, permission, user, need, TRANSPORT_WORDING);
+    // c.get, not c.var: c.var copies every variable into a new object. The permission comes with
+    // the cached repo: refusing a stranger runs no query a missing repo would not.
+    const permission = permissionIn(live, c.get('user'));
+    checkAllowed(live.visibility, permission, c.get('user'), need, TRANSPORT_WORDING);
     c.set('repo', { ...live, permission });
     await next();
   };

@@ -72,6 +72,16 @@ export async function permissionOf(
   return row?.permission ?? null;
 }
 
+/** The caller's permission on a repo resolved through the liveness cache (which holds its collaborators). */
+export function permissionIn(
+  live: { ownerUserId: string; collaborators: Readonly<Record<string, Permission>> },
+  user: AuthUser | null,
+): Permission | null {
+  if (!user) return null;
+  if (live.ownerUserId === user.userId) return 'admin';
+  return Object.hasOwn(live.collaborators, user.userId) ? live.collaborators[user.userId]! : null;
+}
+
 /**
  * A live repo's visibility and `userId`'s permission on it (admin for the owner), in one query;
  * null when the repo is not live. For callers that hold only a user id (a signed upload grant).
@@ -116,7 +126,8 @@ export async function requireRepoAccess(
   repoId: string,
   need: Need,
 ): Promise<RepoAccess> {
-  return accessTo(em, isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null, user, need);
+  if (!isUuid(repoId)) throw repoNotFound();
+  return accessTo(em, 'r.repo_id = ?', [repoId], user, need);
 }
 
 /** What a client names a repo by: its id, or its owner and slug (MCP tools and resources, pages). */
@@ -147,14 +158,37 @@ export async function requireRepoAccessTo(
 ): Promise<RepoAccess> {
   if (ref.repo_id) return requireRepoAccess(em, user, ref.repo_id, need as 'read');
   if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
-  return accessTo(em, await em.findOne(RepoSchema, { owner: ref.owner, slug: ref.slug }), user, need);
+  return accessTo(em, 'r.owner = ? AND r.slug = ?', [ref.owner, ref.slug], user, need);
 }
 
-async function accessTo(em: EntityManager, repo: Repo | null, user: AuthUser | null, need: Need): Promise<RepoAccess> {
-  if (!repo) throw repoNotFound();
-  const permission = await permissionOf(em, repo, user);
-  checkAllowed(repo.visibility, permission, user, need);
-  return { repo, permission, user };
+/**
+ * The repo and the caller's permission on it in one query that returns no row at all when the
+ * caller may not read it (checkAllowed's first rule, in SQL): a private repo they may not read
+ * costs exactly what a missing one costs — the same query, no row to send or hydrate — so the
+ * time of the 404 does not tell them apart.
+ */
+async function accessTo(
+  em: EntityManager,
+  where: string,
+  params: string[],
+  user: AuthUser | null,
+  need: Need,
+): Promise<RepoAccess> {
+  const userId = user?.userId ?? null;
+  // Raw SQL: the live-repo filter the ORM would add is the deleted_at condition written out.
+  const [row] = await runSql<Record<string, unknown> & { caller_permission: Permission | null }>(
+    em,
+    `SELECT r.*, CASE WHEN r.owner_user_id = ? THEN 'admin' ELSE c.permission END AS caller_permission
+       FROM musehub_repos r
+       LEFT JOIN musehub_collaborators c ON c.repo_id = r.repo_id AND c.user_id = ?
+      WHERE ${where} AND r.deleted_at IS NULL
+        AND (r.visibility = 'public' OR r.owner_user_id = ? OR c.permission IS NOT NULL)`,
+    [userId, userId, ...params, userId],
+  );
+  if (!row) throw repoNotFound();
+  const { caller_permission: permission, ...columns } = row;
+  checkAllowed(columns.visibility as string, permission, user, need);
+  return { repo: em.map(RepoSchema, columns as never), permission, user };
 }
 
 /**
@@ -194,7 +228,7 @@ export async function ownRepoIdByName(
 
 /** A live repo resolved by name for a transport request, with what the caller may do there. */
 export interface ResolvedRepo extends LiveRepo {
-  /** The caller's permission; null for anonymous callers and strangers to a public repo. */
+  /** The caller's permission; null for anonymous callers and strangers. */
   permission: Permission | null;
 }
 

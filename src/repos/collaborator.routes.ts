@@ -54,6 +54,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
       const { username } = c.req.valid('param');
       const { collaborator, created } = await putCollaborator(
         c.var.em,
+        cache,
         c.var.access,
         username,
         c.req.valid('json').permission,
@@ -75,7 +76,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
     }),
     async (c) => {
       const { username } = c.req.valid('param');
-      await removeCollaborator(c.var.em, c.var.access, username);
+      await removeCollaborator(c.var.em, cache, c.var.access, username);
       return c.body(null, 204);
     },
   );

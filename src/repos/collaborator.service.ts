@@ -3,7 +3,8 @@ import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } fro
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName, usernamesById } from '../users/index.ts';
 import type { RepoAccess } from './access.ts';
-import { inLiveRepo } from './live-repo.ts';
+import { inLiveRepo, notifyLiveness } from './live-repo.ts';
+import type { RepoLivenessCache } from './liveness-cache.ts';
 import { CollaboratorSchema, type Permission } from './repo.entity.ts';
 
 export interface CollaboratorView {
@@ -19,9 +20,14 @@ async function targetUser(em: EntityManager, username: string) {
   return target;
 }
 
-/** Adds a collaborator or changes their permission (owner or admin). */
+/**
+ * Adds a collaborator or changes their permission (owner or admin). Every process caches a repo
+ * with its collaborators (the transport decides from that copy), so a change is announced inside
+ * its transaction (each process forgets the repo when it commits) and forgotten here at once.
+ */
 export async function putCollaborator(
   em: EntityManager,
+  cache: RepoLivenessCache,
   access: RepoAccess<AuthUser>,
   username: string,
   permission: Permission,
@@ -41,20 +47,30 @@ export async function putCollaborator(
       { repoId, userId: target.userId, permission },
       { onConflictFields: ['repoId', 'userId'], onConflictAction: 'merge', onConflictMergeFields: ['permission'] },
     );
+    await notifyLiveness(tx, 'update', access.repo);
     return { row, existing };
   });
+  cache.evictRepo(repoId);
   return {
     collaborator: { username: target.username, userId: target.userId, permission, createdAt: row.createdAt },
     created: !existing,
   };
 }
 
-export async function removeCollaborator(em: EntityManager, access: RepoAccess<AuthUser>, username: string) {
+export async function removeCollaborator(
+  em: EntityManager,
+  cache: RepoLivenessCache,
+  access: RepoAccess<AuthUser>,
+  username: string,
+) {
   const repoId = access.repo.repoId;
   const target = await targetUser(em, username);
-  const removed = await inLiveRepo(em, repoId, (tx) =>
-    tx.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId }),
-  );
+  const removed = await inLiveRepo(em, repoId, async (tx) => {
+    const n = await tx.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId });
+    if (n) await notifyLiveness(tx, 'update', access.repo);
+    return n;
+  });
+  cache.evictRepo(repoId);
   if (!removed) throw new NotFoundError(`'${username}' is not a collaborator`, 'collaborator_not_found');
 }
 

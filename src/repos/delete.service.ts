@@ -4,10 +4,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { runSql } from '../db/sql.ts';
 import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
+import { isUuid, requireRepoAccess } from './access.ts';
 import { notifyLiveness, repoGateKey } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
-import { canRead } from './repo.service.ts';
 
 /**
  * What one delete tombstones, each statement limited to rows not tombstoned already and
@@ -75,7 +75,6 @@ async function audit(
  * the delete (see lockLiveRepo).
  */
 async function lockAnyRepo(tx: EntityManager, repoId: string): Promise<Repo | null> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(repoId)) return null;
   await tx
     .getConnection()
     .execute(
@@ -85,6 +84,21 @@ async function lockAnyRepo(tx: EntityManager, repoId: string): Promise<Repo | nu
       tx.getTransactionContext(),
     );
   return tx.findOne(RepoSchema, { repoId }, { filters: false, lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+}
+
+/**
+ * Whether the actor owns the repo, live or deleted. Asked before any lock is taken: a stranger's
+ * delete or restore must neither hold up the owner's pushes behind the repo's gate lock nor cost
+ * more than one for a repo that never existed.
+ */
+async function ownsRepo(em: EntityManager, actor: AuthUser, repoId: string): Promise<boolean> {
+  if (!isUuid(repoId)) return false;
+  // Raw SQL: deleted repos count too (deleting twice succeeds, restore needs them).
+  const rows = await runSql(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND owner_user_id = ?', [
+    repoId,
+    actor.userId,
+  ]);
+  return rows.length > 0;
 }
 
 export interface DeleteResult {
@@ -107,16 +121,17 @@ export async function softDeleteRepo(
   actor: AuthUser,
   repoId: string,
 ): Promise<DeleteResult> {
+  if (!(await ownsRepo(em, actor, repoId))) {
+    // Deleted, or private and not theirs to read: the never-existed 404, decided as every read is;
+    // a live repo they can see: 403.
+    await requireRepoAccess(em, actor, repoId, 'read');
+    throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');
+  }
   let lockedAt = 0;
   const result = await em.transactional(async (tx) => {
     const repo = await lockAnyRepo(tx, repoId);
     lockedAt = performance.now();
     if (!repo) throw repoNotFound();
-    if (repo.ownerUserId !== actor.userId) {
-      // Deleted, or private and not theirs to read: the same 404 as a repo that never existed.
-      if (repo.deletedAt || !(await canRead(tx, repo, actor))) throw repoNotFound();
-      throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');
-    }
     if (repo.deletedAt) return { repo, alreadyDeleted: true, deletionId: repo.deletionId ?? '', counts: null };
     const deletionId = randomUUID();
     const conn = tx.getConnection();
@@ -159,9 +174,10 @@ export async function restoreRepo(
   actor: AuthUser,
   repoId: string,
 ): Promise<Repo> {
+  if (!(await ownsRepo(em, actor, repoId))) throw repoNotFound();
   const repo = await em.transactional(async (tx) => {
     const found = await lockAnyRepo(tx, repoId);
-    if (!found || found.ownerUserId !== actor.userId) throw repoNotFound();
+    if (!found) throw repoNotFound();
     if (!found.deletedAt) return found;
     const conn = tx.getConnection();
     const ctx = tx.getTransactionContext();

@@ -5,6 +5,7 @@ export {
   hasPermission,
   isUuid,
   type Need,
+  permissionIn,
   permissionOf,
   type RefusalWording,
   type RepoAccess,
@@ -31,7 +32,6 @@ export {
 export type { Collaborator, Permission, Repo, Visibility } from './repo.entity.ts';
 export {
   type CreateRepoInput,
-  canRead,
   createRepo,
   getReadableRepo,
   getReadableRepoByName,

@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { LRUCache } from 'lru-cache';
 import type { Invalidation, InvalidationTarget } from '../db/invalidation.ts';
-import type { Visibility } from './repo.entity.ts';
+import type { Permission, Visibility } from './repo.entity.ts';
 
 /** What the transport needs to know about a live repo; never a tombstoned one. */
 export interface LiveRepo {
@@ -11,11 +11,16 @@ export interface LiveRepo {
   ownerUserId: string;
   visibility: Visibility;
   defaultBranch: string;
+  /**
+   * Every collaborator's permission, by user id, read in the same query as the repo: deciding
+   * what a caller may do then needs no second query, so refusing a stranger costs what
+   * "no such repo" costs (no timing oracle), and a push needs no permission round trip.
+   */
+  collaborators: Readonly<Record<string, Permission>>;
 }
 
 export interface LivenessCacheOptions {
   ttlMs: number;
-  negativeTtlMs: number;
   max: number;
 }
 
@@ -34,9 +39,12 @@ type RefsLoader = (repoId: string) => Promise<RepoRefs | null>;
 const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
 
 /**
- * owner/slug → live repo, with a short TTL. Concurrent misses for one key share a single
- * query (lru-cache's fetchMethod). "No such repo" is cached too, for a shorter time, so a
- * scan of random names cannot hammer the database. The soft-delete service evicts entries;
+ * owner/slug → live repo and its collaborators, with a short TTL. Concurrent misses for one key
+ * share a single query (lru-cache's fetchMethod). "No such repo" is cached too, for as long as a
+ * repo is (a scan of random names cannot hammer the database, and a private repo one may not
+ * read is a cache hit exactly when a missing name would be: a shorter negative TTL let a
+ * stranger tell them apart by waiting). Creating a repo evicts its name, deleting, restoring,
+ * pushing or changing collaborators evicts the repo, here at once and everywhere through NOTIFY;
  * the TTL is only the last line of defence.
  */
 export class RepoLivenessCache implements InvalidationTarget {
@@ -60,7 +68,6 @@ export class RepoLivenessCache implements InvalidationTarget {
       ttl: Math.max(1, opts.ttlMs),
       fetchMethod: async (repoId) => ({ refs: (await this.loadRefs?.(repoId)) ?? null }),
     });
-    const negativeTtl = Math.max(1, opts.negativeTtlMs);
     this.cache = new LRUCache<string, Entry>({
       max: opts.max,
       ttl: Math.max(1, opts.ttlMs),
@@ -68,12 +75,11 @@ export class RepoLivenessCache implements InvalidationTarget {
         if (reason === 'delete' || reason === 'evict') this.stats.evictions++;
         if (entry.repo && this.keyByRepoId.get(entry.repo.repoId) === key) this.keyByRepoId.delete(entry.repo.repoId);
       },
-      fetchMethod: async (key, _stale, { options }) => {
+      fetchMethod: async (key) => {
         this.stats.misses++;
         const [owner, slug] = key.split('/') as [string, string];
         const repo = await this.load(owner, slug);
-        if (!repo) options.ttl = negativeTtl;
-        else this.keyByRepoId.set(repo.repoId, key);
+        if (repo) this.keyByRepoId.set(repo.repoId, key);
         return { repo };
       },
     });
@@ -82,8 +88,10 @@ export class RepoLivenessCache implements InvalidationTarget {
   private async load(owner: string, slug: string): Promise<LiveRepo | null> {
     // Raw: the hot path of every transport request on a miss; hydrating an entity cost more.
     const rows = await this.orm.em.getConnection().execute<Record<string, string>[]>(
-      `SELECT repo_id, owner, slug, owner_user_id, visibility, default_branch
-         FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL`,
+      `SELECT r.repo_id, r.owner, r.slug, r.owner_user_id, r.visibility, r.default_branch,
+              (SELECT json_object_agg(c.user_id, c.permission) FROM musehub_collaborators c
+                WHERE c.repo_id = r.repo_id) AS collaborators
+         FROM musehub_repos r WHERE r.owner = ? AND r.slug = ? AND r.deleted_at IS NULL`,
       [owner, slug],
     );
     const row = rows[0];
@@ -95,6 +103,7 @@ export class RepoLivenessCache implements InvalidationTarget {
       ownerUserId: row.owner_user_id!,
       visibility: row.visibility as Visibility,
       defaultBranch: row.default_branch!,
+      collaborators: (row.collaborators as unknown as Record<string, Permission> | null) ?? {},
     };
   }
 
@@ -151,7 +160,7 @@ export class RepoLivenessCache implements InvalidationTarget {
     if (msg.owner && msg.slug) this.evictName(msg.owner, msg.slug);
   }
 
-  /** Forget a repo by id (after delete, restore, push, rename or a visibility change). */
+  /** Forget a repo by id (after delete, restore, push, a collaborator change, rename or a visibility change). */
   evictRepo(repoId: string): void {
     this.refsCache.delete(repoId);
     const key = this.keyByRepoId.get(repoId);

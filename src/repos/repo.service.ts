@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
-import { ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName } from '../users/index.ts';
-import { isUuid, permissionOf } from './access.ts';
+import { requireRepoAccess, requireRepoAccessTo } from './access.ts';
 import { checkBranchName, slugFromName } from './names.ts';
 import { CollaboratorSchema, type Repo, RepoSchema, type Visibility } from './repo.entity.ts';
 
@@ -38,16 +38,9 @@ export async function createRepo(em: EntityManager, actor: AuthUser, input: Crea
   return repo;
 }
 
-/** The caller's permission on a live repo: owner is admin; anonymous and strangers get null. */
-export async function canRead(em: EntityManager, repo: Repo, user: AuthUser | null): Promise<boolean> {
-  return repo.visibility === 'public' || (await permissionOf(em, repo, user)) !== null;
-}
-
 /** A live repo the caller may read, or the one repo 404 (missing, deleted and private look the same). */
 export async function getReadableRepo(em: EntityManager, user: AuthUser | null, repoId: string): Promise<Repo> {
-  const repo = isUuid(repoId) ? await em.findOne(RepoSchema, { repoId }) : null;
-  if (!repo || !(await canRead(em, repo, user))) throw repoNotFound();
-  return repo;
+  return (await requireRepoAccess(em, user, repoId, 'read')).repo;
 }
 
 export async function getReadableRepoByName(
@@ -56,9 +49,7 @@ export async function getReadableRepoByName(
   owner: string,
   slug: string,
 ): Promise<Repo> {
-  const repo = await em.findOne(RepoSchema, { owner, slug });
-  if (!repo || !(await canRead(em, repo, user))) throw repoNotFound();
-  return repo;
+  return (await requireRepoAccessTo(em, user, { owner, slug }, 'read')).repo;
 }
 
 // Newest first; repo_id breaks ties so the order is total and the cursor exact.

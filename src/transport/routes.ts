@@ -9,7 +9,7 @@ import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.
 import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo, TRANSPORT_WORDING } from '../middleware/resolve-repo.ts';
-import { checkAllowed, isUuid, permissionOf, type RepoLivenessCache } from '../repos/index.ts';
+import { checkAllowed, isUuid, type RepoLivenessCache } from '../repos/index.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
@@ -90,8 +90,8 @@ export function transportRoutes(deps: TransportDeps) {
   const { orm, cache, store, limits } = deps;
   const fork = () => orm.em.fork();
   const app = new Hono<AuthEnv>();
-  const read = resolveRepo(cache, orm, 'read');
-  const write = resolveRepo(cache, orm, 'write');
+  const read = resolveRepo(cache, 'read');
+  const write = resolveRepo(cache, 'write');
   const small = limit(16 * 1024 * 1024);
   const pushRate = rateLimit('push', limits.rateLimitPerMinute);
   const fetchRate = rateLimit('fetch', limits.rateLimitPerMinute);
@@ -146,11 +146,7 @@ export function transportRoutes(deps: TransportDeps) {
     const req = parseWire(PresignRequest, await readBody(c));
     const { repo, user } = c.var;
     if (req.direction === 'get') return reply(c, { presigned: {}, inline: req.object_ids });
-    // resolveRepo('read') skips the permission lookup for a public repo's non-owners (refs stays
-    // cheap), so it is made here: a write collaborator on a public repo was refused (found with
-    // the upload-grant test; the muse client then silently pushed large objects inline).
-    const permission = repo.permission ?? (user ? await permissionOf(fork(), repo, user) : null);
-    checkAllowed(repo.visibility, permission, user, 'write', {
+    checkAllowed(repo.visibility, repo.permission, user, 'write', {
       ...TRANSPORT_WORDING,
       unauthorized: 'uploading needs a token: run `muse auth login`',
     });

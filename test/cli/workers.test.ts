@@ -52,7 +52,6 @@ beforeAll(async () => {
       DATABASE_URL: databaseUrl,
       MUSEHUB_DATA_DIR: dataDir,
       MUSEHUB_REPO_CACHE_TTL_MS: '600000',
-      MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
     },
     ['--workers', '2'],
     // The primary's line, once both workers listen.

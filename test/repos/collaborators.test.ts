@@ -41,6 +41,31 @@ test('owner adds (201), changes (200), lists and removes collaborators; access f
   expect((await gw.request('DELETE', collab('rita'), { token: owner.token })).status).toBe(404);
 });
 
+test('the wire protocol follows collaborator changes at once (its cached repo carries the collaborators)', async () => {
+  const refs = async (u: U) =>
+    (
+      await fetch(`${gw.url}/olive/${repo.slug}/refs`, {
+        headers: { accept: 'application/x-msgpack', authorization: `Bearer ${u.token}` },
+      })
+    ).status;
+  const presign = async (u: U) =>
+    (
+      await gw.request('POST', `/olive/${repo.slug}/presign`, {
+        token: u.token,
+        json: { object_ids: ['a'.repeat(64)], direction: 'put' },
+      })
+    ).status;
+  expect(await refs(sam)).toBe(404); // cached now, without sam
+  await gw.request('PUT', collab('sam'), { token: owner.token, json: { permission: 'read' } });
+  expect(await refs(sam)).toBe(200);
+  expect(await presign(sam)).toBe(403);
+  await gw.request('PUT', collab('sam'), { token: owner.token, json: { permission: 'write' } });
+  expect(await presign(sam)).toBe(200);
+  expect((await gw.request('DELETE', collab('sam'), { token: owner.token })).status).toBe(204);
+  expect(await refs(sam)).toBe(404);
+  expect(await presign(sam)).toBe(404);
+});
+
 test('an admin collaborator may manage collaborators; a writer or reader gets 403', async () => {
   await gw.request('PUT', collab('ada'), { token: owner.token, json: { permission: 'admin' } });
   await gw.request('PUT', collab('rita'), { token: owner.token, json: { permission: 'write' } });

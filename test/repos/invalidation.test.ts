@@ -27,7 +27,6 @@ beforeAll(async () => {
     DATABASE_URL: a.databaseUrl,
     MUSEHUB_DATA_DIR: bData,
     MUSEHUB_REPO_CACHE_TTL_MS: '600000',
-    MUSEHUB_REPO_CACHE_NEGATIVE_TTL_MS: '600000',
     // One process: the LISTEN-session count below assumes it (test/cli/workers.test.ts covers clusters).
     MUSEHUB_WORKERS: '1',
   }));
@@ -70,6 +69,23 @@ test('creating a repo clears a negative entry in the other process', async () =>
   expect(await refsOnB('appears-later')).toBe(404); // B now caches "no such repo" for ten minutes
   await createRepo(a, token, { name: 'appears later', visibility: 'public' });
   await eventually(async () => (await refsOnB('appears-later')) === 200, 5_000, 5);
+});
+
+test('adding and removing a collaborator through A changes what B lets them do (B caches collaborators with the repo)', async () => {
+  const repo = await createRepo(a, token, { name: 'shared later' });
+  const bea = await a.user('bea');
+  const refs = async () =>
+    (
+      await fetch(`${bUrl}/alice/${repo.slug}/refs`, {
+        headers: { accept: 'application/x-msgpack', authorization: `Bearer ${bea.token}` },
+      })
+    ).status;
+  expect(await refs()).toBe(404); // B now caches the repo, without bea, for ten minutes
+  const collab = `/api/v1/repos/${repo.repoId}/collaborators/bea`;
+  expect((await a.request('PUT', collab, { token, json: { permission: 'read' } })).status).toBe(201);
+  await eventually(async () => (await refs()) === 200, 5_000, 5);
+  expect((await a.request('DELETE', collab, { token })).status).toBe(204);
+  await eventually(async () => (await refs()) === 404, 5_000, 5);
 });
 
 test('restore through A makes the repo visible on B again', async () => {
