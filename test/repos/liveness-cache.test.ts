@@ -61,3 +61,27 @@ test('a repo deleted behind the caches (no notification): every transport call t
     await deleteBehindTheCache(false);
   }
 });
+
+test('a cached repo and a cached "no such repo" expire together: waiting cannot tell a private repo from a missing one', async () => {
+  // The oracle this closes: "not found" used to live 1 s and a repo 5 s, so a stranger who asked
+  // twice 2.5 s apart could count cache misses (or time the answers) and learn the repo exists.
+  const priv = await createRepo(gw, token, { name: 'hidden by ttl' });
+  const missesOf = async (slug: string) => {
+    const before = gw.cache.stats.misses;
+    await gw.cache.resolve('alice', slug);
+    return gw.cache.stats.misses - before;
+  };
+  expect(await missesOf(priv.slug)).toBe(1);
+  expect(await missesOf('never-was-here')).toBe(1);
+  // Both primed within a millisecond; poll both until each misses again (its entry expired).
+  const expiredAt: Record<string, number> = {};
+  const deadline = Date.now() + 30_000;
+  for (let round = 0; Object.keys(expiredAt).length < 2 && Date.now() < deadline; round++) {
+    for (const slug of [priv.slug, 'never-was-here']) {
+      if (expiredAt[slug] === undefined && (await missesOf(slug))) expiredAt[slug] = round;
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the polling interval, not a synchronisation
+  }
+  expect(Object.keys(expiredAt)).toHaveLength(2);
+  expect(Math.abs(expiredAt[priv.slug]! - expiredAt['never-was-here']!)).toBeLessThanOrEqual(1);
+});
