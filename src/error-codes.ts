@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   conflict: [409, 'The request conflicts with the current state.'],
   repo_exists: [409, 'You already have a repo with that name.'],
   repo_name_taken: [409, 'A restore whose name a live repo now uses.'],
+  fork_parent_unavailable: [409, 'A restore of a private fork whose parent you may no longer read.'],
   user_exists: [409, 'The username is taken.'],
   non_fast_forward: [409, "The push does not descend from the branch's head; push with force to replace it."],
   proposal_merged: [409, 'A merged proposal cannot change state.'],

@@ -271,7 +271,9 @@ export function registerRepoCommands(program: Command): void {
         const lines = repos.map(
           (r) =>
             `${r.owner}/${r.slug}  deleted ${r.deletedAt}${r.deletedBy ? ` by ${r.deletedBy}` : ''}  ${r.repoId}` +
-            (r.nameFree ? '' : '  (name taken: restore would fail)'),
+            (r.nameFree ? '' : '  (name taken: restore would fail)') +
+            (r.cause === 'parent_deleted' ? '  (deleted with its private parent)' : '') +
+            (r.cause === 'access_lost' ? '  (you lost access to its private parent)' : ''),
         );
         emit(o, { repos }, lines.join('\n') || 'no deleted repos');
         return;
@@ -293,6 +295,7 @@ interface DeletedRepoJson {
   deletedAt: string;
   deletedBy: string | null;
   nameFree: boolean;
+  cause: 'parent_deleted' | 'access_lost' | null;
 }
 
 /**

@@ -49,6 +49,13 @@ const CHECKS: { check: string; sql: string }[] = [
             LEFT JOIN musehub_objects mo ON mo.repo_id = s.repo_id AND mo.object_id = o.id
            WHERE mo.object_id IS NULL`,
   },
+  {
+    check: 'no live private fork of a deleted private repo',
+    sql: `SELECT f.owner || '/' || f.slug || ' forked from deleted ' || p.owner || '/' || p.slug AS detail
+            FROM musehub_repos f JOIN musehub_repos p ON p.repo_id = f.fork_parent_id
+           WHERE f.deleted_at IS NULL AND f.visibility = 'private'
+             AND p.deleted_at IS NOT NULL AND p.visibility = 'private'`,
+  },
   ...(
     [
       ['issue', 'musehub_issues', 'issue_id', 'x.deleted_at IS NULL'],
@@ -85,8 +92,8 @@ export const CHECK_NAMES: readonly string[] = [...CHECKS.map((c) => c.check), ..
  * The integrity invariants, for `musehub fsck` and for tests after anything destructive or
  * concurrent: live branch heads name stored commits; commits' snapshots and parents exist;
  * every object a snapshot names is held by its repo and (with hashBytes) its stored bytes
- * hash to its id; nothing live hangs off a deleted repo; every tombstone's deletion_id is its
- * repo's current one. Read-only.
+ * hash to its id; nothing live hangs off a deleted repo (a private repo's private forks
+ * included); every tombstone's deletion_id is its repo's current one. Read-only.
  */
 export async function checkIntegrity(
   em: EntityManager,

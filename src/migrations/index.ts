@@ -4,6 +4,7 @@ import { Migration20261128020000_soft_delete } from './Migration20261128020000_s
 import { Migration20261128040000_object_blobs } from './Migration20261128040000_object_blobs.ts';
 import { Migration20261130000000_packed_objects } from './Migration20261130000000_packed_objects.ts';
 import { Migration20261130020000_web_sessions } from './Migration20261130020000_web_sessions.ts';
+import { Migration20261204000000_forks_follow_access } from './Migration20261204000000_forks_follow_access.ts';
 
 /**
  * Every migration, oldest first. Listed statically so the migrator never has to
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128040000_object_blobs', class: Migration20261128040000_object_blobs },
   { name: 'Migration20261130000000_packed_objects', class: Migration20261130000000_packed_objects },
   { name: 'Migration20261130020000_web_sessions', class: Migration20261130020000_web_sessions },
+  { name: 'Migration20261204000000_forks_follow_access', class: Migration20261204000000_forks_follow_access },
 ];

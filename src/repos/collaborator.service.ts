@@ -3,6 +3,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } fro
 import type { AuthUser } from '../users/index.ts';
 import { findUserByName, usernamesById } from '../users/index.ts';
 import type { RepoAccess } from './access.ts';
+import { deleteForksOfLostAccess, forgetRepos } from './delete.service.ts';
 import { inLiveRepo, notifyLiveness } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { CollaboratorSchema, type Permission } from './repo.entity.ts';
@@ -65,12 +66,15 @@ export async function removeCollaborator(
 ) {
   const repoId = access.repo.repoId;
   const target = await targetUser(em, username);
-  const removed = await inLiveRepo(em, repoId, async (tx) => {
-    const n = await tx.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId });
-    if (n) await notifyLiveness(tx, 'update', access.repo);
-    return n;
+  const { removed, forksDeleted } = await inLiveRepo(em, repoId, async (tx) => {
+    const removed = await tx.nativeDelete(CollaboratorSchema, { repoId, userId: target.userId });
+    if (!removed) return { removed, forksDeleted: [] };
+    await notifyLiveness(tx, 'update', access.repo);
+    // Their private forks of a private repo go with their access, as on GitHub.
+    return { removed, forksDeleted: await deleteForksOfLostAccess(tx, access.repo, target.userId, access.user) };
   });
   cache.evictRepo(repoId);
+  forgetRepos(cache, forksDeleted);
   if (!removed) throw new NotFoundError(`'${username}' is not a collaborator`, 'collaborator_not_found');
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { runSql } from '../db/sql.ts';
-import { ConflictError, ForbiddenError, repoNotFound } from '../errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import { isUuid, requireRepoAccess } from './access.ts';
 import { notifyLiveness, repoGateKey } from './live-repo.ts';
@@ -110,10 +110,98 @@ export interface DeleteResult {
 }
 
 /**
- * Soft-deletes a repo and tombstones what hangs off it, in one transaction. Owner only:
- * anyone else gets the repo 404 (already deleted, or private and unreadable to them) or
- * 403 (a live repo they can see). Deleting again is a no-op success. After commit the local liveness cache
- * forgets the repo; other processes do so on the NOTIFY.
+ * Why a repo was deleted by someone other than its owner: its private parent was deleted (it
+ * comes back when that deletion is restored), or its owner lost read access to the parent.
+ */
+type Cause =
+  | { cause: 'parent_deleted'; parentRepoId: string; parentDeletionId: string }
+  | { cause: 'access_lost'; parentRepoId: string };
+
+/** Repos that left (or came back to) the live set in one transaction: every process must forget them. */
+export type Changed = Pick<Repo, 'repoId' | 'owner' | 'slug'>[];
+
+/**
+ * Tombstones one locked, live repo and what hangs off it, audits it and queues its NOTIFY; then,
+ * if it is private, its live private forks the same way (GitHub's rule: a private repo's forks go
+ * with it), each with its own deletion_id and `deleted_with` pointing at this one.
+ */
+async function tombstone(
+  tx: EntityManager,
+  repo: Repo,
+  actor: AuthUser,
+  changed: Changed,
+  cause?: Cause,
+): Promise<{ deletionId: string; counts: TableCounts }> {
+  const deletionId = randomUUID();
+  // clock_timestamp(), not now(): taken after the lock was granted, so every push that
+  // committed before this delete has an earlier timestamp than deleted_at.
+  const [stamped] = await runSql<{ deleted_at: Date }>(
+    tx,
+    `UPDATE musehub_repos SET deleted_at = clock_timestamp(), deleted_by = ?, deletion_id = ?, deleted_with = ?,
+            updated_at = clock_timestamp()
+      WHERE repo_id = ? RETURNING deleted_at`,
+    [actor.userId, deletionId, cause?.cause === 'parent_deleted' ? cause.parentDeletionId : null, repo.repoId],
+  );
+  const conn = tx.getConnection();
+  const ctx = tx.getTransactionContext();
+  const counts = {} as TableCounts;
+  for (const [table, sql] of CASCADE) {
+    const params = sql.includes('deleted_at = ?')
+      ? [stamped!.deleted_at, deletionId, repo.repoId]
+      : [deletionId, repo.repoId];
+    counts[table] = (await conn.execute<{ affectedRows: number }>(sql, params, 'run', ctx)).affectedRows;
+  }
+  await audit(tx, 'repo.delete', actor, repo.repoId, deletionId, {
+    owner: repo.owner,
+    slug: repo.slug,
+    tombstoned: counts,
+    ...cause,
+  });
+  await notifyLiveness(tx, 'delete', repo);
+  changed.push(repo);
+  if (repo.visibility === 'private') {
+    const parentDeleted = { cause: 'parent_deleted', parentRepoId: repo.repoId, parentDeletionId: deletionId } as const;
+    await tombstoneForks(tx, repo.repoId, null, actor, changed, parentDeleted);
+  }
+  return { deletionId, counts };
+}
+
+/** The live private forks of a repo (only `ownerUserId`'s when given), each locked and tombstoned. */
+async function tombstoneForks(
+  tx: EntityManager,
+  parentRepoId: string,
+  ownerUserId: string | null,
+  actor: AuthUser,
+  changed: Changed,
+  cause: Cause,
+): Promise<void> {
+  const forks = await runSql<{ repo_id: string }>(
+    tx,
+    `SELECT repo_id FROM musehub_repos
+      WHERE fork_parent_id = ? AND deleted_at IS NULL AND visibility = 'private' AND (?::uuid IS NULL OR owner_user_id = ?)
+      ORDER BY repo_id`,
+    [parentRepoId, ownerUserId, ownerUserId],
+  );
+  for (const { repo_id } of forks) {
+    const fork = await lockAnyRepo(tx, repo_id);
+    // Deleted by its owner while we waited for its lock: nothing left to do.
+    if (fork && !fork.deletedAt) await tombstone(tx, fork, actor, changed, cause);
+  }
+}
+
+export function forgetRepos(cache: RepoLivenessCache | undefined, changed: Changed) {
+  for (const repo of changed) {
+    cache?.evictRepo(repo.repoId);
+    cache?.evictName(repo.owner, repo.slug);
+  }
+}
+
+/**
+ * Soft-deletes a repo and tombstones what hangs off it, in one transaction; a private repo takes
+ * its private forks with it (restored with it). Owner only: anyone else gets the repo 404
+ * (already deleted, or private and unreadable to them) or 403 (a live repo they can see).
+ * Deleting again is a no-op success. After commit the local liveness cache forgets the repos;
+ * other processes do so on the NOTIFY.
  */
 export async function softDeleteRepo(
   em: EntityManager,
@@ -128,45 +216,95 @@ export async function softDeleteRepo(
     throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');
   }
   let lockedAt = 0;
+  const changed: Changed = [];
   const result = await em.transactional(async (tx) => {
     const repo = await lockAnyRepo(tx, repoId);
     lockedAt = performance.now();
     if (!repo) throw repoNotFound();
-    if (repo.deletedAt) return { repo, alreadyDeleted: true, deletionId: repo.deletionId ?? '', counts: null };
-    const deletionId = randomUUID();
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    // clock_timestamp(), not now(): taken after the lock was granted, so every push that
-    // committed before this delete has an earlier timestamp than deleted_at.
-    const [stamped] = await conn.execute<{ deleted_at: Date }[]>(
-      `UPDATE musehub_repos SET deleted_at = clock_timestamp(), deleted_by = ?, deletion_id = ?, updated_at = clock_timestamp()
-        WHERE repo_id = ? RETURNING deleted_at`,
-      [actor.userId, deletionId, repoId],
-      'all',
-      ctx,
-    );
-    const counts = {} as TableCounts;
-    for (const [table, sql] of CASCADE) {
-      const params = sql.includes('deleted_at = ?') ? [stamped!.deleted_at, deletionId, repoId] : [deletionId, repoId];
-      counts[table] = (await conn.execute<{ affectedRows: number }>(sql, params, 'run', ctx)).affectedRows;
-    }
-    await audit(tx, 'repo.delete', actor, repoId, deletionId, {
-      owner: repo.owner,
-      slug: repo.slug,
-      tombstoned: counts,
-    });
-    await notifyLiveness(tx, 'delete', repo);
-    return { repo, alreadyDeleted: false, deletionId, counts };
+    if (repo.deletedAt) return { alreadyDeleted: true, deletionId: repo.deletionId ?? '', counts: null };
+    return { alreadyDeleted: false, ...(await tombstone(tx, repo, actor, changed)) };
   });
   const lockedMs = performance.now() - lockedAt;
-  cache?.evictRepo(repoId);
-  cache?.evictName(result.repo.owner, result.repo.slug);
-  return { alreadyDeleted: result.alreadyDeleted, deletionId: result.deletionId, counts: result.counts, lockedMs };
+  forgetRepos(cache, changed);
+  return { ...result, lockedMs };
 }
 
 /**
- * Revives a deleted repo and exactly the rows its delete tombstoned. 409 when a live repo
- * has taken the owner/slug meanwhile. Owner only; anyone else sees the repo 404.
+ * Deletes `ownerUserId`'s private forks of a private repo they may no longer read (their
+ * collaborator row was removed in `tx`), as GitHub does. Returns what every process must forget.
+ */
+export async function deleteForksOfLostAccess(
+  tx: EntityManager,
+  parent: Pick<Repo, 'repoId' | 'visibility'>,
+  ownerUserId: string,
+  actor: AuthUser,
+): Promise<Changed> {
+  const changed: Changed = [];
+  if (parent.visibility !== 'private') return changed;
+  await tombstoneForks(tx, parent.repoId, ownerUserId, actor, changed, {
+    cause: 'access_lost',
+    parentRepoId: parent.repoId,
+  });
+  return changed;
+}
+
+/** Whether a live repo holds owner/slug (other than `repoId`). */
+async function nameTaken(tx: EntityManager, repo: Repo): Promise<boolean> {
+  // Raw: inside a restore's transaction, which has just read the repo past the live filter.
+  const taken = await runSql(
+    tx,
+    'SELECT 1 FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL AND repo_id <> ?',
+    [repo.owner, repo.slug, repo.repoId],
+  );
+  return taken.length > 0;
+}
+
+/**
+ * Revives one locked, deleted repo and exactly the rows its delete tombstoned; then the forks
+ * that deletion took with it (those whose name is still free: the others stay in their owner's
+ * deleted list, restorable by them).
+ */
+async function revive(tx: EntityManager, repo: Repo, actor: AuthUser, changed: Changed): Promise<void> {
+  const deletionId = repo.deletionId!;
+  const conn = tx.getConnection();
+  const ctx = tx.getTransactionContext();
+  const counts = {} as TableCounts;
+  for (const [table, sql] of RESTORE)
+    counts[table] = (
+      await conn.execute<{ affectedRows: number }>(sql, [repo.repoId, deletionId], 'run', ctx)
+    ).affectedRows;
+  await runSql(
+    tx,
+    `UPDATE musehub_repos SET deleted_at = NULL, deleted_by = NULL, deletion_id = NULL, deleted_with = NULL,
+            updated_at = clock_timestamp()
+      WHERE repo_id = ?`,
+    [repo.repoId],
+  );
+  await audit(tx, 'repo.restore', actor, repo.repoId, deletionId, {
+    owner: repo.owner,
+    slug: repo.slug,
+    revived: counts,
+  });
+  await notifyLiveness(tx, 'restore', repo);
+  changed.push(repo);
+  const forks = await runSql<{ repo_id: string }>(
+    tx,
+    'SELECT repo_id FROM musehub_repos WHERE deleted_with = ? AND deleted_at IS NOT NULL ORDER BY repo_id',
+    [deletionId],
+  );
+  for (const { repo_id } of forks) {
+    const fork = await lockAnyRepo(tx, repo_id);
+    if (fork?.deletedAt && fork.deletedWith === deletionId && !(await nameTaken(tx, fork))) {
+      await revive(tx, fork, actor, changed);
+    }
+  }
+}
+
+/**
+ * Revives a deleted repo and exactly the rows its delete tombstoned, and the private forks that
+ * delete took with it. 409 when a live repo has taken the owner/slug meanwhile, or when the repo is
+ * a private fork whose parent its owner may no longer read (it comes back with the parent, or
+ * once they may read it again). Owner only; anyone else sees the repo 404.
  */
 export async function restoreRepo(
   em: EntityManager,
@@ -175,51 +313,40 @@ export async function restoreRepo(
   repoId: string,
 ): Promise<Repo> {
   if (!(await ownsRepo(em, actor, repoId))) throw repoNotFound();
-  const repo = await em.transactional(async (tx) => {
+  const changed: Changed = [];
+  await em.transactional(async (tx) => {
     const found = await lockAnyRepo(tx, repoId);
     if (!found) throw repoNotFound();
-    if (!found.deletedAt) return found;
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    // Raw: inside the restore's transaction, which has just read the repo past the live filter.
-    const taken = await conn.execute(
-      'SELECT 1 FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL AND repo_id <> ?',
-      [found.owner, found.slug, repoId],
-      'all',
-      ctx,
-    );
-    if (taken.length) {
+    if (!found.deletedAt) return;
+    if (await nameTaken(tx, found)) {
       throw new ConflictError(
         `a live repo named '${found.owner}/${found.slug}' exists; delete or rename it first`,
         'repo_name_taken',
       );
     }
-    const deletionId = found.deletionId!;
-    const counts = {} as TableCounts;
-    for (const [table, sql] of RESTORE)
-      counts[table] = (
-        await conn.execute<{ affectedRows: number }>(sql, [repoId, deletionId], 'run', ctx)
-      ).affectedRows;
-    await conn.execute(
-      `UPDATE musehub_repos SET deleted_at = NULL, deleted_by = NULL, deletion_id = NULL, updated_at = clock_timestamp() WHERE repo_id = ?`,
-      [repoId],
-      'run',
-      ctx,
-    );
-    await audit(tx, 'repo.restore', actor, repoId, deletionId, {
-      owner: found.owner,
-      slug: found.slug,
-      revived: counts,
-    });
-    await notifyLiveness(tx, 'restore', found);
-    return found;
+    if (found.visibility === 'private' && found.forkParentId && !(await mayRead(tx, actor, found.forkParentId))) {
+      throw new ConflictError(
+        `'${found.owner}/${found.slug}' is a private fork of a repo you can no longer read; it comes back if that repo is restored or you are given access again`,
+        'fork_parent_unavailable',
+      );
+    }
+    await revive(tx, found, actor, changed);
   });
-  cache?.evictRepo(repoId);
-  cache?.evictName(repo.owner, repo.slug);
+  forgetRepos(cache, changed);
   // A fresh read: the locked entity above still carries its tombstone fields. Without the
   // live filter: a delete that commits right after this restore must not turn the restore's
   // own answer into a crash (found by the soak); the owner sees the row as it now is.
   return (await em.fork().findOne(RepoSchema, { repoId }, { filters: false }))!;
+}
+
+async function mayRead(em: EntityManager, user: AuthUser, repoId: string): Promise<boolean> {
+  try {
+    await requireRepoAccess(em, user, repoId, 'read');
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
 }
 
 export interface DeletedRepo {
@@ -234,6 +361,8 @@ export interface DeletedRepo {
   tombstoned: Record<string, number>;
   /** False when a live repo has taken owner/slug since: a restore would be refused (409). */
   nameFree: boolean;
+  /** Deleted by someone else: with its private parent, or when its owner lost access to the parent. */
+  cause: 'parent_deleted' | 'access_lost' | null;
 }
 
 /**
@@ -251,17 +380,19 @@ export async function listDeletedRepos(em: EntityManager, owner: AuthUser, limit
     deleted_at: Date;
     deleted_by: string | null;
     tombstoned: Record<string, number> | null;
+    cause: DeletedRepo['cause'];
     name_free: boolean;
   }>(
     em,
     `SELECT r.repo_id, r.owner, r.slug, r.name, r.visibility, r.deleted_at, u.username AS deleted_by,
-            (SELECT a.details->'tombstoned' FROM musehub_audit_events a
-              WHERE a.repo_id = r.repo_id AND a.deletion_id = r.deletion_id AND a.action = 'repo.delete'
-              LIMIT 1) AS tombstoned,
+            a.details->'tombstoned' AS tombstoned, a.details->>'cause' AS cause,
             NOT EXISTS (SELECT 1 FROM musehub_repos l
                          WHERE l.owner = r.owner AND l.slug = r.slug AND l.deleted_at IS NULL) AS name_free
        FROM musehub_repos r
        LEFT JOIN musehub_users u ON u.user_id = r.deleted_by
+       LEFT JOIN LATERAL (SELECT details FROM musehub_audit_events
+                           WHERE repo_id = r.repo_id AND deletion_id = r.deletion_id AND action = 'repo.delete'
+                           LIMIT 1) a ON true
       WHERE r.owner_user_id = ? AND r.deleted_at IS NOT NULL
       ORDER BY r.deleted_at DESC, r.repo_id DESC
       LIMIT ?`,
@@ -277,5 +408,6 @@ export async function listDeletedRepos(em: EntityManager, owner: AuthUser, limit
     deletedBy: r.deleted_by,
     tombstoned: r.tombstoned ?? {},
     nameFree: r.name_free,
+    cause: r.cause ?? null,
   }));
 }

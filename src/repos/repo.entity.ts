@@ -27,6 +27,8 @@ export const RepoSchema = defineEntity({
     deletedBy: p.uuid().fieldName('deleted_by').nullable(),
     /** Stamped on every row one delete tombstoned, so a restore revives exactly those. */
     deletionId: p.uuid().fieldName('deletion_id').nullable(),
+    /** For a private fork deleted because its parent was: the parent's deletion_id (restored with it). */
+    deletedWith: p.uuid().fieldName('deleted_with').nullable(),
   },
   filters: {
     // Default on: every find/findOne/count/nativeUpdate sees live repos only.

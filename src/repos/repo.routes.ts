@@ -268,6 +268,10 @@ const DeletedRepoListSchema = z
         nameFree: z
           .boolean()
           .openapi({ description: 'False when a live repo has taken owner/slug: restore would be 409' }),
+        cause: z.enum(['parent_deleted', 'access_lost']).nullable().openapi({
+          description:
+            'Set when someone else deleted it: a private fork goes with its deleted parent (and comes back with it), or when its owner loses access to the parent',
+        }),
       }),
     ),
   })

@@ -159,6 +159,33 @@ const BREAKS: {
       run('UPDATE musehub_repos SET deleted_at = NULL, deletion_id = NULL WHERE repo_id = $1', [p.repo.repoId]),
   },
   {
+    // A private repo deleted without taking its private fork along.
+    checks: ['no live private fork of a deleted private repo'],
+    mentions: (p) => `forked from deleted alice/${p.repo.slug}`,
+    breakIt: async (p) => {
+      await run(
+        `INSERT INTO musehub_repos (repo_id, owner, owner_user_id, slug, name, visibility, fork_parent_id)
+         SELECT gen_random_uuid(), owner, owner_user_id, slug || '-fork', name, 'private', repo_id
+           FROM musehub_repos WHERE repo_id = $1`,
+        [p.repo.repoId],
+      );
+      await run(
+        `UPDATE musehub_repos SET visibility = 'private', deleted_at = now(), deletion_id = gen_random_uuid() WHERE repo_id = $1`,
+        [p.repo.repoId],
+      );
+    },
+    mend: async (p) => {
+      await run(
+        `UPDATE musehub_repos SET deleted_at = now(), deletion_id = gen_random_uuid() WHERE fork_parent_id = $1`,
+        [p.repo.repoId],
+      );
+      await run(
+        `UPDATE musehub_repos SET visibility = 'public', deleted_at = NULL, deletion_id = NULL WHERE repo_id = $1`,
+        [p.repo.repoId],
+      );
+    },
+  },
+  {
     // Tombstones that no delete of their (live) repo made.
     checks: KINDS.map(([what]) => `tombstoned ${what}'s deletion_id matches its repo's`),
     mentions: () => ', repo live',
@@ -196,7 +223,7 @@ test.each(BREAKS.map((b) => [b.checks.join('; '), b] as const))('a broken invari
 });
 
 test('the list above covers every check fsck makes', () => {
-  expect(CHECK_NAMES.length).toBe(15);
+  expect(CHECK_NAMES.length).toBe(16);
   expect(new Set(BREAKS.flatMap((b) => b.checks))).toEqual(new Set(CHECK_NAMES));
 });
 

@@ -114,7 +114,14 @@ export interface DeletedRepoLine {
   deletedBy: string | null;
   tombstoned: Record<string, number>;
   nameFree: boolean;
+  cause: 'parent_deleted' | 'access_lost' | null;
 }
+
+/** Why someone else deleted a repo of yours (a private fork follows access to its parent). */
+const CAUSE: Record<string, string> = {
+  parent_deleted: 'The private repo it was forked from was deleted; this fork comes back if that repo is restored.',
+  access_lost: 'You lost access to the private repo it was forked from.',
+};
 
 /** What a delete hid, in the cascade's order, singular or plural. */
 const TOMBSTONED: [string, string, string][] = [
@@ -156,6 +163,7 @@ export const DeletedReposPage = ({
             <span class="meta">
               {`deleted ${when(r.deletedAt)}${r.deletedBy ? ` by ${r.deletedBy}` : ''}, ${tombstonedText(r.tombstoned)}`}
             </span>
+            {r.cause ? <p class="help">{CAUSE[r.cause]}</p> : null}
             {r.nameFree ? (
               <form method="post" action={`/settings/deleted-repos/${r.repoId}/restore`} class="inline">
                 <Csrf token={chrome.csrf} />
