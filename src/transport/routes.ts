@@ -10,6 +10,7 @@ import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo, TRANSPORT_WORDING } from '../middleware/resolve-repo.ts';
 import { checkAllowed, isUuid, type RepoLivenessCache } from '../repos/index.ts';
+import { requireLive } from '../repos/live-repo.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
 import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
@@ -145,6 +146,9 @@ export function transportRoutes(deps: TransportDeps) {
   app.post('/:owner/:slug/presign', small, read, async (c) => {
     const req = parseWire(PresignRequest, await readBody(c));
     const { repo, user } = c.var;
+    // The cache that resolved the repo may be a moment stale; an upload URL (for S3, one to the
+    // bucket that nothing here checks again) must not be handed out for a deleted repo.
+    await requireLive(fork(), repo.repoId);
     if (req.direction === 'get') return reply(c, { presigned: {}, inline: req.object_ids });
     checkAllowed(repo.visibility, repo.permission, user, 'write', {
       ...TRANSPORT_WORDING,

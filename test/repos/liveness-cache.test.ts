@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createPushedRepo, createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { makeObject, wire } from '../helpers/muse.ts';
+import { makeCommit, makeObject, makeSnapshot, wire } from '../helpers/muse.ts';
 
 let gw: TestGateway;
 let token: string;
@@ -33,7 +33,9 @@ test('regression: an eviction while a load is in flight does not fail the lookup
 
 test('a repo deleted behind the caches (no notification): every transport call they let through is the repo 404', async () => {
   const { repo, remote, head } = await createPushedRepo(gw, token, 'stale cache');
-  expect((await wire(gw, 'GET', `${remote}/refs`)).status).toBe(200);
+  // Only the liveness entry is warm: refs' branch-heads cache is not, so refs must ask the
+  // database and find the repo gone (a warm refs entry is evicted by the delete's NOTIFY).
+  expect((await gw.cache.resolve('alice', repo.slug))?.repoId).toBe(repo.repoId);
   const deleteBehindTheCache = (deleted: boolean) =>
     sql(
       gw.databaseUrl,
@@ -46,7 +48,22 @@ test('a repo deleted behind the caches (no notification): every transport call t
   try {
     // The precondition: this process's cache still says the repo is live.
     expect((await gw.cache.resolve('alice', repo.slug))?.repoId).toBe(repo.repoId);
+    const refs = await wire(gw, 'GET', `${remote}/refs`, undefined, { token });
+    expect(refs.status, 'refs').toBe(404);
+    expect(refs.body.code, 'refs').toBe('repo_not_found');
+    const late = makeSnapshot({ 'late.txt': 'after the delete' });
+    const lateCommit = makeCommit({ snapshotId: late.snapshot.snapshot_id, parent: head });
     for (const [path, body] of [
+      ['presign', { object_ids: ['a'.repeat(64)], direction: 'put' }],
+      ['presign', { object_ids: ['a'.repeat(64)], direction: 'get' }],
+      [
+        'push',
+        {
+          bundle: { commits: [lateCommit], snapshots: [late.snapshot], objects: late.objects },
+          branch: 'main',
+          force: false,
+        },
+      ],
       ['filter-objects', { object_ids: ['a'.repeat(64)] }],
       ['negotiate', { want: [head], have: [head] }],
       ['fetch', { want: [head], have: [] }],
