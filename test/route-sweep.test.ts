@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { addCollaborator, createRepo, REPO_404, type RepoBody } from './helpers/builders.ts';
+import { sql } from './helpers/db.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from './helpers/muse.ts';
 import { signIn, type WebSession, withoutNonces } from './helpers/web.ts';
@@ -30,6 +31,21 @@ beforeAll(async () => {
   priv = await createRepo(gw, alice.token, { name: 'private one' });
   deleted = await createRepo(gw, alice.token, { name: 'deleted one', visibility: 'public' });
   await addCollaborator(gw, alice.token, deleted.repoId, 'bob', 'write');
+  const late = makeSnapshot({ 'late.txt': 'pushed by the sweep' });
+  const lateCommit = makeCommit({ snapshotId: late.snapshot.snapshot_id });
+  const anyObject = 'a'.repeat(64);
+  wireBodies = {
+    'filter-objects': { object_ids: [anyObject] },
+    negotiate: { want: [lateCommit.commit_id], have: [] },
+    fetch: { want: [lateCommit.commit_id], have: [] },
+    presign: { object_ids: [anyObject], direction: 'put' },
+    'push/objects': { objects: late.objects },
+    push: {
+      bundle: { commits: [lateCommit], snapshots: [late.snapshot], objects: late.objects },
+      branch: 'sweep',
+      force: false,
+    },
+  };
   for (const repo of [priv, deleted]) {
     const api = `/api/v1/repos/${repo.repoId}`;
     await gw.request('POST', `${api}/issues`, { token: alice.token, json: { title: 'i' } });
@@ -49,10 +65,22 @@ afterAll(() => gw?.close());
 // Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
 afterEach(() => gw.expectIntegrity());
 
+/**
+ * A valid body for each wire route (each one passes its schema and would do its work on a live
+ * repo: the pushed commit of the repo, a new object), so what answers is the repo check and
+ * nothing earlier — including the route's own re-check when a stale cache lets it through.
+ */
+let wireBodies: Record<string, unknown>;
+function wireBodyFor(path: string): unknown {
+  const verb = path.split('/').slice(3).join('/'); // /owner/slug/<verb>
+  if (!(verb in wireBodies)) throw new Error(`the sweep has no valid body for ${path}: add one`);
+  return wireBodies[verb];
+}
+
 /** A body each route accepts, so the answer is decided by the repo, not by validation. */
 function bodyFor(method: string, path: string): { json?: unknown; msgpack?: unknown } {
   if (method === 'GET' || method === 'DELETE') return {};
-  if (!path.startsWith('/api/')) return { msgpack: { object_ids: [], want: [], have: [], objects: [] } };
+  if (!path.startsWith('/api/')) return { msgpack: wireBodyFor(path) };
   if (path.endsWith('/issues') || path.endsWith('/issues/:number')) return { json: { title: 'x' } };
   if (path.endsWith('/labels')) return { json: { labels: ['x'] } };
   if (path.endsWith('/comments')) return { json: { body: 'x' } };
@@ -140,23 +168,72 @@ test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404
       continue;
     }
     const baseline = await call(method, fill(path, never), alice.token);
-    const cases: [string, Awaited<ReturnType<typeof call>>][] = [
-      ['missing', baseline],
-      ['private, stranger', await call(method, fill(path, asRepo(priv)), carol.token)],
-      ['private, anonymous', await call(method, fill(path, asRepo(priv)), undefined)],
-      ['deleted, collaborator', await call(method, fill(path, asRepo(deleted)), bob.token)],
-      ['deleted, anonymous', await call(method, fill(path, asRepo(deleted)), undefined)],
+    // An anonymous caller gets, for a private or deleted repo, exactly what they get for one that
+    // never existed: the repo 404, or a 401 (sign in first) that the route gives before it looks
+    // at any repo. A 401 for a deleted repo where a missing one is a 404 would tell them apart.
+    const anonymousBaseline = await call(method, fill(path, never), undefined);
+    if (anonymousBaseline.status !== 401 && anonymousBaseline.text !== REPO_404)
+      failures.push(`${method} ${path} [missing, anonymous] → ${anonymousBaseline.status}`);
+    const cases: [string, Awaited<ReturnType<typeof call>>, Awaited<ReturnType<typeof call>>][] = [
+      ['missing', baseline, baseline],
+      ['private, stranger', await call(method, fill(path, asRepo(priv)), carol.token), baseline],
+      ['private, anonymous', await call(method, fill(path, asRepo(priv)), undefined), anonymousBaseline],
+      ['deleted, collaborator', await call(method, fill(path, asRepo(deleted)), bob.token), baseline],
+      ['deleted, anonymous', await call(method, fill(path, asRepo(deleted)), undefined), anonymousBaseline],
     ];
     const ownerMayStill = (method === 'DELETE' && path === '/api/v1/repos/:repo_id') || path.endsWith('/restore');
-    if (!ownerMayStill) cases.push(['deleted, owner', await call(method, fill(path, asRepo(deleted)), alice.token)]);
-    for (const [label, res] of cases) {
-      // Anonymous writes may be refused earlier with 401 (sign in first); they learn nothing either way.
-      if (res.status === 401 && label.includes('anonymous')) continue;
-      if (res.status !== 404 || res.text !== REPO_404)
-        failures.push(`${method} ${path} [${label}] → ${res.status} ${res.text.slice(0, 120)}`);
+    if (!ownerMayStill)
+      cases.push(['deleted, owner', await call(method, fill(path, asRepo(deleted)), alice.token), baseline]);
+    if (baseline.status !== 404 || baseline.text !== REPO_404)
+      failures.push(`${method} ${path} [missing] → ${baseline.status} ${baseline.text.slice(0, 120)}`);
+    for (const [label, res, expected] of cases) {
+      if (res.status !== expected.status || res.text !== expected.text)
+        failures.push(
+          `${method} ${path} [${label}] → ${res.status} ${res.text.slice(0, 120)}, not the never-existed ${expected.status}`,
+        );
     }
   }
   expect(failures).toEqual([]);
+});
+
+test('every wire route, when a stale cache still says a deleted repo is live: the route itself answers the 404', async () => {
+  // Deleted behind the cache: this process cached the repo as live (with bob as a writer) and
+  // never heard of the delete, so resolveRepo lets the request through; what the route does next
+  // (its own liveness check, its write gate) must answer as for a repo that never existed.
+  const [tombstone] = await sql<{ deleted_at: Date }>(
+    gw.databaseUrl,
+    'UPDATE musehub_repos SET deleted_at = NULL WHERE repo_id = $1 RETURNING (SELECT deleted_at FROM musehub_repos WHERE repo_id = $1)',
+    [deleted.repoId],
+  );
+  try {
+    gw.cache.evictName('alice', deleted.slug);
+    expect((await gw.cache.resolve('alice', deleted.slug))?.repoId).toBe(deleted.repoId);
+  } finally {
+    await sql(gw.databaseUrl, 'UPDATE musehub_repos SET deleted_at = $2 WHERE repo_id = $1', [
+      deleted.repoId,
+      tombstone!.deleted_at,
+    ]);
+  }
+  const failures: string[] = [];
+  const pages = pageRoutes();
+  const wireRoutes = repoRoutes().filter(
+    ([method, path]) => path.startsWith('/:owner/:slug/') && !pages.has(`${method} ${path}`),
+  );
+  expect(wireRoutes.length).toBeGreaterThanOrEqual(7);
+  try {
+    for (const [method, path] of wireRoutes) {
+      for (const u of [alice, bob]) {
+        expect(await gw.cache.resolve('alice', deleted.slug), 'the cache is still stale').not.toBeNull();
+        const res = await call(method, fill(path, asRepo(deleted)), u.token);
+        if (res.status !== 404 || res.text !== REPO_404)
+          failures.push(`${method} ${path} [${u.username}] → ${res.status} ${res.text.slice(0, 120)}`);
+      }
+    }
+  } finally {
+    gw.cache.evictRepo(deleted.repoId);
+  }
+  expect(failures).toEqual([]);
+  expect(await gw.cache.resolve('alice', deleted.slug)).toBeNull();
 });
 
 const never = { repoId: randomUUID(), owner: 'alice', slug: 'never-existed' };

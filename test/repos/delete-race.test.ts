@@ -1,8 +1,10 @@
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { createRepo } from '../helpers/builders.ts';
+import { createPushedRepo, createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, wire } from '../helpers/muse.ts';
+import { eventually } from '../helpers/process.ts';
 
 let gw: TestGateway;
 let token: string;
@@ -165,4 +167,111 @@ test('edits racing a delete (issue edits, labels, collaborators, comment deletes
     );
     expect(late).toEqual({ labels: 0, collaborators: 0, issues: 0, comments: 0 });
   }
+});
+
+/**
+ * The two orders of a push and a delete, each forced with a lock the test holds (no timing):
+ * a transaction of the test's own keeps one side waiting at a known point while the other arrives,
+ * and pg_stat_activity shows who waits for what before the test lets go.
+ */
+async function holdLock(statement: string, params: unknown[]) {
+  const client = new pg.Client({ connectionString: gw.databaseUrl });
+  await client.connect();
+  await client.query('BEGIN');
+  const { rowCount } = await client.query(statement, params);
+  expect(rowCount, statement).toBeGreaterThan(0);
+  return async () => {
+    await client.query('COMMIT');
+    await client.end();
+  };
+}
+
+/** Backends of this database waiting for a lock of the kind (`advisory`: the repo gate; else any). */
+const waiting = async (kind?: 'advisory') =>
+  (
+    await sql<{ n: number }>(
+      gw.databaseUrl,
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND ($1::text IS NULL OR wait_event = $1)`,
+      [kind ?? null],
+    )
+  )[0]!.n;
+
+function settles<T>(p: Promise<T>) {
+  const state = { done: false, value: p };
+  p.finally(() => {
+    state.done = true;
+  });
+  return state;
+}
+
+async function nextPush(name: string) {
+  const { repo, remote, head } = await createPushedRepo(gw, token, name);
+  await gw.request('POST', `/api/v1/repos/${repo.repoId}/issues`, { token, json: { title: 'to be tombstoned' } });
+  const { snapshot, objects } = makeSnapshot({ 'a.txt': 'second take' });
+  const commit = makeCommit({ snapshotId: snapshot.snapshot_id, parent: head });
+  // The objects first, as the muse client sends them: the push itself is then one transaction.
+  expect((await wire(gw, 'POST', `${remote}/push/objects`, { objects }, { token })).status).toBe(200);
+  const push = () =>
+    wire(
+      gw,
+      'POST',
+      `${remote}/push`,
+      { bundle: { commits: [commit], snapshots: [snapshot], objects: [] }, branch: 'main', force: false },
+      { token },
+    );
+  const stored = async () =>
+    (
+      await sql(gw.databaseUrl, 'SELECT 1 FROM musehub_commits WHERE repo_id = $1 AND commit_id = $2', [
+        repo.repoId,
+        commit.commit_id,
+      ])
+    ).length === 1;
+  return { repo, push, stored };
+}
+
+test('a push inside the write gate holds off a delete until it commits; the delete then tombstones the repo with it', async () => {
+  const { repo, push, stored } = await nextPush('push first');
+  // The push will stop at its branch lock, after it has passed the gate.
+  const release = await holdLock('SELECT 1 FROM musehub_branches WHERE repo_id = $1 AND name = $2 FOR UPDATE', [
+    repo.repoId,
+    'main',
+  ]);
+  const pushing = settles(push());
+  try {
+    await eventually(async () => (await waiting()) === 1);
+    const deleting = settles(gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token }));
+    // The delete queues for the gate the push holds: it cannot commit under the push.
+    await eventually(async () => (await waiting('advisory')) === 1);
+    expect(deleting.done || pushing.done).toBe(false);
+    await release();
+    expect((await pushing.value).status).toBe(200);
+    expect((await deleting.value).status).toBe(204);
+  } finally {
+    await release().catch(() => undefined);
+  }
+  expect(await stored()).toBe(true);
+  await expectRepo404(await gw.request('GET', `/api/v1/repos/${repo.repoId}`, { token }));
+});
+
+test('a delete holding the repo makes a push that arrives meanwhile wait, then answer the 404 and write nothing', async () => {
+  const { repo, push, stored } = await nextPush('delete first');
+  // The delete will stop at its cascade over issues, after it has taken the gate and the repo row.
+  const release = await holdLock('SELECT 1 FROM musehub_issues WHERE repo_id = $1 FOR UPDATE', [repo.repoId]);
+  const deleting = settles(gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token }));
+  try {
+    await eventually(async () => (await waiting()) === 1);
+    const pushing = settles(push());
+    // The push queues for the gate the delete holds exclusively.
+    await eventually(async () => (await waiting('advisory')) === 1);
+    expect(deleting.done || pushing.done).toBe(false);
+    await release();
+    expect((await deleting.value).status).toBe(204);
+    const refused = await pushing.value;
+    expect(refused.status).toBe(404);
+    expect(refused.body.code).toBe('repo_not_found');
+  } finally {
+    await release().catch(() => undefined);
+  }
+  expect(await stored()).toBe(false);
 });
