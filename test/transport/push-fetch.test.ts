@@ -188,22 +188,29 @@ describe('round trip', () => {
     expect(unknown.body.code).toBe('unknown_commit');
   });
 
-  test('a JSON client gets JSON with base64 content', async () => {
+  test('a JSON client gets JSON with base64 content: every commit, snapshot and object, byte for byte', async () => {
     const repo = await createRepo(gw, alice.token, { visibility: 'public' });
-    const h = history(1);
+    const h = history(4);
     await pushAll(gw, `/alice/${repo.slug}`, alice.token, h);
     const res = await fetch(`${gw.url}/alice/${repo.slug}/fetch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ want: [h.commits[0]!.commit_id], have: [] }),
+      body: JSON.stringify({ want: [h.commits.at(-1)!.commit_id], have: [] }),
     });
     expect(res.headers.get('content-type')).toMatch(/json/);
     const body = await res.json();
-    expect(
-      Buffer.from(body.objects[0].content, 'base64').equals(
-        h.objects.find((o) => o.object_id === body.objects[0].object_id)!.content,
-      ),
-    ).toBe(true);
+    expect(body.commits.map((c: { commit_id: string }) => c.commit_id).sort()).toEqual(
+      h.commits.map((c) => c.commit_id).sort(),
+    );
+    expect(body.snapshots.map((x: { snapshot_id: string }) => x.snapshot_id).sort()).toEqual(
+      h.snapshots.map((x) => x.snapshot_id).sort(),
+    );
+    expect(h.objects.length).toBeGreaterThan(4);
+    const sent = new Map<string, Buffer>(
+      body.objects.map((o: { object_id: string; content: string }) => [o.object_id, Buffer.from(o.content, 'base64')]),
+    );
+    expect(body.objects).toHaveLength(h.objects.length); // each object once
+    for (const o of h.objects) expect(sent.get(o.object_id)?.equals(o.content), o.object_id).toBe(true);
     const refs = await fetch(`${gw.url}/alice/${repo.slug}/refs`);
     expect(refs.headers.get('content-type')).toMatch(/json/);
   });
