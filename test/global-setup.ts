@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateUp, openOrm } from '../src/db/database.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
-import { type S3TestServer, startS3TestServer } from './helpers/s3-server.ts';
+import { serveS3OnDemand } from './helpers/s3-on-demand.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,8 +15,11 @@ declare module 'vitest' {
     pgTemplate: string;
     /** Prefix of every database this run creates, so teardown can drop them. */
     pgRunPrefix: string;
-    /** The S3 test server every file shares (each gateway on it uses its own key prefix). */
-    s3: { endpoint: string; bucket: string; env: Record<string, string> };
+    /**
+     * Where a test file asks for the S3 test server every file shares (each gateway on it uses
+     * its own key prefix); it starts on the first ask (test/helpers/s3-on-demand.ts).
+     */
+    s3Control: string;
   }
 }
 
@@ -29,12 +32,10 @@ const withDb = (base: string, db: string) => {
 /**
  * One PostgreSQL for the whole run: TEST_DATABASE_URL when set, otherwise an embedded cluster
  * in a fresh temp directory. A migrated template database makes per-file databases cheap.
- * One S3 server (Swift + s3api, installed if missing) for every file that uses that store.
+ * One S3 server (Swift + s3api, installed if missing) for the files that use that store, started
+ * when the first of them asks.
  */
 export default async function setup(project: TestProject) {
-  // The S3 server (test/helpers/s3-server.ts) starts while PostgreSQL is being prepared.
-  const s3Starting = startS3TestServer();
-  s3Starting.catch(() => undefined);
   let embedded: EmbeddedPostgres | undefined;
   let tmp: string | undefined;
   let adminUrl = process.env.TEST_DATABASE_URL;
@@ -57,14 +58,8 @@ export default async function setup(project: TestProject) {
   project.provide('pgAdminUrl', adminUrl);
   project.provide('pgTemplate', template);
   project.provide('pgRunPrefix', runPrefix);
-  let s3: S3TestServer | undefined;
-  try {
-    s3 = await s3Starting;
-  } catch (err) {
-    await embedded?.stop();
-    throw err;
-  }
-  project.provide('s3', { endpoint: s3.endpoint, bucket: s3.bucket, env: s3.env });
+  const s3 = await serveS3OnDemand();
+  project.provide('s3Control', s3.url);
 
   return async () => {
     const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
@@ -73,7 +68,7 @@ export default async function setup(project: TestProject) {
     for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await admin.end();
     await embedded?.stop();
-    await s3?.close();
+    await s3.close();
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   };
 }

@@ -11,9 +11,9 @@ import { expectSameTree, MuseUser } from './muse.ts';
  * filesystem and postgres stores the URL is the gateway's own signed route, on S3 it is the
  * bucket's, so the bytes go straight from the client to Swift and never through the gateway.
  */
-const stores: [string, () => Record<string, string>, 'gateway' | 'bucket'][] = [
-  ['filesystem', () => ({ MUSEHUB_OBJECT_STORE: 'filesystem' }), 'gateway'],
-  ['postgres', () => ({ MUSEHUB_OBJECT_STORE: 'postgres' }), 'gateway'],
+const stores: [string, () => Promise<Record<string, string>>, 'gateway' | 'bucket'][] = [
+  ['filesystem', async () => ({ MUSEHUB_OBJECT_STORE: 'filesystem' }), 'gateway'],
+  ['postgres', async () => ({ MUSEHUB_OBJECT_STORE: 'postgres' }), 'gateway'],
   ['s3', () => s3Env(), 'bucket'],
 ];
 
@@ -41,7 +41,7 @@ describe.each(stores)('a 20 MiB file on the %s store', (store, env, uploadsTo) =
   let gw: TestGateway;
   let storeEnv: Record<string, string>;
   beforeAll(async () => {
-    storeEnv = env();
+    storeEnv = await env();
     gw = await startTestGateway(storeEnv);
   });
   afterAll(() => gw?.close());

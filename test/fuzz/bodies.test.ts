@@ -256,7 +256,7 @@ describe.each(['filesystem', 'postgres', 's3'])('transport, %s object store', (o
     gw = await startTestGateway({
       MUSEHUB_MAX_BODY_BYTES: String(2 * 1024 * 1024),
       MUSEHUB_MAX_OBJECT_BYTES: String(MAX_OBJECT_BYTES),
-      ...(objectStore === 's3' ? s3Env() : { MUSEHUB_OBJECT_STORE: objectStore }),
+      ...(objectStore === 's3' ? await s3Env() : { MUSEHUB_OBJECT_STORE: objectStore }),
     });
     ({ token } = await gw.user('alice'));
     ({ remote, head } = await createPushedRepo(gw, token, 'target'));

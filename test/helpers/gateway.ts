@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger.ts';
 import { type RunningGateway, startGateway } from '../../src/server.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 import { createTestDatabase, sql } from './db.ts';
+import { sharedS3 } from './s3-on-demand.ts';
 
 export interface TestGateway extends RunningGateway {
   databaseUrl: string;
@@ -37,12 +38,12 @@ export interface TestGateway extends RunningGateway {
  * The environment for a gateway on the run's S3 server (test/global-setup.ts), under a key prefix
  * of its own unless one is given: files running in parallel share the bucket, never a key.
  */
-export function s3Env(prefix = `t-${randomBytes(6).toString('hex')}/`): Record<string, string> {
-  return { ...inject('s3').env, MUSEHUB_S3_PREFIX: prefix };
+export async function s3Env(prefix = `t-${randomBytes(6).toString('hex')}/`): Promise<Record<string, string>> {
+  return { ...(await sharedS3(inject('s3Control'))).env, MUSEHUB_S3_PREFIX: prefix };
 }
 
 /** A client for the run's S3 server, as an operator's own tools would reach it. */
-export function s3Client(env: Record<string, string> = inject('s3').env): S3Client {
+export function s3Client(env: Record<string, string>): S3Client {
   return new S3Client({
     endpoint: env.MUSEHUB_S3_ENDPOINT,
     region: env.MUSEHUB_S3_REGION,

@@ -111,12 +111,19 @@ export interface S3TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * How long a Swift server may take to answer its health check. Each is a Python process that
+ * imports a large package: a few seconds on a quiet machine, tens of seconds on two busy cores
+ * (a CI run beside another job missed the old 30 s).
+ */
+const HEALTH_WAIT_MS = Number(process.env.MUSEHUB_TEST_SWIFT_WAIT_MS ?? 180_000);
+
 async function waitHealthy(port: number, child: ChildProcess, deadlineMs: number, log: string): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
-    if (child.exitCode !== null) {
+    if (child.exitCode !== null || child.signalCode !== null) {
       const tail = (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
-      throw new Error(`swift server on port ${port} exited with status ${child.exitCode}:\n${tail}`);
+      throw new Error(`swift server on port ${port} exited (${child.exitCode ?? child.signalCode}):\n${tail}`);
     }
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthcheck`)).ok) return;
@@ -128,10 +135,16 @@ async function waitHealthy(port: number, child: ChildProcess, deadlineMs: number
   }
 }
 
-/** Writes the configuration and rings, starts the four servers and creates the bucket. */
-export async function startS3TestServer(bucket = 'musehub-test'): Promise<S3TestServer> {
+/**
+ * Writes the configuration and rings, starts the four servers and creates the bucket. On any
+ * failure: an error that names Swift, and no process or folder left behind.
+ */
+export async function startS3TestServer(
+  bucket = 'musehub-test',
+  opts: { healthWaitMs?: number; under?: string } = {},
+): Promise<S3TestServer> {
   await ensureSwiftInstalled();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-s3-'));
+  const dir = await fs.mkdtemp(path.join(opts.under ?? os.tmpdir(), 'musehub-s3-'));
   await Promise.all(['etc', 'node/d1', 'log'].map((d) => fs.mkdir(path.join(dir, d), { recursive: true })));
   const ports = {} as Record<Server, number>;
   for (const s of SERVERS) ports[s] = await freeLoopbackPort();
@@ -160,7 +173,9 @@ export async function startS3TestServer(bucket = 'musehub-test'): Promise<S3Test
       return child;
     });
     await Promise.all(
-      SERVERS.map((s, i) => waitHealthy(ports[s], children[i]!, 30_000, path.join(dir, 'log', `${s}.log`))),
+      SERVERS.map((s, i) =>
+        waitHealthy(ports[s], children[i]!, opts.healthWaitMs ?? HEALTH_WAIT_MS, path.join(dir, 'log', `${s}.log`)),
+      ),
     );
   };
   const stop = async () => {
@@ -177,18 +192,26 @@ export async function startS3TestServer(bucket = 'musehub-test'): Promise<S3Test
     );
     children = [];
   };
-  await start();
   const endpoint = `http://127.0.0.1:${ports.proxy}`;
-  const s3 = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: S3_TEST_CREDENTIALS,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  s3.destroy();
+  try {
+    await start();
+    const s3 = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: S3_TEST_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket })).finally(() => s3.destroy());
+  } catch (err) {
+    // Whatever did start is stopped: a failed start leaves no Swift process behind.
+    await stop();
+    await fs.rm(dir, { recursive: true, force: true });
+    throw new Error(`OpenStack Swift (the tests' S3 server) could not start: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   return {
     endpoint,
     bucket,

@@ -56,7 +56,7 @@ function history() {
 }
 
 test('two gateway processes with their own data directories share only the database and the bucket', async () => {
-  const env = s3Env();
+  const env = await s3Env();
   const a = await serve(env);
   const b = await serve(env);
   const repo = await createRepo(a, token, { name: 'two machines', visibility: 'public' });
@@ -144,4 +144,5 @@ test('the bucket down: transfers that need it are 503 with Retry-After, never a 
   } finally {
     await s3?.close();
   }
-});
+  // It starts Swift twice on its own: up to twice Swift's start-up wait on a busy machine.
+}, 600_000);

@@ -19,7 +19,7 @@ import {
 import { eventually, runCli } from '../helpers/process.ts';
 
 /** What only the S3 store does: uploads straight to the bucket, verified on push; staging clean-up. */
-const env = s3Env();
+const env = await s3Env();
 let gw: TestGateway;
 let token: string;
 beforeAll(async () => {

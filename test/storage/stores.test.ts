@@ -48,10 +48,11 @@ async function overwrite(store: Store, gw: TestGateway, env: Record<string, stri
 }
 
 describe.each(STORES)('the %s store', (store) => {
-  const env: Record<string, string> = store === 's3' ? s3Env() : { MUSEHUB_OBJECT_STORE: store };
+  let env: Record<string, string>;
   let gw: TestGateway;
   let token: string;
   beforeAll(async () => {
+    env = store === 's3' ? await s3Env() : { MUSEHUB_OBJECT_STORE: store };
     gw = await startTestGateway(env);
     ({ token } = await gw.user('alice'));
   });
