@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { BadRequestError } from './errors.ts';
 
 /**
@@ -52,3 +53,21 @@ export const jsonMayHoldNul = (text: string) => text.includes('\\u0000');
  * branch and file — and allowed in free text, where they have honest uses.
  */
 export const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * C0 controls (U+0000–U+001F: tab, newline, escape …) and DEL. A title, a name, a label or a
+ * commit's author is one line shown in lists, page titles and terminals, where a newline forges a
+ * second line and an escape sequence repaints the screen; free text (bodies, descriptions, commit
+ * messages) keeps tab and newline and refuses only NUL (`rejectNul`).
+ */
+export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+export const CONTROL_CHARACTER_PROBLEM = 'must not contain control characters (U+0000–U+001F, U+007F)';
+
+/** One line of text, trimmed, 1..max characters, no control characters: titles, names and labels. */
+export const oneLineText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max)
+    .refine((v) => !CONTROL_CHARACTER.test(v), CONTROL_CHARACTER_PROBLEM);

@@ -10,6 +10,7 @@ import {
   RepoIdParam,
   withNextLink,
 } from '../openapi.ts';
+import { oneLineText } from '../text.ts';
 import { usernamesById } from '../users/index.ts';
 import { registerCommentRoutes } from './comment.routes.ts';
 import {
@@ -38,9 +39,9 @@ export const IssueJson = z
   })
   .openapi('Issue');
 
-const Title = z.string().trim().min(1, 'title must not be empty').max(256);
+const Title = oneLineText(256);
 const Body = z.string().max(65_536);
-const Label = z.string().min(1).max(50);
+const Label = oneLineText(50);
 
 export const CreateIssue = z
   .object({ title: Title, body: Body.optional(), labels: z.array(Label).max(50).optional() })

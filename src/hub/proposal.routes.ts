@@ -11,6 +11,7 @@ import {
   withNextLink,
 } from '../openapi.ts';
 import { BranchNameSchema } from '../repos/index.ts';
+import { oneLineText } from '../text.ts';
 import { usernamesById } from '../users/index.ts';
 import { registerCommentRoutes } from './comment.routes.ts';
 import type { Proposal } from './hub.entity.ts';
@@ -36,7 +37,7 @@ export const ProposalJson = z
   })
   .openapi('Proposal');
 
-const Title = z.string().trim().min(1, 'title must not be empty').max(256);
+const Title = oneLineText(256);
 const Body = z.string().max(65_536);
 const Branch = BranchNameSchema;
 

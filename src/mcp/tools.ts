@@ -27,7 +27,7 @@ import {
 } from '../repos/access.ts';
 import { restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
 import { forkRepo } from '../repos/fork.service.ts';
-import type { RepoLivenessCache } from '../repos/index.ts';
+import { type RepoLivenessCache, repoNameSchema } from '../repos/index.ts';
 import { announceNewRepo } from '../repos/live-repo.ts';
 import { RepoSchema } from '../repos/repo.entity.ts';
 import { CreateRepoSchema, reposToJson } from '../repos/repo.routes.ts';
@@ -468,7 +468,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     {
       title: 'Fork a repo',
       description: 'Copies a repo the caller may read into a repo of their own.',
-      input: { ...RepoRef, name: z.string().trim().min(1).max(100).optional().describe('Default: the parent name') },
+      input: { ...RepoRef, name: repoNameSchema().optional().describe('Default: the parent name') },
       output: { repo: Repo },
       annotations: WRITE,
     },

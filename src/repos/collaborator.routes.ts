@@ -14,6 +14,7 @@ import { listCollaborators, putCollaborator, removeCollaborator } from './collab
 import { forkRepo, listForks } from './fork.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
+import { repoNameSchema } from './names.ts';
 import { RepoSchemaJson, reposToJson } from './repo.routes.ts';
 
 const CollaboratorJson = z
@@ -111,7 +112,7 @@ export function repoMemberRoutes(publicUrl: string, cache: RepoLivenessCache) {
         params: RepoIdParam,
         body: {
           required: false,
-          content: { 'application/json': { schema: z.object({ name: z.string().trim().min(1).max(100).optional() }) } },
+          content: { 'application/json': { schema: z.object({ name: repoNameSchema().optional() }) } },
         },
       },
       responses: { 201: json(RepoSchemaJson, 'The fork'), ...errorResponses(400, 401, 404, 409) },

@@ -26,6 +26,7 @@ export {
   branchNameIssue,
   branchNameProblem,
   checkBranchName,
+  repoNameSchema,
   slugFromName,
   slugify,
 } from './names.ts';

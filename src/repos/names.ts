@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
-import { BIDI_CONTROL } from '../text.ts';
+import { BIDI_CONTROL, oneLineText } from '../text.ts';
+
+/**
+ * A repo's display name as a request carries it (its slug comes from `slugFromName`). A factory:
+ * zod 4 gives a schema its methods when it is built, so one built before @hono/zod-openapi has
+ * loaded would have no `.openapi()`.
+ */
+export const repoNameSchema = () => oneLineText(100);
 
 /** Repo display name → URL slug: "Neo Soul" → "neo-soul". */
 export function slugify(name: string): string {

@@ -8,7 +8,7 @@ import { ownRepoIdByName } from './access.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
-import { BranchNameSchema } from './names.ts';
+import { BranchNameSchema, repoNameSchema } from './names.ts';
 import type { Repo } from './repo.entity.ts';
 import {
   createRepo,
@@ -43,7 +43,7 @@ const RepoListSchema = z
 
 export const CreateRepoSchema = z
   .object({
-    name: z.string().trim().min(1).max(100).openapi({ example: 'Neo Soul' }),
+    name: repoNameSchema().openapi({ example: 'Neo Soul' }),
     description: z.string().max(2000).optional(),
     visibility: z.enum(['public', 'private']).optional().openapi({ description: 'Default: private' }),
     defaultBranch: BranchNameSchema.optional().openapi({ description: "Default: main. Git's branch-name rules apply" }),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
 import { BranchNameSchema, branchNameIssue } from '../repos/index.ts';
 import { isObjectId } from '../storage/object-store.ts';
-import { BIDI_CONTROL } from '../text.ts';
+import { BIDI_CONTROL, CONTROL_CHARACTER, CONTROL_CHARACTER_PROBLEM } from '../text.ts';
 
 /** Request-size caps per body; each breach is a 400/413 with a detail, before any write. */
 export const LIMITS = {
@@ -61,7 +61,12 @@ export const WireCommit = z.looseObject({
   parent_commit_id: nullableId,
   parent2_commit_id: nullableId,
   branch: z.string().max(255).nullable().optional(),
-  author: z.string().max(1024).nullable().optional(),
+  author: z
+    .string()
+    .max(1024)
+    .refine((v) => !CONTROL_CHARACTER.test(v), CONTROL_CHARACTER_PROBLEM)
+    .nullable()
+    .optional(),
   message: z.string().max(1_000_000).nullable().optional(),
   committed_at: isoDate.nullable().optional(),
 });

@@ -113,6 +113,63 @@ test('pages: a form field holding NUL is a 400 page naming it', async () => {
   expect(await gw.fingerprint()).toBe(before);
 });
 
+// Regression (issue 23, item 4): other C0 controls were accepted in one-line fields, where a
+// newline forges a second line in a list and an escape sequence repaints a terminal.
+const ESC = 'Release \u001b[2J';
+test.each([
+  ['POST', '/api/v1/repos', { name: 'two\nlines' }, 'json name'],
+  ['POST', '/api/v1/repos/{repo}/issues', { title: ESC }, 'json title'],
+  ['PATCH', '/api/v1/repos/{repo}/issues/{issue}', { title: 'a\tb' }, 'json title'],
+  ['POST', '/api/v1/repos/{repo}/issues', { title: 'ok', labels: ['b\rug'] }, 'json labels.0'],
+  ['POST', '/api/v1/repos/{repo}/proposals', { title: 'a\u007fb', fromBranch: 'main', toBranch: 'main' }, 'json title'],
+  ['POST', '/api/v1/repos/{repo}/forks', { name: 'x\u0007y' }, 'json name'],
+])('REST %s %s with a control character in %o is a 400 naming the field', async (method, route, json, field) => {
+  const before = await gw.fingerprint();
+  const p = route.replace('{repo}', repo.repoId).replace('{issue}', String(issueNumber));
+  const res = await gw.request(method, p, { token: alice.token, json });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toEqual({
+    detail: `${field}: must not contain control characters (U+0000–U+001F, U+007F)`,
+    code: 'invalid_request',
+  });
+  expect(await gw.fingerprint()).toBe(before);
+});
+
+test('control characters: wire author and MCP titles refused, free text keeps tab and newline', async () => {
+  const before = await gw.fingerprint();
+  const s = makeSnapshot({ 'd.txt': 'd' });
+  const push = await pushAll(gw, `/alice/${repo.slug}`, alice.token, {
+    commits: [makeCommit({ snapshotId: s.snapshot.snapshot_id, extra: { author: 'Eve\nSigned-off-by: alice' } })],
+    snapshots: [s.snapshot],
+    objects: [],
+  });
+  expect(push.status).toBe(400);
+  expect(push.body.detail).toBe('bundle.commits.0.author: must not contain control characters (U+0000–U+001F, U+007F)');
+  const client = new Client({ name: 'control-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${alice.token}` } },
+    }),
+  );
+  try {
+    const tool = await client.callTool({
+      name: 'musehub_create_issue',
+      arguments: { owner: 'alice', slug: repo.slug, title: ESC },
+    });
+    expect(tool.isError).toBe(true);
+    expect(JSON.stringify(tool.content)).toMatch(/must not contain control characters .* at title/);
+  } finally {
+    await client.close();
+  }
+  expect(await gw.fingerprint()).toBe(before);
+  const prose = await gw.request('POST', `/api/v1/repos/${repo.repoId}/issues`, {
+    token: alice.token,
+    json: { title: 'Tabs and lines', body: 'col1\tcol2\nnext line' },
+  });
+  expect(prose.status).toBe(201);
+  expect((await prose.json()).body).toBe('col1\tcol2\nnext line');
+});
+
 // Regression (issue 23, item 9): U+202E and the other bidirectional controls were accepted in
 // names, where they make one name display as another.
 test('bidi controls are refused in repo, branch and file names, and kept in free text', async () => {
