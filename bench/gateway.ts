@@ -35,7 +35,9 @@ export async function spawnGateway(databaseUrl: string, dataDir: string, env: Re
     MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: '0',
     ...env,
   };
-  const child = spawn(process.execPath, [path.join(root, 'bin/musehub.mjs'), 'serve'], {
+  // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the primary and every worker.
+  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/musehub.mjs'), 'serve'], {
     env: { ...process.env, ...fullEnv },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

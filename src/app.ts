@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { auth } from './middleware/auth.ts';
 import { strictUtf8Json } from './middleware/body-guards.ts';
 import { handleError, handleNotFound } from './middleware/errors.ts';
+import { Semaphore } from './middleware/limits.ts';
 import { operatorOnly } from './middleware/operator-only.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
 import { sessionForDownloads, webCookies } from './middleware/web-session.ts';
@@ -114,6 +115,8 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   app.route('/', docsRoutes());
 
   // MCP for agents (Streamable HTTP): the same tokens, services and access rule as REST.
+  const mcpCalls = new Semaphore(config.transport.mcpMaxConcurrentCalls);
+  metrics.watchMcpCalls(mcpCalls);
   const mcp = new Hono<AuthEnv>();
   mcp.use('/mcp', auth(tokens));
   mcp.route(
@@ -126,6 +129,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
       log: logger.child({ component: 'mcp' }),
       key: presignKey,
       rateLimitPerMinute: config.transport.rateLimitPerMinute,
+      callSlots: mcpCalls,
     }),
   );
   app.route('/', mcp);

@@ -67,6 +67,7 @@ const envSchema = z.object({
   MUSEHUB_WORKERS: intIn(1, 64).optional(),
   MUSEHUB_RATE_LIMIT_PER_MINUTE: intIn(0, 10_000_000).default(600),
   MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO: intIn(0, 10_000).default(8),
+  MUSEHUB_MCP_MAX_CONCURRENT_CALLS: intIn(0, 10_000).default(2),
   MUSEHUB_REQUEST_TIMEOUT_MS: intIn(1_000, 3_600_000).default(300_000),
   MUSEHUB_OBJECT_STORE: z
     .enum(['filesystem', 'postgres', 's3'], { error: 'expected filesystem, postgres or s3' })
@@ -144,6 +145,8 @@ export interface Config {
     rateLimitPerMinute: number;
     /** pushes in flight per repo and process; 0 = no cap. */
     maxConcurrentPushesPerRepo: number;
+    /** MCP tool and resource calls running at once per process (the rest wait); 0 = no cap. */
+    mcpMaxConcurrentCalls: number;
   };
   /** Whole-request receive timeout (slow clients, slowloris); headers must arrive within a minute. */
   requestTimeoutMs: number;
@@ -250,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       presignTtlSeconds: e.MUSEHUB_PRESIGN_TTL_SECONDS,
       rateLimitPerMinute: e.MUSEHUB_RATE_LIMIT_PER_MINUTE,
       maxConcurrentPushesPerRepo: e.MUSEHUB_MAX_CONCURRENT_PUSHES_PER_REPO,
+      mcpMaxConcurrentCalls: e.MUSEHUB_MCP_MAX_CONCURRENT_CALLS,
     },
     requestTimeoutMs: e.MUSEHUB_REQUEST_TIMEOUT_MS,
     presignSecret: e.MUSEHUB_PRESIGN_SECRET,

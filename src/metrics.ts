@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LivenessListener } from './db/liveness-listener.ts';
+import type { Semaphore } from './middleware/limits.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
 import { RequestDurations } from './request-durations.ts';
 import type { TokenCache } from './users/index.ts';
@@ -97,6 +98,21 @@ export class Metrics {
     new Gauge({ name: 'musehub_db_pool_max', help: 'Configured pool size.', registers: [registry] }).set(
       sources.poolMax,
     );
+  }
+
+  /** MCP tool and resource calls running and waiting for a slot (MUSEHUB_MCP_MAX_CONCURRENT_CALLS). */
+  watchMcpCalls(slots: Semaphore): void {
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('musehub_mcp_calls_running', 'MCP tool and resource calls running.', () => slots.running);
+    gauge('musehub_mcp_calls_queued', 'MCP tool and resource calls waiting for a slot.', () => slots.queued);
   }
 
   /** One answered request, labelled by the route pattern that answered it (never the path). */

@@ -43,8 +43,9 @@ export function registerResources(server: McpServer, deps: McpDeps): void {
         const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
         try {
           const ref = { owner: one(variables.owner), slug: one(variables.slug) };
-          const access = await requireRepoAccessTo(em, callerOf(extra), ref, 'read');
-          const body = await view.read(em, access);
+          const body = await deps.callSlots.run(async () =>
+            view.read(em, await requireRepoAccessTo(em, callerOf(extra), ref, 'read')),
+          );
           return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] };
         } catch (err) {
           // The MCP specification's "resource not found" (-32002) for every 404 — missing,

@@ -1,12 +1,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
 import type { AuthEnv } from '../app-env.ts';
 import { GatewayError } from '../errors.ts';
-import { callerKey, RateBudget } from '../middleware/limits.ts';
+import { callerKey, InFlight, RateBudget } from '../middleware/limits.ts';
 import { jsonMayHoldNul, rejectNul } from '../text.ts';
 import type { AuthUser } from '../users/index.ts';
 import { registerResources } from './resources.ts';
@@ -14,6 +14,16 @@ import { type McpDeps, registerTools } from './tools.ts';
 
 /** The largest JSON-RPC body accepted on /mcp: tool arguments are small (an issue body is 64 KiB at most). */
 export const MCP_BODY_LIMIT = 256 * 1024;
+
+/** MCP requests (POSTs) one caller — a user, or an address when anonymous — may have in flight. */
+export const MCP_POSTS_PER_CALLER = 8;
+
+/**
+ * JSON-RPC messages one request may carry (a batch; MCP 2025-06-18 dropped batches, older
+ * clients still send them), and the most of a caller's budget that can be spent at once: a fresh
+ * budget of 600 calls spent in one go kept both cores busy for seconds (bench/flood.ts).
+ */
+export const MCP_BATCH_MAX = 100;
 
 const jsonRpcError = (
   status: 400 | 403 | 404 | 413 | 429,
@@ -66,7 +76,14 @@ interface Session {
 export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: number }) {
   // The transport's budget per caller (MUSEHUB_RATE_LIMIT_PER_MINUTE), spent once per JSON-RPC
   // message: a batch of 100 tool calls costs 100, not 1.
-  const budget = deps.rateLimitPerMinute > 0 ? new RateBudget(deps.rateLimitPerMinute) : null;
+  const budget =
+    deps.rateLimitPerMinute > 0
+      ? new RateBudget(deps.rateLimitPerMinute, Math.min(deps.rateLimitPerMinute, MCP_BATCH_MAX))
+      : null;
+  // Tool calls run a few at a time per process (callSlots, MUSEHUB_MCP_MAX_CONCURRENT_CALLS: the
+  // rest wait their turn), and a caller has at most MCP_POSTS_PER_CALLER requests in flight (the
+  // next is refused), so a flood of batches cannot take the pool or both cores from the wire.
+  const postsInFlight = new InFlight(MCP_POSTS_PER_CALLER);
   const sign = (nonce: string, user: AuthUser | null) =>
     createHmac('sha256', deps.key)
       .update(`mcp-session\n${nonce}\n${user?.userId ?? 'anonymous'}`)
@@ -117,37 +134,74 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: num
     if (origin && !originAllowed(origin, deps.publicUrl)) {
       return jsonRpcError(403, -32000, `origin ${origin} may not call this server`);
     }
-    if (c.req.method === 'POST') {
-      // Read from a copy: the transport reads the request itself.
-      const text = await c.req.raw.clone().text();
-      let parsed: unknown;
+    // GET is the long-lived stream of server messages, DELETE ends a session: neither runs tools.
+    if (c.req.method !== 'POST') return serve(c);
+    const caller = callerKey(c);
+    if (!postsInFlight.enter(caller)) {
+      const who = c.get('user') ? 'your user' : 'your address';
+      return jsonRpcError(
+        429,
+        -32000,
+        `${MCP_POSTS_PER_CALLER} MCP requests from ${who} are already in progress; retry when one has been answered`,
+        { 'retry-after': '1' },
+      );
+    }
+    let res: Response;
+    try {
+      res = await post(c);
+    } catch (err) {
+      postsInFlight.leave(caller);
+      throw err;
+    }
+    // The answer to a request of tool calls is a stream the calls write into as they finish.
+    return whenBodyEnds(res, () => postsInFlight.leave(caller));
+  });
+
+  /** A POST: the per-caller budget and the text rule, then the session's transport. */
+  async function post(c: Context<AuthEnv>): Promise<Response> {
+    // A caller with nothing left is refused before its body is read: a flood of refused
+    // requests costs as little as it can.
+    if (budget?.take(callerKey(c), 0)) return outOfBudget(c, 1);
+    // Read from a copy: the transport reads the request itself.
+    const text = await c.req.raw.clone().text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // The transport answers a body that is not JSON with its own parse error.
+    }
+    const calls = Array.isArray(parsed) ? Math.max(1, parsed.length) : 1;
+    if (calls > MCP_BATCH_MAX) {
+      return jsonRpcError(
+        400,
+        -32600,
+        `a request may carry at most ${MCP_BATCH_MAX} messages; this one carries ${calls}`,
+      );
+    }
+    if (budget?.take(callerKey(c), calls)) return outOfBudget(c, calls);
+    // The same NUL rule as REST.
+    if (parsed !== undefined && jsonMayHoldNul(text)) {
       try {
-        parsed = JSON.parse(text);
-      } catch {
-        // The transport answers a body that is not JSON with its own parse error.
-      }
-      if (budget) {
-        const calls = Array.isArray(parsed) ? Math.max(1, parsed.length) : 1;
-        const wait = budget.take(callerKey(c), calls);
-        if (wait) {
-          const who = c.get('user') ? 'per user' : 'per address';
-          return jsonRpcError(
-            429,
-            -32000,
-            `too many MCP requests (${deps.rateLimitPerMinute} calls a minute ${who}; this one carries ${calls}); retry in ${wait} s`,
-            { 'retry-after': String(wait) },
-          );
-        }
-      }
-      // The same NUL rule as REST.
-      if (parsed !== undefined && jsonMayHoldNul(text)) {
-        try {
-          rejectNul(parsed);
-        } catch (err) {
-          if (err instanceof GatewayError) return jsonRpcError(400, -32602, err.detail);
-        }
+        rejectNul(parsed);
+      } catch (err) {
+        if (err instanceof GatewayError) return jsonRpcError(400, -32602, err.detail);
       }
     }
+    return serve(c);
+  }
+
+  function outOfBudget(c: Context<AuthEnv>, calls: number): Response {
+    const wait = budget!.secondsUntil(callerKey(c), calls);
+    const who = c.get('user') ? 'per user' : 'per address';
+    return jsonRpcError(
+      429,
+      -32000,
+      `too many MCP requests (${deps.rateLimitPerMinute} calls a minute ${who}, at most ${budget!.burst} at once; this one carries ${calls}); retry in ${wait} s`,
+      { 'retry-after': String(wait) },
+    );
+  }
+
+  async function serve(c: Context<AuthEnv>): Promise<Response> {
     const user = c.var.user;
     const authInfo = { token: '', clientId: user?.username ?? 'anonymous', scopes: [], extra: { user } };
     const id = c.req.header('mcp-session-id');
@@ -173,6 +227,41 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: num
     const server = serverFor();
     await server.connect(transport);
     return transport.handleRequest(c.req.raw, { authInfo });
-  });
+  }
   return app;
+}
+
+/** `res` with `done` called once when its body has been read to the end, failed or been cancelled. */
+function whenBodyEnds(res: Response, done: () => void): Response {
+  if (!res.body) {
+    done();
+    return res;
+  }
+  let called = false;
+  const once = () => {
+    if (!called) {
+      called = true;
+      done();
+    }
+  };
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: end } = await reader.read();
+        if (end) {
+          once();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        once();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      once();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }

@@ -15,6 +15,7 @@ import { CreateProposal, proposalsToJson } from '../hub/proposal.routes.ts';
 import { createProposal, getProposal, listProposals, updateProposal } from '../hub/proposal.service.ts';
 import type { Logger } from '../logger.ts';
 import { requireUser } from '../middleware/auth.ts';
+import type { Semaphore } from '../middleware/limits.ts';
 import {
   isUuid,
   type Need,
@@ -41,6 +42,8 @@ export interface McpDeps {
   cache: RepoLivenessCache;
   publicUrl: string;
   log: Logger;
+  /** Tool and resource calls running at once in this process (routes.ts sizes it). */
+  callSlots: Semaphore;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -100,7 +103,9 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       // biome-ignore lint/suspicious/noExplicitAny: the SDK infers argument types from the shape; ours are checked by it
       (async (args: any, extra: Extra) => {
         try {
-          const { text, data } = await body(args, { em: orm.em.fork(), user: callerOf(extra) });
+          const { text, data } = await deps.callSlots.run(() =>
+            body(args, { em: orm.em.fork(), user: callerOf(extra) }),
+          );
           return { content: [{ type: 'text' as const, text }], structuredContent: data };
         } catch (err) {
           if (err instanceof GatewayError) throw err;

@@ -10,28 +10,45 @@ interface Bucket {
 }
 
 /**
- * Token buckets per caller and kind of request: `perMinute` sustained, bursts up to the same
- * number. `take(key, n)` spends n tokens, or none and answers how many seconds until n are there.
- * Per process: under --workers each worker counts for itself.
+ * Token buckets per caller and kind of request: `perMinute` sustained, bursts up to `burst`
+ * (by default the same number). `take(key, n)` spends n tokens, or none and answers how many
+ * seconds until n are there. Per process: under --workers each worker counts for itself.
  */
 export class RateBudget {
   private readonly perMs: number;
   private readonly buckets = new LRUCache<string, Bucket>({ max: 100_000, ttl: 5 * 60_000 });
 
-  constructor(readonly perMinute: number) {
+  constructor(
+    readonly perMinute: number,
+    readonly burst = perMinute,
+  ) {
     this.perMs = perMinute / 60_000;
   }
 
-  /** 0 when the tokens were spent; otherwise the whole seconds to wait (nothing spent). */
+  /**
+   * 0 when the tokens were spent; otherwise the whole seconds to wait (nothing spent). n ≤ burst;
+   * `take(key, 0)` spends nothing and refuses only a caller with less than one token left.
+   */
   take(key: string, n = 1): number {
-    const now = Date.now();
-    const b = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
-    b.tokens = Math.min(this.perMinute, b.tokens + (now - b.at) * this.perMs);
-    b.at = now;
-    this.buckets.set(key, b);
-    if (b.tokens < n) return Math.max(1, Math.ceil((n - b.tokens) / this.perMs / 1000));
+    const b = this.refill(key);
+    if (b.tokens < Math.max(n, 1)) return this.secondsUntil(key, Math.max(n, 1));
     b.tokens -= n;
     return 0;
+  }
+
+  /** Whole seconds until `key` has n tokens (at least 1). */
+  secondsUntil(key: string, n: number): number {
+    const b = this.refill(key);
+    return Math.max(1, Math.ceil((n - b.tokens) / this.perMs / 1000));
+  }
+
+  private refill(key: string): Bucket {
+    const now = Date.now();
+    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perMs);
+    b.at = now;
+    this.buckets.set(key, b);
+    return b;
   }
 }
 
@@ -63,29 +80,84 @@ export function rateLimit(kind: string, perMinute: number): MiddlewareHandler<Au
 }
 
 /**
+ * At most `max` runs of `run()` at once; the rest wait their turn in arrival order. Per process.
+ */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  /** `max` 0 means no limit. */
+  constructor(max: number) {
+    this.max = max || Number.POSITIVE_INFINITY;
+  }
+
+  readonly max: number;
+
+  get running(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active < this.max) this.active++;
+    // A finishing holder hands its place straight to the next waiter (active stays the same).
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      // The next holder starts after the I/O already waiting (setImmediate, not a microtask):
+      // a queue of work behind this semaphore must not keep other requests from their turn.
+      if (next) setImmediate(next);
+      else this.active--;
+    }
+  }
+}
+
+/** Requests in flight per key (a caller, a repo), refused rather than queued beyond `max`. */
+export class InFlight {
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** False, and nothing counted, when `key` already has `max` in flight; else call `leave` after. */
+  enter(key: string): boolean {
+    const n = this.counts.get(key) ?? 0;
+    if (n >= this.max) return false;
+    this.counts.set(key, n + 1);
+    return true;
+  }
+
+  leave(key: string): void {
+    const left = (this.counts.get(key) ?? 1) - 1;
+    if (left) this.counts.set(key, left);
+    else this.counts.delete(key);
+  }
+}
+
+/**
  * At most `max` pushes in flight per repo in this process (a push holds a transaction and
  * the branch lock; more waiting only ties up database connections). 0 turns it off.
  */
 export function pushConcurrency(max: number): MiddlewareHandler<RepoEnv> {
   if (max <= 0) return (_c, next) => next();
-  const inFlight = new Map<string, number>();
+  const pushes = new InFlight(max);
   return async function pushConcurrencyMiddleware(c, next) {
     const repoId = c.get('repo').repoId;
-    const n = inFlight.get(repoId) ?? 0;
-    if (n >= max) {
+    if (!pushes.enter(repoId)) {
       throw new TooManyRequests(
         1,
         'too_many_pushes',
         `${max} pushes to this repo are already in progress; retry in a moment`,
       );
     }
-    inFlight.set(repoId, n + 1);
     try {
       await next();
     } finally {
-      const left = (inFlight.get(repoId) ?? 1) - 1;
-      if (left) inFlight.set(repoId, left);
-      else inFlight.delete(repoId);
+      pushes.leave(repoId);
     }
   };
 }

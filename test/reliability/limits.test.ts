@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
+import { MCP_BATCH_MAX } from '../../src/mcp/routes.ts';
+import { RateBudget } from '../../src/middleware/limits.ts';
 import { startGateway } from '../../src/server.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 import { createRepo } from '../helpers/builders.ts';
@@ -218,7 +220,7 @@ test('MCP spends the same budget per caller, once per JSON-RPC message of a batc
   expect(six.status).toBe(429);
   expect(Number(six.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   expect((await six.json()).error.message).toMatch(
-    /^too many MCP requests \(5 calls a minute per user; this one carries 6\); retry in \d+ s$/,
+    /^too many MCP requests \(5 calls a minute per user, at most 5 at once; this one carries 6\); retry in \d+ s$/,
   );
   // Three, then three more: the second batch finds two left.
   expect((await post([1, 2, 3].map(call), token)).status).not.toBe(429);
@@ -226,4 +228,16 @@ test('MCP spends the same budget per caller, once per JSON-RPC message of a batc
   // Another caller has a budget of their own; an anonymous one spends its address's.
   expect((await post(call(7), bobToken)).status).not.toBe(429);
   expect((await post(call(8))).status).not.toBe(429);
+});
+
+test('an MCP budget refills at the configured rate but holds at most one full batch', () => {
+  // As /mcp sizes it for MUSEHUB_RATE_LIMIT_PER_MINUTE=600: a fresh budget of 600 spent at once
+  // kept both cores busy for seconds (bench/flood.ts).
+  const budget = new RateBudget(600, MCP_BATCH_MAX);
+  expect(budget.take('a', MCP_BATCH_MAX)).toBe(0);
+  expect(budget.take('a', 1)).toBeGreaterThanOrEqual(1);
+  // take(key, 0) spends nothing and refuses only an empty budget (before a body is read).
+  expect(budget.take('a', 0)).toBeGreaterThanOrEqual(1);
+  expect(budget.take('b', 0)).toBe(0);
+  expect(budget.take('b', MCP_BATCH_MAX)).toBe(0);
 });
