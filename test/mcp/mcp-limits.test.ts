@@ -113,8 +113,12 @@ test('a batch of tool calls runs MUSEHUB_MCP_MAX_CONCURRENT_CALLS at a time; the
     );
     answered = batch.then(answers);
     // Two calls are at the lock, three wait for a slot; without the cap all five reach the lock.
-    await eventually(async () => expect(await gauges()).toEqual({ running: 2, queued: 3 }));
-    expect(await waitingAtLock()).toBe(2);
+    // (A call holding a slot reaches the lock a moment later: both are waited for together.)
+    await eventually(async () => {
+      expect(await gauges()).toEqual({ running: 2, queued: 3 });
+      expect(await waitingAtLock()).toBe(2);
+      return true;
+    });
   } finally {
     await release();
   }
