@@ -18,10 +18,8 @@ import { requireUser } from '../middleware/auth.ts';
 import type { Semaphore } from '../middleware/limits.ts';
 import {
   isUuid,
-  type Need,
   ownRepoIdByName,
   type RepoAccess,
-  type RepoRef as RepoName,
   repoIdOf,
   requireRepoAccess,
   requireRepoAccessTo,
@@ -117,14 +115,6 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
     );
   }
 
-  const access = (em: EntityManager, user: AuthUser | null, ref: RepoName, need: Need): Promise<RepoAccess> =>
-    requireRepoAccessTo(em, user, ref, need as 'read');
-  const signedIn = (
-    em: EntityManager,
-    user: AuthUser | null,
-    ref: RepoName,
-    need: Exclude<Need, 'read'>,
-  ): Promise<RepoAccess<AuthUser>> => requireRepoAccessTo(em, user, ref, need);
   const repoJson = async (em: EntityManager, repo: RepoAccess['repo']) =>
     (await reposToJson(em, [repo], publicUrl))[0]!;
 
@@ -191,7 +181,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const repoId = a.repo.repoId;
       const [repo, branches, openIssues, openProposals] = await Promise.all([
         repoJson(em, a.repo),
@@ -217,7 +207,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const heads = await branchHeads(em, a.repo.repoId);
       const branches = Object.entries(heads).map(([name, head]) => ({ name, head }));
       return { text: branches.map((b) => `${b.name} ${b.head}`).join('\n') || 'no branches', data: { branches } };
@@ -240,7 +230,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const from = args.from ?? (await headOf(em, a, args.branch));
       const commits = await commitLog(em, a, from, args.limit ?? 30);
       return {
@@ -260,7 +250,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const commit = await commitRecord(em, a, args.commit_id);
       const files = await manifestOf(em, a, commit);
       return {
@@ -291,7 +281,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const commit = await commitRecord(em, a, args.commit_id ?? (await headOf(em, a, args.branch)));
       const file = await readFile(deps.store, await manifestOf(em, a, commit), args.path);
       return { text: file.encoding === 'utf-8' ? file.content : `(${file.size} bytes, base64)`, data: file };
@@ -308,7 +298,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const { items } = await listIssues(em, a, args.state ?? 'open', { limit: args.limit ?? 30, cursor: undefined });
       const issues = await issuesToJson(em, items);
       return { text: issues.map((i) => `#${i.number} ${i.title}`).join('\n') || 'no issues', data: { issues } };
@@ -325,7 +315,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const [issue] = await issuesToJson(em, [await getIssue(em, a, args.number)]);
       return { text: `#${issue!.number} ${issue!.title} (${issue!.state})`, data: { issue: issue! } };
     },
@@ -341,7 +331,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: WRITE,
     },
     async (args, { em, user }) => {
-      const a = await signedIn(em, user, args, 'comment');
+      const a = await requireRepoAccessTo(em, user, args, 'comment');
       const [issue] = await issuesToJson(em, [await createIssue(em, a, args)]);
       return { text: `opened #${issue!.number} ${issue!.title}`, data: { issue: issue! } };
     },
@@ -357,7 +347,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: { ...WRITE, idempotentHint: true },
     },
     async (args, { em, user }) => {
-      const a = await signedIn(em, user, args, 'comment');
+      const a = await requireRepoAccessTo(em, user, args, 'comment');
       const [issue] = await issuesToJson(em, [await updateIssue(em, a, args.number, args)]);
       return { text: `#${issue!.number} ${issue!.title} (${issue!.state})`, data: { issue: issue! } };
     },
@@ -374,7 +364,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
         annotations: WRITE,
       },
       async (args, { em, user }) => {
-        const a = await signedIn(em, user, args, 'comment');
+        const a = await requireRepoAccessTo(em, user, args, 'comment');
         const c = await addComment(em, a, thread, args.number, args.body);
         return { text: `commented on #${args.number}`, data: { commentId: c.commentId, number: args.number } };
       },
@@ -391,7 +381,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const { items } = await listProposals(em, a, args.state ?? 'open', {
         limit: args.limit ?? 30,
         cursor: undefined,
@@ -411,7 +401,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: READ,
     },
     async (args, { em, user }) => {
-      const a = await access(em, user, args, 'read');
+      const a = await requireRepoAccessTo(em, user, args, 'read');
       const [pr] = await proposalsToJson(em, [await getProposal(em, a, args.number)]);
       return { text: `#${pr!.number} ${pr!.title} (${pr!.state})`, data: { pr: pr! } };
     },
@@ -427,7 +417,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: WRITE,
     },
     async (args, { em, user }) => {
-      const a = await signedIn(em, user, args, 'comment');
+      const a = await requireRepoAccessTo(em, user, args, 'comment');
       const [pr] = await proposalsToJson(em, [await createProposal(em, a, args)]);
       return { text: `opened #${pr!.number} ${pr!.title}`, data: { pr: pr! } };
     },
@@ -445,7 +435,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: { ...WRITE, idempotentHint: true },
     },
     async (args, { em, user }) => {
-      const a = await signedIn(em, user, args, 'comment');
+      const a = await requireRepoAccessTo(em, user, args, 'comment');
       const [pr] = await proposalsToJson(em, [await updateProposal(em, a, args.number, { state: 'merged' })]);
       return { text: `#${pr!.number} ${pr!.title} merged`, data: { pr: pr! } };
     },
@@ -478,7 +468,7 @@ export function registerTools(server: McpServer, deps: McpDeps): string[] {
       annotations: WRITE,
     },
     async (args, { em, user }) => {
-      const a = await signedIn(em, user, args, 'comment');
+      const a = await requireRepoAccessTo(em, user, args, 'comment');
       const fork = await forkRepo(em, a, { name: args.name });
       const json = await repoJson(em, fork);
       return { text: `forked into ${json.owner}/${json.slug}`, data: { repo: json } };

@@ -23,7 +23,7 @@ export function repoAccess(
     const repoId = c.req.param('repo_id') ?? '';
     // requireRepoAccess narrows the user by the literal need; here `need` is the union, and the
     // overloads above say what each caller gets.
-    c.set('access', await requireRepoAccess(c.var.em, c.var.user, repoId, need as 'read'));
+    c.set('access', await requireRepoAccess(c.var.em, c.var.user, repoId, need));
     await next();
   };
   return middleware;

@@ -23,6 +23,12 @@ export interface RepoAccess<U extends AuthUser | null = AuthUser | null> {
   user: U;
 }
 
+/** Who an access is for: anyone may read, every need above read is a signed-in user's. */
+export type CallerFor<N extends Need> = N extends 'read' ? AuthUser | null : AuthUser;
+
+/** The access `requireRepoAccess(…, need)` returns: its `user` typed by the need. */
+export type AccessFor<N extends Need> = RepoAccess<CallerFor<N>>;
+
 /** How a refusal reads to this kind of client (the muse client's users see the transport's). */
 export interface RefusalWording {
   unauthorized?: string;
@@ -34,23 +40,26 @@ export interface RefusalWording {
  * caller may not read is the one repo 404 (never 403); a reader who may not do `need` gets 401
  * when anonymous, else 403. `comment` means "signed in and able to read", as on public forges.
  */
-export function checkAllowed(
+export function checkAllowed<N extends Need>(
   visibility: string,
   permission: Permission | null,
   user: AuthUser | null,
-  need: Need,
+  need: N,
   wording: RefusalWording = {},
-): void {
+): CallerFor<N> {
   if (visibility !== 'public' && permission === null) throw repoNotFound();
-  if (need === 'read') return;
+  // The one place the need decides the caller's type: past this line a need above read has a user.
+  const wanted: Need = need;
+  if (wanted === 'read') return user as CallerFor<N>;
   if (!user) throw new UnauthorizedError(wording.unauthorized);
-  if (need === 'comment') return;
-  if (permission === null || RANK[permission] < RANK[need]) {
+  if (wanted === 'comment') return user;
+  if (permission === null || RANK[permission] < RANK[wanted]) {
     throw new ForbiddenError(
-      wording.forbidden ?? `you need ${need} permission on this repo`,
+      wording.forbidden ?? `you need ${wanted} permission on this repo`,
       'insufficient_permission',
     );
   }
+  return user;
 }
 
 /**
@@ -108,24 +117,12 @@ export async function grantHolderAccess(
  * it gets the one repo 404; a reader who may not do more gets 401 (anonymous) or 403.
  * `comment` means "signed in and able to read", as on public forges.
  */
-export async function requireRepoAccess(
+export async function requireRepoAccess<N extends Need>(
   em: EntityManager,
   user: AuthUser | null,
   repoId: string,
-  need: 'read',
-): Promise<RepoAccess>;
-export async function requireRepoAccess(
-  em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
-  need: Exclude<Need, 'read'>,
-): Promise<RepoAccess<AuthUser>>;
-export async function requireRepoAccess(
-  em: EntityManager,
-  user: AuthUser | null,
-  repoId: string,
-  need: Need,
-): Promise<RepoAccess> {
+  need: N,
+): Promise<AccessFor<N>> {
   if (!isUuid(repoId)) throw repoNotFound();
   return accessTo(em, 'r.repo_id = ?', [repoId], user, need);
 }
@@ -138,25 +135,13 @@ export interface RepoRef {
 }
 
 /** requireRepoAccess for a repo named by id or by name, in one lookup either way. */
-export async function requireRepoAccessTo(
+export async function requireRepoAccessTo<N extends Need>(
   em: EntityManager,
   user: AuthUser | null,
   ref: RepoRef,
-  need: 'read',
-): Promise<RepoAccess>;
-export async function requireRepoAccessTo(
-  em: EntityManager,
-  user: AuthUser | null,
-  ref: RepoRef,
-  need: Exclude<Need, 'read'>,
-): Promise<RepoAccess<AuthUser>>;
-export async function requireRepoAccessTo(
-  em: EntityManager,
-  user: AuthUser | null,
-  ref: RepoRef,
-  need: Need,
-): Promise<RepoAccess> {
-  if (ref.repo_id) return requireRepoAccess(em, user, ref.repo_id, need as 'read');
+  need: N,
+): Promise<AccessFor<N>> {
+  if (ref.repo_id) return requireRepoAccess(em, user, ref.repo_id, need);
   if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
   return accessTo(em, 'r.owner = ? AND r.slug = ?', [ref.owner, ref.slug], user, need);
 }
@@ -167,13 +152,13 @@ export async function requireRepoAccessTo(
  * costs exactly what a missing one costs — the same query, no row to send or hydrate — so the
  * time of the 404 does not tell them apart.
  */
-async function accessTo(
+async function accessTo<N extends Need>(
   em: EntityManager,
   where: string,
   params: string[],
   user: AuthUser | null,
-  need: Need,
-): Promise<RepoAccess> {
+  need: N,
+): Promise<AccessFor<N>> {
   const userId = user?.userId ?? null;
   // Raw SQL: the live-repo filter the ORM would add is the deleted_at condition written out.
   const [row] = await runSql<Record<string, unknown> & { caller_permission: Permission | null }>(
@@ -187,8 +172,8 @@ async function accessTo(
   );
   if (!row) throw repoNotFound();
   const { caller_permission: permission, ...columns } = row;
-  checkAllowed(columns.visibility as string, permission, user, need);
-  return { repo: em.map(RepoSchema, columns as never), permission, user };
+  const caller = checkAllowed(columns.visibility as string, permission, user, need);
+  return { repo: em.map(RepoSchema, columns as never), permission, user: caller };
 }
 
 /**

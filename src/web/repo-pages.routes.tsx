@@ -21,7 +21,7 @@ const LIST_LIMIT = 100;
 async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess; view: RepoView }> {
   const em = c.var.em;
   const ref = { owner: c.req.param('owner'), slug: c.req.param('slug') };
-  const access = await requireRepoAccessTo(em, c.get('user'), ref, need as 'read');
+  const access = await requireRepoAccessTo(em, c.get('user'), ref, need);
   const { repo } = access;
   return {
     access,
