@@ -79,6 +79,13 @@ function serverConf(server: Server, port: number, dir: string): string {
     '[app:proxy-server]',
     'use = egg:swift#proxy',
     'account_autocreate = true',
+    // One Python process per ring on a shared 2-core runner: by default the proxy gives a node
+    // 0.5 s to accept a connection and, after 10 errors, stops asking it for 60 s — with one
+    // replica, a busy moment then turns into a minute of 503s ("Please reduce your request
+    // rate"), seen on a loaded CI run. Patient timeouts, and the only node is never benched.
+    'conn_timeout = 5',
+    'node_timeout = 60',
+    'error_suppression_limit = 1000000',
     '[filter:s3api]',
     'use = egg:swift#s3api',
     'location = us-east-1',
