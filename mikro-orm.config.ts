@@ -1,7 +1,30 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
-import { entities } from './src/db/entities.ts';
+import {
+  IssueCommentSchema,
+  IssueLabelSchema,
+  IssueSchema,
+  ProposalCommentSchema,
+  ProposalSchema,
+  WebhookSchema,
+} from './src/hub/hub.entity.ts';
 import { migrationsList } from './src/migrations/index.ts';
+import { CollaboratorSchema, RepoSchema } from './src/repos/repo.entity.ts';
+import { TokenSchema, UserSchema } from './src/users/user.entity.ts';
+
+/** Every entity the ORM knows; the schema itself is owned by src/migrations. */
+const entities = [
+  UserSchema,
+  TokenSchema,
+  RepoSchema,
+  CollaboratorSchema,
+  IssueSchema,
+  IssueCommentSchema,
+  IssueLabelSchema,
+  ProposalSchema,
+  ProposalCommentSchema,
+  WebhookSchema,
+];
 
 interface PgConnection {
   query(sql: string, cb: (err: Error | null) => void): void;

@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { openOrm } from '../src/db/database.ts';
+import { openOrm } from '../src/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { type BenchGateway, spawnGateway } from './gateway.ts';

@@ -9,9 +9,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migrateUp, openOrm } from '../src/db/database.ts';
+import { migrateUp, openOrm } from '../src/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
-import { softDeleteRepo } from '../src/repos/index.ts';
+import { requireOwnership, softDeleteRepo } from '../src/repos/index.ts';
 
 export interface CascadeResult {
   rows: number;
@@ -96,7 +96,9 @@ export async function measureCascade(
   const viaService = async () => {
     const repoId = await seed(orm, userId, issues, commentsPerIssue);
     const t1 = performance.now();
-    const result = await softDeleteRepo(orm.em.fork(), undefined, { userId, username: 'cascade' }, repoId);
+    const em = orm.em.fork();
+    const owner = await requireOwnership(em, { userId, username: 'cascade' }, { repo_id: repoId }, 'delete');
+    const result = await softDeleteRepo(em, undefined, owner);
     soft.push(performance.now() - t1);
     locked.push(result.lockedMs);
     const tombstoned = Object.values(result.counts ?? {}).reduce((a, b) => a + b, 0);

@@ -222,7 +222,7 @@ async function main() {
   const [{ startEmbeddedPostgres }, { openOrm }, { createToken, createUser }, { buildRepo, pushRepo }, { load }] =
     await Promise.all([
       import('../src/db/embedded-postgres.ts'),
-      import('../src/db/database.ts'),
+      import('../src/database.ts'),
       import('../src/users/index.ts'),
       import('./seed.ts'),
       import('./run.ts'),

@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { openOrm } from '../src/db/database.ts';
+import { openOrm } from '../src/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { spawnGateway } from './gateway.ts';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from './logger.ts';
 import type { Client } from './net/trusted-proxies.ts';
-import type { ResolvedRepo } from './repos/index.ts';
+import type { AccessFor, LiveRepo } from './repos/index.ts';
 import type { AuthUser } from './users/index.ts';
 
 /**
@@ -39,10 +39,10 @@ export interface RestEnv {
   };
 }
 
-/** Transport routes behind resolveRepo. */
-export interface RepoEnv {
+/** Transport routes behind resolveRepo(need): the caller is signed in whenever need is write. */
+export interface RepoEnv<N extends 'read' | 'write' = 'read' | 'write'> {
   Variables: AuthEnv['Variables'] & {
-    /** A live repo the caller may use as the route needs. */
-    repo: ResolvedRepo;
+    /** A live repo (the liveness cache's entry) and what the caller may do with it. */
+    access: AccessFor<N, LiveRepo>;
   };
 }

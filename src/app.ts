@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv, BaseEnv } from './app-env.ts';
+import { runSql } from './db/sql.ts';
 import { docsRoutes } from './docs.ts';
 import { PayloadTooLargeError } from './errors.ts';
 import { enqueueEvent } from './hub/events.ts';
@@ -9,7 +10,6 @@ import { issueRoutes } from './hub/issue.routes.ts';
 import { proposalRoutes } from './hub/proposal.routes.ts';
 import { buildSitemap } from './hub/sitemap.ts';
 import { webhookRoutes } from './hub/webhook.routes.ts';
-import { WebhookTargetPolicy } from './hub/webhook-target.ts';
 import type { Logger } from './logger.ts';
 import { mcpRoutes } from './mcp/routes.ts';
 import type { Metrics } from './metrics.ts';
@@ -19,8 +19,8 @@ import { handleError, handleNotFound } from './middleware/errors.ts';
 import { Semaphore } from './middleware/limits.ts';
 import { operatorOnly } from './middleware/operator-only.ts';
 import { dbContext, requestContext } from './middleware/request-context.ts';
-import { sessionForDownloads, webCookies } from './middleware/web-session.ts';
 import type { TrustedProxies } from './net/trusted-proxies.ts';
+import { WebhookTargetPolicy } from './net/webhook-target.ts';
 import { createRouter } from './openapi.ts';
 import { repoMemberRoutes } from './repos/collaborator.routes.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
@@ -29,6 +29,7 @@ import type { ObjectStore } from './storage/object-store.ts';
 import { type TransportDeps, transportRoutes } from './transport/routes.ts';
 import type { TokenCache } from './users/index.ts';
 import { pageRoutes } from './web/pages.routes.tsx';
+import { sessionForDownloads, webCookies } from './web/session.middleware.ts';
 
 export interface AppDeps {
   orm: MikroORM;
@@ -65,7 +66,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
 
   app.get('/health', async (c) => {
     try {
-      await orm.em.getConnection().execute('SELECT 1');
+      await runSql(orm.em, 'SELECT 1');
       // pid: which process answered (several share the port under --workers).
       return c.json({ status: 'ok', database: 'ok', pid: process.pid });
     } catch {

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.ts';
-import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
+import { migrateUp, openOrm, provideDatabase } from './database.ts';
 import type { Logger } from './logger.ts';
 import { startGateway } from './server.ts';
 import { loadPresignKey } from './transport/presign.ts';

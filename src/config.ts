@@ -1,10 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { WebhookTargetPolicy } from './hub/webhook-target.ts';
 import { readTlsMaterial, TlsFileError, type TlsFiles } from './net/tls.ts';
 import { TrustedProxies } from './net/trusted-proxies.ts';
-import type { S3Settings } from './storage/s3-object-store.ts';
+import { WebhookTargetPolicy } from './net/webhook-target.ts';
+import type { S3Settings } from './storage/s3/client.ts';
 
 /** A configuration problem: printed as one line at start, then the process exits. */
 export class ConfigError extends Error {

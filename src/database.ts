@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
-import { createOrmConfig } from '../../mikro-orm.config.ts';
-import type { Config } from '../config.ts';
-import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { createOrmConfig } from '../mikro-orm.config.ts';
+import type { Config } from './config.ts';
+import { startEmbeddedPostgres } from './db/embedded-postgres.ts';
 
 export interface DatabaseServer {
   url: string;

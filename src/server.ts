@@ -5,7 +5,7 @@ import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
-import { migrateUp, openOrm, provideDatabase } from './db/database.ts';
+import { migrateUp, openOrm, provideDatabase } from './database.ts';
 import { LivenessListener } from './db/liveness-listener.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import type { Logger } from './logger.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrateUp, openOrm } from '../src/db/database.ts';
+import { migrateUp, openOrm } from '../src/database.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { serveS3OnDemand } from './helpers/s3-on-demand.ts';
 

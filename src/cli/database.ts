@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ConfigError, loadConfig } from '../config.ts';
-import { migrateUp, openOrm, provideDatabase } from '../db/database.ts';
+import { migrateUp, openOrm, provideDatabase } from '../database.ts';
 import { CliError } from './output.ts';
 
 /**

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 
 export interface CloneParts {
   objectBytes: number;
@@ -24,14 +25,13 @@ const parts = (row: PartsRow) => ({
  * reads its header only, not the (possibly out-of-line) bytes.
  */
 export async function repoStoredParts(em: EntityManager, repoId: string): Promise<CloneParts> {
-  const [row] = await em.getConnection().execute<PartsRow[]>(
+  const [row] = await runSql<PartsRow>(
+    em,
     `SELECT o.object_bytes, o.object_count,
             (SELECT sum(length(record)) FROM musehub_commits WHERE repo_id = ?)
               + (SELECT coalesce(sum(length(record)), 0) FROM musehub_snapshots WHERE repo_id = ?) AS record_bytes
        FROM (SELECT sum(size) AS object_bytes, count(*) AS object_count FROM musehub_objects WHERE repo_id = ?) o`,
     [repoId, repoId, repoId],
-    'all',
-    em.getTransactionContext(),
   );
   return parts(row!);
 }
@@ -42,7 +42,8 @@ export async function repoStoredParts(em: EntityManager, repoId: string): Promis
  * are unnested in SQL, never parsed in JavaScript.
  */
 export async function cloneParts(em: EntityManager, repoId: string, head: string): Promise<CloneParts> {
-  const [row] = await em.getConnection().execute<PartsRow[]>(
+  const [row] = await runSql<PartsRow>(
+    em,
     `WITH RECURSIVE
        walk(id) AS (
          SELECT ?::text
@@ -64,8 +65,6 @@ export async function cloneParts(em: EntityManager, repoId: string, head: string
             (SELECT count(*) FROM objects) AS object_count,
             (SELECT sum(bytes) FROM commits) + (SELECT coalesce(sum(bytes), 0) FROM snapshots) AS record_bytes`,
     [head, repoId, repoId, repoId, repoId],
-    'all',
-    em.getTransactionContext(),
   );
   return parts(row!);
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { LIVE_REPO } from '../db/live-repo-sql.ts';
 import { runSql as run } from '../db/sql.ts';
-import { LIVE_REPO } from '../repos/live-repo.ts';
 
 /**
  * Lean SQL for a repo's version history (branches, commits, snapshots, object rows).

@@ -4,28 +4,9 @@ import type { RestEnv } from '../app-env.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { repoAccess } from '../middleware/repo-access.ts';
 import { errorResponses, json, jsonBody, NoContent, NumberParam, PageQuerySchema, withNextLink } from '../openapi.ts';
-import { usernamesById } from '../users/index.ts';
-import { addComment, type CommentRecord, deleteComment, listComments, type Thread } from './comment.service.ts';
-
-export const CommentJson = z
-  .object({
-    commentId: z.string().uuid(),
-    author: z.string(),
-    body: z.string(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi('Comment');
-
-export const CommentInput = z.object({ body: z.string().trim().min(1).max(65_536) }).openapi('CommentInput');
-
-const commentToJson = (c: CommentRecord, author: string) => ({
-  commentId: c.commentId,
-  author,
-  body: c.body,
-  createdAt: c.createdAt.toISOString(),
-  updatedAt: c.updatedAt.toISOString(),
-});
+import { commentsToJson, commentToJson } from './comment.json.ts';
+import { CommentInput, CommentJson } from './comment.schema.ts';
+import { addComment, deleteComment, listComments, type Thread } from './comment.service.ts';
 
 /** POST/GET …/{issues|proposals}/{number}/comments and DELETE …/comments/{comment_id}. */
 export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread, publicUrl: string) {
@@ -70,11 +51,7 @@ export function registerCommentRoutes(app: OpenAPIHono<RestEnv>, thread: Thread,
       const { number } = c.req.valid('param');
       const page = c.req.valid('query');
       const { items, nextCursor } = await listComments(c.var.em, c.var.access, thread, number, page);
-      const names = await usernamesById(
-        c.var.em,
-        items.map((i) => i.authorUserId),
-      );
-      const comments = items.map((i) => commentToJson(i, names.get(i.authorUserId) ?? ''));
+      const comments = await commentsToJson(c.var.em, items);
       return c.json({ comments, ...withNextLink(c, publicUrl, nextCursor, page.limit) }, 200);
     },
   );

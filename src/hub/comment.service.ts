@@ -5,7 +5,7 @@ import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { hasPermission, type RepoAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
-import { enqueueEvent } from './events.ts';
+import { enqueueEvent, type WebhookEvent } from './events.ts';
 import { IssueCommentSchema, ProposalCommentSchema } from './hub.entity.ts';
 import { findIssue, repoRef } from './issue.service.ts';
 import { findProposal } from './proposal.service.ts';
@@ -22,20 +22,45 @@ export interface CommentRecord {
   updatedAt: Date;
 }
 
-const THREADS = {
+interface NewComment {
+  commentId: string;
+  repoId: string;
+  authorUserId: string;
+  body: string;
+}
+
+/** Oldest first, as conversations read. The default filter hides deleted comments. */
+const OLDEST_FIRST = { createdAt: 'asc', commentId: 'asc' } as const;
+
+/** What differs between an issue's thread and a proposal's: the tables, the parent key, the event. */
+interface ThreadKind {
+  parentId(em: EntityManager, repoId: string, number: number): Promise<string>;
+  create(em: EntityManager, parentId: string, comment: NewComment): CommentRecord;
+  page(em: EntityManager, parentId: string, page: PageRequest): Promise<Page<CommentRecord>>;
+  find(
+    em: EntityManager,
+    parentId: string,
+    commentId: string,
+  ): Promise<(CommentRecord & { isDeleted: boolean }) | null>;
+  event: WebhookEvent;
+}
+
+const THREADS: Record<Thread, ThreadKind> = {
   issue: {
-    schema: IssueCommentSchema,
-    parentKey: 'issueId',
-    find: async (em: EntityManager, repoId: string, n: number) => (await findIssue(em, repoId, n)).issueId,
+    parentId: async (em, repoId, n) => (await findIssue(em, repoId, n)).issueId,
+    create: (em, issueId, comment) => em.create(IssueCommentSchema, { ...comment, issueId }),
+    page: (em, issueId, page) => findPage(em, IssueCommentSchema, { issueId }, OLDEST_FIRST, page),
+    find: (em, issueId, commentId) => em.findOne(IssueCommentSchema, { commentId, issueId }),
     event: 'issue_comment.created',
   },
   proposal: {
-    schema: ProposalCommentSchema,
-    parentKey: 'proposalId',
-    find: async (em: EntityManager, repoId: string, n: number) => (await findProposal(em, repoId, n)).proposalId,
+    parentId: async (em, repoId, n) => (await findProposal(em, repoId, n)).proposalId,
+    create: (em, proposalId, comment) => em.create(ProposalCommentSchema, { ...comment, proposalId }),
+    page: (em, proposalId, page) => findPage(em, ProposalCommentSchema, { proposalId }, OLDEST_FIRST, page),
+    find: (em, proposalId, commentId) => em.findOne(ProposalCommentSchema, { commentId, proposalId }),
     event: 'proposal_comment.created',
   },
-} as const;
+};
 
 export async function addComment(
   em: EntityManager,
@@ -48,10 +73,8 @@ export async function addComment(
   const t = THREADS[thread];
   const { repo, user: me } = access;
   return inLiveRepo(em, repoId, async (tx) => {
-    const parentId = await t.find(tx, repoId, number);
-    const data = { commentId: randomUUID(), [t.parentKey]: parentId, repoId, authorUserId: me.userId, body };
-    // biome-ignore lint/suspicious/noExplicitAny: the parent key differs per thread kind
-    const comment = tx.create(t.schema as any, data as any) as CommentRecord;
+    const parentId = await t.parentId(tx, repoId, number);
+    const comment = t.create(tx, parentId, { commentId: randomUUID(), repoId, authorUserId: me.userId, body });
     await tx.flush();
     await enqueueEvent(tx, repoId, t.event, {
       repo: repoRef(repo),
@@ -71,16 +94,7 @@ export async function listComments(
 ): Promise<Page<CommentRecord>> {
   const repoId = access.repo.repoId;
   const t = THREADS[thread];
-  const parentId = await t.find(em, repoId, number);
-  // Oldest first, as conversations read. The default filter hides deleted comments.
-  return findPage(
-    em,
-    // biome-ignore lint/suspicious/noExplicitAny: see above
-    t.schema as any,
-    { [t.parentKey]: parentId },
-    { createdAt: 'asc', commentId: 'asc' },
-    page,
-  ) as Promise<Page<CommentRecord>>;
+  return t.page(em, await t.parentId(em, repoId, number), page);
 }
 
 /** Soft-deletes a comment: its author or a repo admin. */
@@ -95,13 +109,8 @@ export async function deleteComment(
   const t = THREADS[thread];
   const { permission, user: me } = access;
   await inLiveRepo(em, repoId, async (tx) => {
-    const parentId = await t.find(tx, repoId, number);
-    const comment = /^[0-9a-f-]{36}$/i.test(commentId)
-      ? // biome-ignore lint/suspicious/noExplicitAny: see above
-        ((await tx.findOne(t.schema as any, { commentId, [t.parentKey]: parentId })) as
-          | (CommentRecord & { isDeleted: boolean })
-          | null)
-      : null;
+    const parentId = await t.parentId(tx, repoId, number);
+    const comment = /^[0-9a-f-]{36}$/i.test(commentId) ? await t.find(tx, parentId, commentId) : null;
     if (!comment) throw new NotFoundError('comment not found', 'comment_not_found');
     if (comment.authorUserId !== me.userId && !hasPermission(permission, 'admin')) {
       throw new ForbiddenError('only the author or a repo admin may delete this comment', 'insufficient_permission');

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 
 export const WEBHOOK_EVENTS = [
   'issue.opened',
@@ -52,7 +53,8 @@ export async function enqueueEvent(
   payload: Record<string, unknown>,
 ): Promise<void> {
   const body = JSON.stringify({ event, ...payload });
-  await em.getConnection().execute(
+  await runSql(
+    em,
     `INSERT INTO musehub_webhook_deliveries (delivery_id, webhook_id, repo_id, event, payload)
      SELECT gen_random_uuid(), w.webhook_id, w.repo_id, ?, ?::jsonb
        FROM musehub_webhooks w
@@ -60,7 +62,5 @@ export async function enqueueEvent(
         AND w.events && ARRAY(SELECT jsonb_array_elements_text(?::jsonb))`,
     // One JSON parameter: knex would expand a JS array into a list.
     [event, body, repoId, JSON.stringify(subscriptionsFor(event))],
-    'run',
-    em.getTransactionContext(),
   );
 }

@@ -10,65 +10,10 @@ import {
   RepoIdParam,
   withNextLink,
 } from '../openapi.ts';
-import { oneLineText } from '../text.ts';
-import { usernamesById } from '../users/index.ts';
 import { registerCommentRoutes } from './comment.routes.ts';
-import {
-  addLabels,
-  createIssue,
-  getIssue,
-  type IssueWithLabels,
-  listIssues,
-  removeLabel,
-  updateIssue,
-} from './issue.service.ts';
-
-export const IssueJson = z
-  .object({
-    issueId: z.string().uuid(),
-    repoId: z.string().uuid(),
-    number: z.number().int(),
-    title: z.string(),
-    body: z.string(),
-    state: z.enum(['open', 'closed']),
-    author: z.string(),
-    labels: z.array(z.string()),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    closedAt: z.string().nullable(),
-  })
-  .openapi('Issue');
-
-const Title = oneLineText(256);
-const Body = z.string().max(65_536);
-const Label = oneLineText(50);
-
-export const CreateIssue = z
-  .object({ title: Title, body: Body.optional(), labels: z.array(Label).max(50).optional() })
-  .openapi('CreateIssue');
-export const PatchIssue = z
-  .object({ title: Title.optional(), body: Body.optional(), state: z.enum(['open', 'closed']).optional() })
-  .openapi('PatchIssue');
-
-export async function issuesToJson(em: Parameters<typeof usernamesById>[0], rows: IssueWithLabels[]) {
-  const names = await usernamesById(
-    em,
-    rows.map((r) => r.issue.authorUserId),
-  );
-  return rows.map(({ issue, labels }) => ({
-    issueId: issue.issueId,
-    repoId: issue.repoId,
-    number: issue.number,
-    title: issue.title,
-    body: issue.body,
-    state: issue.state,
-    author: names.get(issue.authorUserId) ?? '',
-    labels,
-    createdAt: issue.createdAt.toISOString(),
-    updatedAt: issue.updatedAt.toISOString(),
-    closedAt: issue.closedAt?.toISOString() ?? null,
-  }));
-}
+import { issuesToJson } from './issue.json.ts';
+import { CreateIssue, IssueJson, Label, PatchIssue } from './issue.schema.ts';
+import { addLabels, createIssue, getIssue, listIssues, removeLabel, updateIssue } from './issue.service.ts';
 
 export function issueRoutes(publicUrl: string) {
   const app = createRouter();

@@ -92,6 +92,10 @@ export async function listIssues(
   };
 }
 
+/** How many of the repo's issues are open. */
+export const countOpenIssues = (em: EntityManager, access: RepoAccess) =>
+  em.count(IssueSchema, { repoId: access.repo.repoId, state: 'open' });
+
 export async function getIssue(em: EntityManager, access: RepoAccess, number: number) {
   const repoId = access.repo.repoId;
   const issue = await findIssue(em, repoId, number);

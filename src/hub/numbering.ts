@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 
 /**
  * Next per-repo number for issues or proposals. Must run inside a transaction: the advisory
@@ -10,14 +11,11 @@ export async function nextNumber(
   table: 'musehub_issues' | 'musehub_proposals',
   repoId: string,
 ): Promise<number> {
-  const conn = em.getConnection();
-  const ctx = em.getTransactionContext();
-  await conn.execute(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, [`${table}:${repoId}`], 'all', ctx);
-  const [row] = await conn.execute<{ n: number }[]>(
+  await runSql(em, 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`${table}:${repoId}`]);
+  const [row] = await runSql<{ n: number }>(
+    em,
     `SELECT coalesce(max(number), 0) + 1 AS n FROM ${table} WHERE repo_id = ?`,
     [repoId],
-    'all',
-    ctx,
   );
   return row!.n;
 }

@@ -10,65 +10,10 @@ import {
   RepoIdParam,
   withNextLink,
 } from '../openapi.ts';
-import { BranchNameSchema } from '../repos/index.ts';
-import { oneLineText } from '../text.ts';
-import { usernamesById } from '../users/index.ts';
 import { registerCommentRoutes } from './comment.routes.ts';
-import type { Proposal } from './hub.entity.ts';
+import { proposalsToJson } from './proposal.json.ts';
+import { CreateProposal, PatchProposal, ProposalJson } from './proposal.schema.ts';
 import { createProposal, getProposal, listProposals, updateProposal } from './proposal.service.ts';
-
-const State = z.enum(['open', 'closed', 'merged']);
-
-export const ProposalJson = z
-  .object({
-    proposalId: z.string().uuid(),
-    repoId: z.string().uuid(),
-    number: z.number().int(),
-    title: z.string(),
-    body: z.string(),
-    fromBranch: z.string(),
-    toBranch: z.string(),
-    state: State,
-    author: z.string(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    closedAt: z.string().nullable(),
-    mergedAt: z.string().nullable(),
-  })
-  .openapi('Proposal');
-
-const Title = oneLineText(256);
-const Body = z.string().max(65_536);
-const Branch = BranchNameSchema;
-
-export const CreateProposal = z
-  .object({ title: Title, body: Body.optional(), fromBranch: Branch, toBranch: Branch.optional() })
-  .openapi('CreateProposal');
-const PatchProposal = z
-  .object({ title: Title.optional(), body: Body.optional(), state: State.optional() })
-  .openapi('PatchProposal');
-
-export async function proposalsToJson(em: Parameters<typeof usernamesById>[0], rows: Proposal[]) {
-  const names = await usernamesById(
-    em,
-    rows.map((r) => r.authorUserId),
-  );
-  return rows.map((p) => ({
-    proposalId: p.proposalId,
-    repoId: p.repoId,
-    number: p.number,
-    title: p.title,
-    body: p.body,
-    fromBranch: p.fromBranch,
-    toBranch: p.toBranch,
-    state: p.state,
-    author: names.get(p.authorUserId) ?? '',
-    createdAt: p.createdAt.toISOString(),
-    updatedAt: p.updatedAt.toISOString(),
-    closedAt: p.closedAt?.toISOString() ?? null,
-    mergedAt: p.mergedAt?.toISOString() ?? null,
-  }));
-}
 
 /** The hub's pull requests. */
 export function proposalRoutes(publicUrl: string) {

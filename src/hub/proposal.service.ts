@@ -67,6 +67,10 @@ export async function listProposals(
   return findPage(em, ProposalSchema, state === 'all' ? { repoId } : { repoId, state }, { number: 'desc' }, page);
 }
 
+/** How many of the repo's proposals are open. */
+export const countOpenProposals = (em: EntityManager, access: RepoAccess) =>
+  em.count(ProposalSchema, { repoId: access.repo.repoId, state: 'open' });
+
 export async function getProposal(em: EntityManager, access: RepoAccess, number: number) {
   const repoId = access.repo.repoId;
   return findProposal(em, repoId, number);

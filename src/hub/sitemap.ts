@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { create } from 'xmlbuilder2';
+import { repoIsLive } from '../db/live-repo-sql.ts';
+import { runSql } from '../db/sql.ts';
 
 // The sitemap protocol allows 50,000 URLs per file.
 const MAX_URLS = 50_000;
@@ -18,10 +20,11 @@ interface Row {
  * here (ORM filters do not reach raw queries).
  */
 export async function buildSitemap(em: EntityManager, publicUrl: string): Promise<string> {
-  const rows = await em.getConnection().execute<Row[]>(
+  const rows = await runSql<Row>(
+    em,
     `WITH live AS (
        SELECT repo_id, owner, slug, greatest(updated_at, coalesce(pushed_at, updated_at)) AS lastmod
-         FROM musehub_repos WHERE deleted_at IS NULL AND visibility = 'public')
+         FROM musehub_repos r WHERE ${repoIsLive('r')} AND r.visibility = 'public')
      SELECT owner, slug, 'repo' AS kind, NULL::int AS number, lastmod FROM live
      UNION ALL
      SELECT l.owner, l.slug, 'issue', i.number, i.updated_at

@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { repoIsLive } from '../db/live-repo-sql.ts';
+import { runSql } from '../db/sql.ts';
 import type { Logger } from '../logger.ts';
+import { TargetRefusedError, WebhookTargetPolicy } from '../net/webhook-target.ts';
 import { postWebhook } from './webhook.http.ts';
-import { TargetRefusedError, WebhookTargetPolicy } from './webhook-target.ts';
 
 export interface DispatcherOptions {
   pollIntervalMs: number;
@@ -70,9 +72,9 @@ export class WebhookDispatcher {
 
   /** Claims and sends one batch; returns how many deliveries were attempted. */
   async runOnce(): Promise<number> {
-    const conn = this.orm.em.getConnection();
     const leaseSeconds = Math.ceil(this.opts.timeoutMs / 1000) + 5;
-    const claimed = await conn.execute<Claimed[]>(
+    const claimed = await runSql<Claimed>(
+      this.orm.em,
       `WITH claimed AS (
          UPDATE musehub_webhook_deliveries d
             SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => ?)
@@ -83,7 +85,7 @@ export class WebhookDispatcher {
                  LIMIT ? FOR UPDATE SKIP LOCKED)
           RETURNING d.delivery_id, d.webhook_id, d.repo_id, d.event, d.payload, d.attempts)
        -- Raw, and past the filter on purpose: a deleted repo's deliveries must be seen to be failed.
-       SELECT c.*, w.url, w.secret, w.active, (r.deleted_at IS NULL) AS repo_live
+       SELECT c.*, w.url, w.secret, w.active, (${repoIsLive('r')}) AS repo_live
          FROM claimed c
          JOIN musehub_webhooks w ON w.webhook_id = c.webhook_id
          JOIN musehub_repos r ON r.repo_id = c.repo_id`,
@@ -94,12 +96,11 @@ export class WebhookDispatcher {
   }
 
   private async deliver(d: Claimed): Promise<void> {
-    const conn = this.orm.em.getConnection();
     if (!d.active || !d.repo_live) {
-      await conn.execute(
+      await runSql(
+        this.orm.em,
         `UPDATE musehub_webhook_deliveries SET status = 'failed', last_error = ? WHERE delivery_id = ?`,
         [d.repo_live ? 'webhook is inactive' : 'repository was deleted', d.delivery_id],
-        'run',
       );
       return;
     }
@@ -131,23 +132,23 @@ export class WebhookDispatcher {
             : String(e.cause ?? e);
     }
     if (!error) {
-      await conn.execute(
+      await runSql(
+        this.orm.em,
         `UPDATE musehub_webhook_deliveries
             SET status = 'delivered', delivered_at = now(), last_status_code = ?, last_error = NULL
           WHERE delivery_id = ?`,
         [status, d.delivery_id],
-        'run',
       );
       return;
     }
     const giveUp = final || d.attempts >= this.opts.maxAttempts;
     const backoffSeconds = (this.opts.backoffMs * 2 ** (d.attempts - 1)) / 1000;
-    await conn.execute(
+    await runSql(
+      this.orm.em,
       `UPDATE musehub_webhook_deliveries
           SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = now() + make_interval(secs => ?)
         WHERE delivery_id = ?`,
       [giveUp ? 'failed' : 'pending', status, error, backoffSeconds, d.delivery_id],
-      'run',
     );
     this.log.info({ deliveryId: d.delivery_id, attempt: d.attempts, error, giveUp }, 'webhook delivery failed');
   }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { TargetRefusedError, type WebhookTargetPolicy } from './webhook-target.ts';
+import { TargetRefusedError, type WebhookTargetPolicy } from '../net/webhook-target.ts';
 
 /**
  * POSTs one delivery and answers the receiver's status. The host is resolved and checked by

@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runSql } from '../db/sql.ts';
 import { BadRequestError, GatewayError, NotFoundError } from '../errors.ts';
+import { TargetRefusedError, type WebhookTargetPolicy } from '../net/webhook-target.ts';
 import type { RepoAccess } from '../repos/index.ts';
 import { inLiveRepo } from '../repos/live-repo.ts';
 import type { AuthUser } from '../users/index.ts';
 import { WEBHOOK_SUBSCRIPTIONS } from './events.ts';
 import { type Webhook, WebhookSchema } from './hub.entity.ts';
-import { TargetRefusedError, type WebhookTargetPolicy } from './webhook-target.ts';
 
 export interface WebhookInput {
   url: string;
@@ -97,14 +98,7 @@ export async function deleteWebhook(em: EntityManager, access: RepoAccess<AuthUs
   await inLiveRepo(em, repoId, async (tx) => {
     const hook = /^[0-9a-f-]{36}$/i.test(webhookId) ? await tx.findOne(WebhookSchema, { webhookId, repoId }) : null;
     if (!hook) throw new NotFoundError('webhook not found', 'webhook_not_found');
-    await tx
-      .getConnection()
-      .execute(
-        'DELETE FROM musehub_webhook_deliveries WHERE webhook_id = ?',
-        [webhookId],
-        'run',
-        tx.getTransactionContext(),
-      );
+    await runSql(tx, 'DELETE FROM musehub_webhook_deliveries WHERE webhook_id = ?', [webhookId]);
     tx.remove(hook);
   });
 }

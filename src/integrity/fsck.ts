@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { repoIsLive } from '../db/live-repo-sql.ts';
+import { runSql } from '../db/sql.ts';
 import { StorageUnavailableError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 
@@ -23,7 +25,7 @@ const CHECKS: { check: string; sql: string }[] = [
   {
     check: 'branch head is a stored commit of its repo',
     sql: `SELECT r.owner || '/' || r.slug || ' branch ' || b.name || ' -> ' || b.head_commit_id AS detail
-            FROM musehub_branches b JOIN musehub_repos r ON r.repo_id = b.repo_id AND r.deleted_at IS NULL
+            FROM musehub_branches b JOIN musehub_repos r ON r.repo_id = b.repo_id AND ${repoIsLive('r')}
             LEFT JOIN musehub_commits c ON c.repo_id = b.repo_id AND c.commit_id = b.head_commit_id
            WHERE c.commit_id IS NULL`,
   },
@@ -53,8 +55,8 @@ const CHECKS: { check: string; sql: string }[] = [
     check: 'no live private fork of a deleted private repo',
     sql: `SELECT f.owner || '/' || f.slug || ' forked from deleted ' || p.owner || '/' || p.slug AS detail
             FROM musehub_repos f JOIN musehub_repos p ON p.repo_id = f.fork_parent_id
-           WHERE f.deleted_at IS NULL AND f.visibility = 'private'
-             AND p.deleted_at IS NOT NULL AND p.visibility = 'private'`,
+           WHERE ${repoIsLive('f')} AND f.visibility = 'private'
+             AND NOT ${repoIsLive('p')} AND p.visibility = 'private'`,
   },
   ...(
     [
@@ -100,18 +102,19 @@ export async function checkIntegrity(
   store: ObjectStore,
   opts: { hashBytes?: boolean; limit?: number } = {},
 ): Promise<FsckReport> {
-  const conn = em.getConnection();
   const limit = opts.limit ?? 100;
   const problems: Problem[] = [];
   for (const { check, sql } of CHECKS) {
-    const rows = await conn.execute<{ detail: string }[]>(`${sql} LIMIT ${limit}`);
+    const rows = await runSql<{ detail: string }>(em, `${sql} LIMIT ${limit}`);
     for (const r of rows) problems.push({ check, detail: r.detail });
   }
-  const counts = await conn.execute<{ branches: string; commits: string; snapshot_objects: string }[]>(
+  const counts = await runSql<{ branches: string; commits: string; snapshot_objects: string }>(
+    em,
     `SELECT (SELECT count(*) FROM musehub_branches) AS branches, (SELECT count(*) FROM musehub_commits) AS commits,
             (SELECT coalesce(sum(cardinality(object_ids)), 0) FROM musehub_snapshots) AS snapshot_objects`,
   );
-  const ids = await conn.execute<{ object_id: string; size: string }[]>(
+  const ids = await runSql<{ object_id: string; size: string }>(
+    em,
     'SELECT object_id, max(size) AS size FROM musehub_objects GROUP BY object_id ORDER BY object_id',
   );
   // Every object row's bytes must be in the store; with hashBytes (the default) they are read

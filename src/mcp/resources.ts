@@ -2,11 +2,11 @@ import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/serv
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../errors.ts';
 import { branchHeads } from '../history/history.store.ts';
-import { issuesToJson } from '../hub/issue.routes.ts';
+import { issuesToJson } from '../hub/issue.json.ts';
 import { listIssues } from '../hub/issue.service.ts';
 import { type RepoAccess, requireRepoAccessTo } from '../repos/access.ts';
-import { reposToJson } from '../repos/repo.routes.ts';
-import { callerOf, type McpDeps } from './tools.ts';
+import { reposToJson } from '../repos/repo.json.ts';
+import { callerOf, type McpDeps } from './kit.ts';
 
 /**
  * The main read views as resource templates: a repo, its branches, its open issues. Reading one

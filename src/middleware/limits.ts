@@ -146,7 +146,7 @@ export function pushConcurrency(max: number): MiddlewareHandler<RepoEnv> {
   if (max <= 0) return (_c, next) => next();
   const pushes = new InFlight(max);
   return async function pushConcurrencyMiddleware(c, next) {
-    const repoId = c.get('repo').repoId;
+    const repoId = c.get('access').repo.repoId;
     if (!pushes.enter(repoId)) {
       throw new TooManyRequests(
         1,

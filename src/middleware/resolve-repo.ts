@@ -12,11 +12,14 @@ export const TRANSPORT_WORDING: RefusalWording = {
 };
 
 /**
- * /:owner/:slug → c.var.repo, a live repo the caller may use as `need` says. Missing,
+ * /:owner/:slug → c.var.access, a live repo the caller may use as `need` says. Missing,
  * deleted and private-to-the-caller are one 404 with the same bytes. For writes, a caller
  * who may read but not write gets 403, an anonymous one 401.
  */
-export function resolveRepo(cache: RepoLivenessCache, need: 'read' | 'write'): MiddlewareHandler<RepoEnv> {
+export function resolveRepo<N extends 'read' | 'write'>(
+  cache: RepoLivenessCache,
+  need: N,
+): MiddlewareHandler<RepoEnv<N>> {
   return async function resolveRepoMiddleware(c, next) {
     const owner = c.req.param('owner') ?? '';
     const slug = c.req.param('slug') ?? '';
@@ -26,8 +29,8 @@ export function resolveRepo(cache: RepoLivenessCache, need: 'read' | 'write'): M
     // c.get, not c.var: c.var copies every variable into a new object. The permission comes with
     // the cached repo: refusing a stranger runs no query a missing repo would not.
     const permission = permissionIn(live, c.get('user'));
-    checkAllowed(live.visibility, permission, c.get('user'), need, TRANSPORT_WORDING);
-    c.set('repo', { ...live, permission });
+    const user = checkAllowed(live.visibility, permission, c.get('user'), need, TRANSPORT_WORDING);
+    c.set('access', { repo: live, permission, user });
     await next();
   };
 }

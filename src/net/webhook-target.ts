@@ -1,6 +1,6 @@
 import dns from 'node:dns';
 import net from 'node:net';
-import { ADDRESS_CLASSES, type AddressClass, addCidr, blockListOf } from '../net/address-ranges.ts';
+import { ADDRESS_CLASSES, type AddressClass, addCidr, blockListOf } from './address-ranges.ts';
 
 /**
  * Which addresses a webhook may reach. By default only public ones: a repo admin chooses the

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { repoIsLive } from '../db/live-repo-sql.ts';
 import { runSql } from '../db/sql.ts';
 import { BadRequestError, ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
-import type { LiveRepo } from './liveness-cache.ts';
 import type { Permission, Repo } from './repo.entity.ts';
 import { RepoSchema } from './repo.entity.ts';
 
@@ -15,8 +15,13 @@ export type Need = 'read' | 'comment' | Permission;
 
 const RANK: Record<Permission, number> = { read: 1, write: 2, admin: 3 };
 
-export interface RepoAccess<U extends AuthUser | null = AuthUser | null> {
-  repo: Repo;
+/**
+ * What a caller may do with a live repo: the one access object every surface passes on. `repo` is
+ * the entity for services that work through the ORM, or the liveness cache's entry on the
+ * transport (resolveRepo), which answers without a query.
+ */
+export interface RepoAccess<U extends AuthUser | null = AuthUser | null, R extends RepoFacts = Repo> {
+  repo: R;
   /** The caller's permission; null for anonymous callers and strangers to a public repo. */
   permission: Permission | null;
   /** The caller: signed in whenever `need` was more than read. */
@@ -26,8 +31,29 @@ export interface RepoAccess<U extends AuthUser | null = AuthUser | null> {
 /** Who an access is for: anyone may read, every need above read is a signed-in user's. */
 export type CallerFor<N extends Need> = N extends 'read' ? AuthUser | null : AuthUser;
 
+/** What every repo shape an access may carry knows. */
+export interface RepoFacts {
+  repoId: string;
+  owner: string;
+  slug: string;
+  visibility: string;
+}
+
 /** The access `requireRepoAccess(…, need)` returns: its `user` typed by the need. */
-export type AccessFor<N extends Need> = RepoAccess<CallerFor<N>>;
+export type AccessFor<N extends Need, R extends RepoFacts = Repo> = RepoAccess<CallerFor<N>, R>;
+
+/**
+ * An access checked again for a larger need, by the same rule: for a request whose need shows
+ * only in its body (a presign that turns out to be an upload).
+ */
+export function requireNeed<N extends Need, R extends RepoFacts>(
+  access: RepoAccess<AuthUser | null, R>,
+  need: N,
+  wording?: RefusalWording,
+): AccessFor<N, R> {
+  const user = checkAllowed(access.repo.visibility, access.permission, access.user, need, wording);
+  return { ...access, user };
+}
 
 /** How a refusal reads to this kind of client (the muse client's users see the transport's). */
 export interface RefusalWording {
@@ -106,7 +132,7 @@ export async function grantHolderAccess(
     `SELECT r.visibility, CASE WHEN r.owner_user_id = ? THEN 'admin' ELSE c.permission END AS permission
        FROM musehub_repos r
        LEFT JOIN musehub_collaborators c ON c.repo_id = r.repo_id AND c.user_id = ?
-      WHERE r.repo_id = ? AND r.deleted_at IS NULL`,
+      WHERE r.repo_id = ? AND ${repoIsLive('r')}`,
     [userId, userId, repoId],
   );
   return row ?? null;
@@ -166,7 +192,7 @@ async function accessTo<N extends Need>(
     `SELECT r.*, CASE WHEN r.owner_user_id = ? THEN 'admin' ELSE c.permission END AS caller_permission
        FROM musehub_repos r
        LEFT JOIN musehub_collaborators c ON c.repo_id = r.repo_id AND c.user_id = ?
-      WHERE ${where} AND r.deleted_at IS NULL
+      WHERE ${where} AND ${repoIsLive('r')}
         AND (r.visibility = 'public' OR r.owner_user_id = ? OR c.permission IS NOT NULL)`,
     [userId, userId, ...params, userId],
   );
@@ -176,45 +202,44 @@ async function accessTo<N extends Need>(
   return { repo: em.map(RepoSchema, columns as never), permission, user: caller };
 }
 
-/**
- * The repo a client names, by id or by owner and slug, as an id for requireRepoAccess. A name that
- * resolves to no live repo is the one repo 404 (the global filter hides deleted ones).
- */
-export async function repoIdOf(em: EntityManager, ref: RepoRef): Promise<string> {
-  if (ref.repo_id) return ref.repo_id;
-  if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
-  const repo = await em.findOne(RepoSchema, { owner: ref.owner, slug: ref.slug }, { fields: ['repoId'] });
-  if (!repo) throw repoNotFound();
-  return repo.repoId;
+/** The repo its owner acts on, live or deleted: what delete and restore receive. */
+export interface OwnerAccess {
+  repo: { repoId: string; owner: string; slug: string; deleted: boolean };
+  user: AuthUser;
 }
 
 /**
- * For the owner's own delete and restore, which must find their repo deleted or not: its id, or
- * null when the caller owns no repo by that name (the caller then gets whatever the live path says).
+ * The `owner` need, for delete and restore, which must find the caller's own repo deleted or not.
+ * A name can belong to a live repo and to deleted ones: delete acts on the live one, restore on
+ * the most recently deleted. Anyone but the owner meets the live path's answer: the one repo 404
+ * (deleted, missing, or private and unreadable to them), or for a delete of a live repo they can
+ * see, 403. Nobody else learns that a deleted repo exists.
  */
-export async function ownRepoIdByName(
+export async function requireOwnership(
   em: EntityManager,
-  user: AuthUser,
-  owner: string,
-  slug: string,
-  prefer: 'live' | 'deleted',
-): Promise<string | null> {
-  const [row] = await runSql<{ repo_id: string }>(
+  user: AuthUser | null,
+  ref: RepoRef,
+  action: 'delete' | 'restore',
+): Promise<OwnerAccess> {
+  if (!user) throw new UnauthorizedError();
+  let where: string;
+  let params: string[];
+  if (ref.repo_id) [where, params] = isUuid(ref.repo_id) ? ['repo_id = ?', [ref.repo_id]] : ['false', []];
+  else if (ref.owner && ref.slug) [where, params] = ['owner = ? AND slug = ?', [ref.owner, ref.slug]];
+  else throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
+  // Raw SQL with the tombstone condition spelled out: the live filter would hide a deleted repo.
+  const [row] = await runSql<{ repo_id: string; owner: string; slug: string; deleted: boolean }>(
     em,
-    // Raw SQL with the tombstone condition spelled out: the live filter would hide a deleted repo.
-    // A name can belong to a live repo and to deleted ones: delete wants the live one, restore
-    // the most recently deleted.
-    `SELECT repo_id FROM musehub_repos WHERE owner = ? AND slug = ? AND owner_user_id = ?
+    `SELECT repo_id, owner, slug, deleted_at IS NOT NULL AS deleted FROM musehub_repos
+      WHERE ${where} AND owner_user_id = ?
       ORDER BY (deleted_at IS NULL) = ? DESC, deleted_at DESC NULLS FIRST LIMIT 1`,
-    [owner, slug, user.userId, prefer === 'live'],
+    [...params, user.userId, action === 'delete'],
   );
-  return row?.repo_id ?? null;
-}
-
-/** A live repo resolved by name for a transport request, with what the caller may do there. */
-export interface ResolvedRepo extends LiveRepo {
-  /** The caller's permission; null for anonymous callers and strangers. */
-  permission: Permission | null;
+  if (row) return { repo: { repoId: row.repo_id, owner: row.owner, slug: row.slug, deleted: row.deleted }, user };
+  if (action === 'restore') throw repoNotFound();
+  // Decided as every read is: the never-existed 404, or a live repo they can see and may not delete.
+  await requireRepoAccessTo(em, user, ref, 'read');
+  throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');
 }
 
 export const hasPermission = (have: Permission | null, need: Permission) => have !== null && RANK[have] >= RANK[need];

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
-import type { RepoAccess } from '../repos/access.ts';
+import { branchHeads, objectSizes, snapshotRecords, walkCommits } from '../history/history.store.ts';
+import { packr, toJsonSafe } from '../history/record-codec.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { packr, toJsonSafe } from '../transport/codec.ts';
-import { branchHeads, snapshotRecords, walkCommits } from './history.store.ts';
+import type { RepoAccess } from './access.ts';
 
 /** The largest file read into memory for a reader (MCP's read_file): bigger ones are downloads. */
 export const READ_FILE_MAX_BYTES = 1024 * 1024;
@@ -107,4 +107,47 @@ export function folderOf(manifest: Record<string, string>, path: string): Folder
   if (path !== '' && !dirs.size && !files.length) return null;
   const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return { path, dirs: [...dirs].sort(byName), files: files.sort((a, b) => byName(a.name, b.name)) };
+}
+
+/**
+ * The branch a reader asked for (a 404 naming it when there is none), else the default branch,
+ * else the first by name; null for a repo nothing was pushed to.
+ */
+export async function chooseBranch(em: EntityManager, access: RepoAccess, asked: string | undefined) {
+  const heads = await branchHeads(em, access.repo.repoId);
+  const branches = Object.keys(heads).sort();
+  if (asked !== undefined && !heads[asked]) throw new NotFoundError(`branch '${asked}' not found`, 'branch_not_found');
+  const branch = asked ?? (heads[access.repo.defaultBranch] ? access.repo.defaultBranch : (branches[0] ?? null));
+  return { branches, branch, head: branch === null ? null : heads[branch]! };
+}
+
+/** A listed file with its size (null when its object row is missing). */
+export type ListedFile = Folder['files'][number] & { size: number | null };
+
+/**
+ * What a repo's home page shows, in one call: its branches, the chosen branch, one folder of that
+ * branch's head (`path`, '' for the top, a 404 when there is no such folder) with file sizes,
+ * and the latest commits.
+ */
+export async function repoHome(
+  em: EntityManager,
+  access: RepoAccess,
+  opts: { branch?: string | undefined; path?: string | undefined; commits: number },
+) {
+  const { branches, branch, head } = await chooseBranch(em, access, opts.branch);
+  if (branch === null || head === null) {
+    const listing: Folder & { files: ListedFile[] } = { path: '', dirs: [], files: [] };
+    return { branches: [] as string[], branch: null, listing, commits: [] as z.infer<typeof CommitSummary>[] };
+  }
+  const manifest = await manifestOf(em, access, await commitRecord(em, access, head));
+  const path = opts.path ?? '';
+  const folder = path === '' || path.endsWith('/') ? folderOf(manifest, path) : null;
+  if (!folder) throw new NotFoundError(`no folder '${path}' on ${branch}`, 'file_not_found');
+  const sizes = await objectSizes(
+    em,
+    access.repo.repoId,
+    folder.files.map((f) => f.objectId),
+  );
+  const files: ListedFile[] = folder.files.map((f) => ({ ...f, size: sizes.get(f.objectId) ?? null }));
+  return { branches, branch, listing: { ...folder, files }, commits: await commitLog(em, access, head, opts.commits) };
 }

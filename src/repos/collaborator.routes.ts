@@ -10,21 +10,14 @@ import {
   RepoIdParam,
   withNextLink,
 } from '../openapi.ts';
+import { CollaboratorJson } from './collaborator.schema.ts';
 import { listCollaborators, putCollaborator, removeCollaborator } from './collaborator.service.ts';
 import { forkRepo, listForks } from './fork.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { repoNameSchema } from './names.ts';
-import { RepoSchemaJson, reposToJson } from './repo.routes.ts';
-
-const CollaboratorJson = z
-  .object({
-    username: z.string(),
-    userId: z.string().uuid(),
-    permission: z.enum(['read', 'write', 'admin']),
-    createdAt: z.string(),
-  })
-  .openapi('Collaborator');
+import { reposToJson } from './repo.json.ts';
+import { RepoSchemaJson } from './repo.schema.ts';
 
 const UserParam = RepoIdParam.extend({
   username: z

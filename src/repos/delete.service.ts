@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { runSql } from '../db/sql.ts';
-import { ConflictError, ForbiddenError, NotFoundError, repoNotFound } from '../errors.ts';
+import { repoIsLive } from '../db/live-repo-sql.ts';
+import { runSql, runSqlCount } from '../db/sql.ts';
+import { ConflictError, NotFoundError, repoNotFound } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
-import { isUuid, requireRepoAccess } from './access.ts';
-import { notifyLiveness, repoGateKey } from './live-repo.ts';
+import { type OwnerAccess, requireRepoAccess } from './access.ts';
+import { lockRepoExclusive, notifyLiveness } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
 
@@ -59,46 +59,11 @@ async function audit(
   deletionId: string,
   details: object,
 ) {
-  await em
-    .getConnection()
-    .execute(
-      `INSERT INTO musehub_audit_events (event_id, actor_user_id, action, repo_id, deletion_id, details) VALUES (?, ?, ?, ?, ?, ?::jsonb)`,
-      [randomUUID(), actor.userId, action, repoId, deletionId, JSON.stringify(details)],
-      'run',
-      em.getTransactionContext(),
-    );
-}
-
-/**
- * The repo row, tombstoned or not, locked FOR UPDATE until the transaction ends. The
- * exclusive gate lock first: writers queue behind it, so a stream of pushes cannot starve
- * the delete (see lockLiveRepo).
- */
-async function lockAnyRepo(tx: EntityManager, repoId: string): Promise<Repo | null> {
-  await tx
-    .getConnection()
-    .execute(
-      'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))',
-      [repoGateKey(repoId)],
-      'all',
-      tx.getTransactionContext(),
-    );
-  return tx.findOne(RepoSchema, { repoId }, { filters: false, lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-}
-
-/**
- * Whether the actor owns the repo, live or deleted. Asked before any lock is taken: a stranger's
- * delete or restore must neither hold up the owner's pushes behind the repo's gate lock nor cost
- * more than one for a repo that never existed.
- */
-async function ownsRepo(em: EntityManager, actor: AuthUser, repoId: string): Promise<boolean> {
-  if (!isUuid(repoId)) return false;
-  // Raw SQL: deleted repos count too (deleting twice succeeds, restore needs them).
-  const rows = await runSql(em, 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND owner_user_id = ?', [
-    repoId,
-    actor.userId,
-  ]);
-  return rows.length > 0;
+  await runSql(
+    em,
+    `INSERT INTO musehub_audit_events (event_id, actor_user_id, action, repo_id, deletion_id, details) VALUES (?, ?, ?, ?, ?, ?::jsonb)`,
+    [randomUUID(), actor.userId, action, repoId, deletionId, JSON.stringify(details)],
+  );
 }
 
 export interface DeleteResult {
@@ -142,14 +107,12 @@ async function tombstone(
       WHERE repo_id = ? RETURNING deleted_at`,
     [actor.userId, deletionId, cause?.cause === 'parent_deleted' ? cause.parentDeletionId : null, repo.repoId],
   );
-  const conn = tx.getConnection();
-  const ctx = tx.getTransactionContext();
   const counts = {} as TableCounts;
   for (const [table, sql] of CASCADE) {
     const params = sql.includes('deleted_at = ?')
       ? [stamped!.deleted_at, deletionId, repo.repoId]
       : [deletionId, repo.repoId];
-    counts[table] = (await conn.execute<{ affectedRows: number }>(sql, params, 'run', ctx)).affectedRows;
+    counts[table] = await runSqlCount(tx, sql, params);
   }
   await audit(tx, 'repo.delete', actor, repo.repoId, deletionId, {
     owner: repo.owner,
@@ -178,12 +141,12 @@ async function tombstoneForks(
   const forks = await runSql<{ repo_id: string }>(
     tx,
     `SELECT repo_id FROM musehub_repos
-      WHERE fork_parent_id = ? AND deleted_at IS NULL AND visibility = 'private' AND (?::uuid IS NULL OR owner_user_id = ?)
+      WHERE fork_parent_id = ? AND ${repoIsLive('musehub_repos')} AND visibility = 'private' AND (?::uuid IS NULL OR owner_user_id = ?)
       ORDER BY repo_id`,
     [parentRepoId, ownerUserId, ownerUserId],
   );
   for (const { repo_id } of forks) {
-    const fork = await lockAnyRepo(tx, repo_id);
+    const fork = await lockRepoExclusive(tx, repo_id);
     // Deleted by its owner while we waited for its lock: nothing left to do.
     if (fork && !fork.deletedAt) await tombstone(tx, fork, actor, changed, cause);
   }
@@ -198,27 +161,22 @@ export function forgetRepos(cache: RepoLivenessCache | undefined, changed: Chang
 
 /**
  * Soft-deletes a repo and tombstones what hangs off it, in one transaction; a private repo takes
- * its private forks with it (restored with it). Owner only: anyone else gets the repo 404
- * (already deleted, or private and unreadable to them) or 403 (a live repo they can see).
+ * its private forks with it (restored with it). Owner only: requireOwnership gave anyone else the
+ * repo 404 (already deleted, or private and unreadable to them) or 403 (a live repo they can see).
  * Deleting again is a no-op success. After commit the local liveness cache forgets the repos;
  * other processes do so on the NOTIFY.
  */
 export async function softDeleteRepo(
   em: EntityManager,
   cache: RepoLivenessCache | undefined,
-  actor: AuthUser,
-  repoId: string,
+  owner: OwnerAccess,
 ): Promise<DeleteResult> {
-  if (!(await ownsRepo(em, actor, repoId))) {
-    // Deleted, or private and not theirs to read: the never-existed 404, decided as every read is;
-    // a live repo they can see: 403.
-    await requireRepoAccess(em, actor, repoId, 'read');
-    throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');
-  }
+  const { user: actor } = owner;
+  const { repoId } = owner.repo;
   let lockedAt = 0;
   const changed: Changed = [];
   const result = await em.transactional(async (tx) => {
-    const repo = await lockAnyRepo(tx, repoId);
+    const repo = await lockRepoExclusive(tx, repoId);
     lockedAt = performance.now();
     if (!repo) throw repoNotFound();
     if (repo.deletedAt) return { alreadyDeleted: true, deletionId: repo.deletionId ?? '', counts: null };
@@ -253,7 +211,7 @@ async function nameTaken(tx: EntityManager, repo: Repo): Promise<boolean> {
   // Raw: inside a restore's transaction, which has just read the repo past the live filter.
   const taken = await runSql(
     tx,
-    'SELECT 1 FROM musehub_repos WHERE owner = ? AND slug = ? AND deleted_at IS NULL AND repo_id <> ?',
+    `SELECT 1 FROM musehub_repos r WHERE r.owner = ? AND r.slug = ? AND ${repoIsLive('r')} AND r.repo_id <> ?`,
     [repo.owner, repo.slug, repo.repoId],
   );
   return taken.length > 0;
@@ -266,13 +224,8 @@ async function nameTaken(tx: EntityManager, repo: Repo): Promise<boolean> {
  */
 async function revive(tx: EntityManager, repo: Repo, actor: AuthUser, changed: Changed): Promise<void> {
   const deletionId = repo.deletionId!;
-  const conn = tx.getConnection();
-  const ctx = tx.getTransactionContext();
   const counts = {} as TableCounts;
-  for (const [table, sql] of RESTORE)
-    counts[table] = (
-      await conn.execute<{ affectedRows: number }>(sql, [repo.repoId, deletionId], 'run', ctx)
-    ).affectedRows;
+  for (const [table, sql] of RESTORE) counts[table] = await runSqlCount(tx, sql, [repo.repoId, deletionId]);
   await runSql(
     tx,
     `UPDATE musehub_repos SET deleted_at = NULL, deleted_by = NULL, deletion_id = NULL, deleted_with = NULL,
@@ -293,7 +246,7 @@ async function revive(tx: EntityManager, repo: Repo, actor: AuthUser, changed: C
     [deletionId],
   );
   for (const { repo_id } of forks) {
-    const fork = await lockAnyRepo(tx, repo_id);
+    const fork = await lockRepoExclusive(tx, repo_id);
     if (fork?.deletedAt && fork.deletedWith === deletionId && !(await nameTaken(tx, fork))) {
       await revive(tx, fork, actor, changed);
     }
@@ -304,18 +257,18 @@ async function revive(tx: EntityManager, repo: Repo, actor: AuthUser, changed: C
  * Revives a deleted repo and exactly the rows its delete tombstoned, and the private forks that
  * delete took with it. 409 when a live repo has taken the owner/slug meanwhile, or when the repo is
  * a private fork whose parent its owner may no longer read (it comes back with the parent, or
- * once they may read it again). Owner only; anyone else sees the repo 404.
+ * once they may read it again). Owner only (requireOwnership); anyone else sees the repo 404.
  */
 export async function restoreRepo(
   em: EntityManager,
   cache: RepoLivenessCache | undefined,
-  actor: AuthUser,
-  repoId: string,
+  owner: OwnerAccess,
 ): Promise<Repo> {
-  if (!(await ownsRepo(em, actor, repoId))) throw repoNotFound();
+  const { user: actor } = owner;
+  const { repoId } = owner.repo;
   const changed: Changed = [];
   await em.transactional(async (tx) => {
-    const found = await lockAnyRepo(tx, repoId);
+    const found = await lockRepoExclusive(tx, repoId);
     if (!found) throw repoNotFound();
     if (!found.deletedAt) return;
     if (await nameTaken(tx, found)) {
@@ -387,7 +340,7 @@ export async function listDeletedRepos(em: EntityManager, owner: AuthUser, limit
     `SELECT r.repo_id, r.owner, r.slug, r.name, r.visibility, r.deleted_at, u.username AS deleted_by,
             a.details->'tombstoned' AS tombstoned, a.details->>'cause' AS cause,
             NOT EXISTS (SELECT 1 FROM musehub_repos l
-                         WHERE l.owner = r.owner AND l.slug = r.slug AND l.deleted_at IS NULL) AS name_free
+                         WHERE l.owner = r.owner AND l.slug = r.slug AND ${repoIsLive('l')}) AS name_free
        FROM musehub_repos r
        LEFT JOIN musehub_users u ON u.user_id = r.deleted_by
        LEFT JOIN LATERAL (SELECT details FROM musehub_audit_events

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage, type Page, type PageRequest } from '../db/pagination.ts';
+import { runSql } from '../db/sql.ts';
 import { ConflictError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import type { RepoAccess } from './access.ts';
@@ -27,8 +28,6 @@ export async function forkRepo(
   }
   // Holds off a concurrent delete of the parent until the copy has committed.
   return inLiveRepo(em, parent.repoId, async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
     const fork = tx.create(RepoSchema, {
       repoId: randomUUID(),
       owner: me.username,
@@ -43,12 +42,10 @@ export async function forkRepo(
     });
     await tx.flush();
     const copy = (table: string, columns: string) =>
-      conn.execute(
-        `INSERT INTO ${table} (repo_id, ${columns}) SELECT ?, ${columns} FROM ${table} WHERE repo_id = ?`,
-        [fork.repoId, parent.repoId],
-        'run',
-        ctx,
-      );
+      runSql(tx, `INSERT INTO ${table} (repo_id, ${columns}) SELECT ?, ${columns} FROM ${table} WHERE repo_id = ?`, [
+        fork.repoId,
+        parent.repoId,
+      ]);
     await copy('musehub_objects', 'object_id, size');
     await copy('musehub_snapshots', 'snapshot_id, object_ids, record');
     await copy(
@@ -74,7 +71,8 @@ export async function listForks(
   if (!flat) return findPage(em, RepoSchema, { forkParentId: repoId, $or: visible }, ORDER, page);
   // The walk passes through deleted forks too, so a live grandchild of a deleted fork is still
   // listed; the page query itself only returns live, readable repos (the default filter).
-  const rows = await em.getConnection().execute<{ repo_id: string }[]>(
+  const rows = await runSql<{ repo_id: string }>(
+    em,
     `WITH RECURSIVE tree AS (
        SELECT repo_id FROM musehub_repos WHERE fork_parent_id = ?
        UNION

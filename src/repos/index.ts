@@ -1,15 +1,19 @@
 export type { Page, PageRequest } from '../db/pagination.ts';
 export {
+  type AccessFor,
   checkAllowed,
   grantHolderAccess,
   hasPermission,
   isUuid,
   type Need,
+  type OwnerAccess,
   permissionIn,
   permissionOf,
   type RefusalWording,
   type RepoAccess,
-  type ResolvedRepo,
+  type RepoFacts,
+  requireNeed,
+  requireOwnership,
   requireRepoAccess,
 } from './access.ts';
 export {

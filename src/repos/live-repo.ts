@@ -1,25 +1,18 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { INVALIDATION_CHANNEL } from '../db/invalidation.ts';
+import { INVALIDATION_CHANNEL, notifyInvalidation } from '../db/invalidation.ts';
+import { LIVE_REPO, repoGateKey, repoIsLive } from '../db/live-repo-sql.ts';
 import { runSql as run } from '../db/sql.ts';
 import { repoNotFound } from '../errors.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
-import type { Repo } from './repo.entity.ts';
+import { type Repo, RepoSchema } from './repo.entity.ts';
 
 /**
  * "This repo is live": the one place that says it in SQL for the code paths that cannot use the
  * ORM's live filter (a row lock, a read folded into another query), the write gate every write
  * goes through, and the notifications that tell every process a repo's liveness changed.
- * `deleted_at IS NULL` here is the repo filter written out: these statements are raw SQL.
+ * The SQL of "live" itself is db/live-repo-sql.ts.
  */
-
-/**
- * "Repo ? is live" as an SQL condition (one parameter, the repo id), for a read that folds the
- * check into the query it runs anyway instead of a second round trip.
- */
-export const LIVE_REPO = 'EXISTS (SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL)';
-
-/** Advisory-lock key shared by writers (shared) and the delete (exclusive) of one repo. */
-export const repoGateKey = (repoId: string) => `musehub-repo-gate:${repoId}`;
 
 /**
  * Holds off a concurrent delete for the rest of the transaction; false when the repo is
@@ -31,8 +24,18 @@ export const repoGateKey = (repoId: string) => `musehub-repo-gate:${repoId}`;
  */
 export async function lockLiveRepo(em: EntityManager, repoId: string): Promise<boolean> {
   await run(em, 'SELECT pg_advisory_xact_lock_shared(hashtextextended(?, 0))', [repoGateKey(repoId)]);
-  const sql = 'SELECT 1 FROM musehub_repos WHERE repo_id = ? AND deleted_at IS NULL FOR KEY SHARE';
+  const sql = `SELECT 1 FROM musehub_repos r WHERE r.repo_id = ? AND ${repoIsLive('r')} FOR KEY SHARE`;
   return (await run(em, sql, [repoId])).length > 0;
+}
+
+/**
+ * The gate's other half, for the delete and the restore: the exclusive gate lock, which writers
+ * queue behind (so a stream of pushes cannot starve a delete), then the repo row, tombstoned or
+ * not, FOR UPDATE until the transaction ends; null when there is no such row.
+ */
+export async function lockRepoExclusive(tx: EntityManager, repoId: string): Promise<Repo | null> {
+  await run(tx, 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [repoGateKey(repoId)]);
+  return tx.findOne(RepoSchema, { repoId }, { filters: false, lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
 }
 
 /**
@@ -70,7 +73,7 @@ export async function liveRefs(
     em,
     `SELECT r.default_branch, b.name, b.head_commit_id
        FROM musehub_repos r LEFT JOIN musehub_branches b ON b.repo_id = r.repo_id
-      WHERE r.repo_id = ? AND r.deleted_at IS NULL
+      WHERE r.repo_id = ? AND ${repoIsLive('r')}
       ORDER BY b.name`,
     [repoId],
   );
@@ -98,10 +101,7 @@ export type LivenessOp = 'delete' | 'restore' | 'create' | 'update';
 
 /** Queue a liveness notification; PostgreSQL delivers it only if and when the transaction commits. */
 export async function notifyLiveness(em: EntityManager, op: LivenessOp, repo: Pick<Repo, 'repoId' | 'owner' | 'slug'>) {
-  const payload = JSON.stringify({ op, repoId: repo.repoId, owner: repo.owner, slug: repo.slug });
-  await em
-    .getConnection()
-    .execute('SELECT pg_notify(?, ?)', [LIVENESS_CHANNEL, payload], 'all', em.getTransactionContext());
+  await notifyInvalidation(em, { op, repoId: repo.repoId, owner: repo.owner, slug: repo.slug });
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { LRUCache } from 'lru-cache';
 import type { Invalidation, InvalidationTarget } from '../db/invalidation.ts';
+import { repoIsLive } from '../db/live-repo-sql.ts';
+import { runSql } from '../db/sql.ts';
 import type { Permission, Visibility } from './repo.entity.ts';
 
 /** What the transport needs to know about a live repo; never a tombstoned one. */
@@ -87,11 +89,12 @@ export class RepoLivenessCache implements InvalidationTarget {
 
   private async load(owner: string, slug: string): Promise<LiveRepo | null> {
     // Raw: the hot path of every transport request on a miss; hydrating an entity cost more.
-    const rows = await this.orm.em.getConnection().execute<Record<string, string>[]>(
+    const rows = await runSql<Record<string, string>>(
+      this.orm.em,
       `SELECT r.repo_id, r.owner, r.slug, r.owner_user_id, r.visibility, r.default_branch,
               (SELECT json_object_agg(c.user_id, c.permission) FROM musehub_collaborators c
                 WHERE c.repo_id = r.repo_id) AS collaborators
-         FROM musehub_repos r WHERE r.owner = ? AND r.slug = ? AND r.deleted_at IS NULL`,
+         FROM musehub_repos r WHERE r.owner = ? AND r.slug = ? AND ${repoIsLive('r')}`,
       [owner, slug],
     );
     const row = rows[0];

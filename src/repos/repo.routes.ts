@@ -1,81 +1,20 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { repoNotFound } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
-import { ownRepoIdByName } from './access.ts';
+import { requireOwnership } from './access.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
-import { BranchNameSchema, repoNameSchema } from './names.ts';
-import type { Repo } from './repo.entity.ts';
+import { reposToJson, repoToJson } from './repo.json.ts';
+import { CreateRepoSchema, DeletedRepoListSchema, RepoListSchema, RepoSchemaJson } from './repo.schema.ts';
 import {
   createRepo,
   getReadableRepo,
   getReadableRepoByName,
   listReposForUser,
   listReposOwnedBy,
-  liveRepoIds,
 } from './repo.service.ts';
-
-export const RepoSchemaJson = z
-  .object({
-    repoId: z.string().uuid(),
-    owner: z.string(),
-    ownerUserId: z.string().uuid(),
-    slug: z.string(),
-    name: z.string(),
-    description: z.string(),
-    visibility: z.enum(['public', 'private']),
-    defaultBranch: z.string(),
-    forkParentId: z.string().uuid().nullable(),
-    cloneUrl: z.string().openapi({ description: 'The remote URL for `muse clone`' }),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    pushedAt: z.string().nullable(),
-  })
-  .openapi('Repo');
-
-const RepoListSchema = z
-  .object({ repos: z.array(RepoSchemaJson), nextCursor: z.string().nullable() })
-  .openapi('RepoList');
-
-export const CreateRepoSchema = z
-  .object({
-    name: repoNameSchema().openapi({ example: 'Neo Soul' }),
-    description: z.string().max(2000).optional(),
-    visibility: z.enum(['public', 'private']).optional().openapi({ description: 'Default: private' }),
-    defaultBranch: BranchNameSchema.optional().openapi({ description: "Default: main. Git's branch-name rules apply" }),
-  })
-  .openapi('CreateRepo');
-
-/** forkParentId is shown only while the parent is live: a deleted parent is not exposed through its forks. */
-export async function reposToJson(em: EntityManager, repos: Repo[], publicUrl: string) {
-  const live = await liveRepoIds(
-    em,
-    repos.map((r) => r.forkParentId).filter((id): id is string => !!id),
-  );
-  return repos.map((r) => repoToJson(r, publicUrl, !!r.forkParentId && live.has(r.forkParentId)));
-}
-
-export function repoToJson(repo: Repo, publicUrl: string, parentVisible = true): z.infer<typeof RepoSchemaJson> {
-  return {
-    repoId: repo.repoId,
-    owner: repo.owner,
-    ownerUserId: repo.ownerUserId,
-    slug: repo.slug,
-    name: repo.name,
-    description: repo.description,
-    visibility: repo.visibility,
-    defaultBranch: repo.defaultBranch,
-    forkParentId: parentVisible ? (repo.forkParentId ?? null) : null,
-    cloneUrl: `${publicUrl}/${repo.owner}/${repo.slug}`,
-    createdAt: repo.createdAt.toISOString(),
-    updatedAt: repo.updatedAt.toISOString(),
-    pushedAt: repo.pushedAt?.toISOString() ?? null,
-  };
-}
 
 const UsernameParam = z.object({
   username: z
@@ -193,7 +132,8 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
       responses: { 204: { description: 'Deleted (or already deleted)' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const result = await softDeleteRepo(c.var.em, cache, requireUser(c.var.user), c.req.valid('param').repo_id);
+      const owner = await requireOwnership(c.var.em, c.var.user, c.req.valid('param'), 'delete');
+      const result = await softDeleteRepo(c.var.em, cache, owner);
       metrics.countTombstones(result.alreadyDeleted ? null : result.counts);
       return c.body(null, 204);
     },
@@ -209,7 +149,8 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
       responses: { 200: json(RepoSchemaJson, 'The restored repo'), ...errorResponses(401, 404, 409) },
     }),
     async (c) => {
-      const repo = await restoreRepo(c.var.em, cache, requireUser(c.var.user), c.req.valid('param').repo_id);
+      const owner = await requireOwnership(c.var.em, c.var.user, c.req.valid('param'), 'restore');
+      const repo = await restoreRepo(c.var.em, cache, owner);
       return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
     },
   );
@@ -241,38 +182,15 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
       responses: { 200: json(RepoSchemaJson, 'The restored repo'), ...errorResponses(401, 404, 409) },
     }),
     async (c) => {
-      const me = requireUser(c.var.user);
-      const { username, slug } = c.req.valid('param');
-      const repoId = username === me.username ? await ownRepoIdByName(c.var.em, me, username, slug, 'deleted') : null;
-      if (!repoId) throw repoNotFound();
-      const repo = await restoreRepo(c.var.em, cache, me, repoId);
+      const { username: owner, slug } = c.req.valid('param');
+      const repo = await restoreRepo(
+        c.var.em,
+        cache,
+        await requireOwnership(c.var.em, c.var.user, { owner, slug }, 'restore'),
+      );
       return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
     },
   );
 
   return app;
 }
-
-const DeletedRepoListSchema = z
-  .object({
-    repos: z.array(
-      z.object({
-        repoId: z.string().uuid(),
-        owner: z.string(),
-        slug: z.string(),
-        name: z.string(),
-        visibility: z.string(),
-        deletedAt: z.string(),
-        deletedBy: z.string().nullable(),
-        tombstoned: z.record(z.string(), z.number()).openapi({ description: 'Rows the delete tombstoned, per table' }),
-        nameFree: z
-          .boolean()
-          .openapi({ description: 'False when a live repo has taken owner/slug: restore would be 409' }),
-        cause: z.enum(['parent_deleted', 'access_lost']).nullable().openapi({
-          description:
-            'Set when someone else deleted it: a private fork goes with its deleted parent (and comes back with it), or when its owner loses access to the parent',
-        }),
-      }),
-    ),
-  })
-  .openapi('DeletedRepoList');

@@ -76,6 +76,23 @@ export async function readableBy(em: EntityManager, user: AuthUser | null): Prom
   return visible;
 }
 
+/** Repos the caller may read whose name, slug or description contains `query`; newest first. */
+export async function searchRepos(
+  em: EntityManager,
+  user: AuthUser | null,
+  filter: { query?: string | undefined; owner?: string | undefined; limit: number },
+): Promise<Repo[]> {
+  const like = filter.query ? `%${filter.query.replace(/[\\%_]/g, (m) => `\\${m}`)}%` : undefined;
+  const where = {
+    $and: [
+      { $or: await readableBy(em, user) },
+      filter.owner ? { owner: filter.owner } : {},
+      like ? { $or: [{ name: { $ilike: like } }, { slug: { $ilike: like } }, { description: { $ilike: like } }] } : {},
+    ],
+  };
+  return em.find(RepoSchema, where, { orderBy: { createdAt: 'desc', repoId: 'desc' }, limit: filter.limit });
+}
+
 /** A user's repos as the viewer may see them: public ones, plus private ones the viewer can read. */
 export async function listReposOwnedBy(
   em: EntityManager,

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { repoIsLive } from '../db/live-repo-sql.ts';
+import { runSql } from '../db/sql.ts';
 import { NotFoundError } from '../errors.ts';
 import { isObjectId } from '../storage/object-store.ts';
 import type { AuthUser } from '../users/index.ts';
@@ -22,12 +24,13 @@ export async function findServableObject(
   if (!isObjectId(objectId)) throw notFound;
   // Raw: object row, repo liveness and read access in one round trip (filters do not reach joins of raw SQL).
   // `readable` is checkAllowed's read rule (repos/access.ts) folded into the query: public, owner or collaborator.
-  const rows = await em.getConnection().execute<{ size: string; visibility: string; readable: boolean }[]>(
+  const rows = await runSql<{ size: string; visibility: string; readable: boolean }>(
+    em,
     `SELECT o.size, r.visibility,
             (r.visibility = 'public' OR r.owner_user_id = ? OR EXISTS (
                SELECT 1 FROM musehub_collaborators c WHERE c.repo_id = r.repo_id AND c.user_id = ?)) AS readable
        FROM musehub_objects o JOIN musehub_repos r ON r.repo_id = o.repo_id
-      WHERE o.object_id = ? AND r.deleted_at IS NULL`,
+      WHERE o.object_id = ? AND ${repoIsLive('r')}`,
     [user?.userId ?? null, user?.userId ?? null, objectId],
   );
   const readable = rows.filter((r) => r.readable);

@@ -1,18 +1,9 @@
-import { Packr } from 'msgpackr';
 import { BadRequestError, UnsupportedMediaType } from '../errors.ts';
+import { packr } from '../history/record-codec.ts';
 import { rejectNul } from '../text.ts';
 
-/**
- * Plain msgpack as the Python muse client writes and reads it: no record extension,
- * string map keys, bin for bytes. 64-bit integers decode to BigInt so none is rounded.
- */
-export const packr = new Packr({
-  useRecords: false,
-  moreTypes: false,
-  mapsAsObjects: true,
-  int64AsType: 'bigint',
-  encodeUndefinedAsNil: true,
-});
+// The record codec sits below both history and the transport; the wire speaks it too.
+export { packr, toJsonSafe } from '../history/record-codec.ts';
 
 export const MSGPACK = 'application/x-msgpack';
 
@@ -54,15 +45,4 @@ export function acceptsMsgpack(accept: string | undefined): boolean {
       const q = params.find((p) => p.trim().startsWith('q='));
       return (type === MSGPACK || type === 'application/msgpack') && (!q || Number(q.split('=')[1]) > 0);
     });
-}
-
-/** JSON cannot carry bytes: bins become base64 strings, BigInts decimal strings. */
-export function toJsonSafe(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (typeof value === 'bigint') return value.toString();
-  if (Array.isArray(value)) return value.map(toJsonSafe);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
-  }
-  return value;
 }

@@ -16,7 +16,7 @@ import {
   presentSnapshotIds,
   setBranchHead,
 } from '../history/history.store.ts';
-import type { LiveRepo, RepoLivenessCache } from '../repos/index.ts';
+import type { AccessFor, LiveRepo, RepoLivenessCache } from '../repos/index.ts';
 import { inLiveRepo, notifyLiveness, recordPush } from '../repos/live-repo.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { AuthUser } from '../users/index.ts';
@@ -204,10 +204,10 @@ export interface PushDeps {
 export async function receivePush(
   em: () => EntityManager,
   deps: PushDeps,
-  repo: LiveRepo,
-  user: AuthUser,
+  access: AccessFor<'write', LiveRepo>,
   body: unknown,
 ): Promise<PushResult> {
+  const { repo, user } = access;
   const { request, rawCommits, rawSnapshots } = parsePushRequest(body);
   if (request.bundle.objects.length) {
     await storeObjects(em(), deps.store, repo.repoId, request.bundle.objects, deps.maxObjectBytes);

@@ -6,10 +6,9 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv } from '../app-env.ts';
 import type { Config } from '../config.ts';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
-import { requireUser } from '../middleware/auth.ts';
 import { pushConcurrency, rateLimit } from '../middleware/limits.ts';
 import { resolveRepo, TRANSPORT_WORDING } from '../middleware/resolve-repo.ts';
-import { checkAllowed, isUuid, type RepoLivenessCache } from '../repos/index.ts';
+import { isUuid, type RepoLivenessCache, requireNeed } from '../repos/index.ts';
 import { requireLive } from '../repos/live-repo.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
@@ -100,19 +99,19 @@ export function transportRoutes(deps: TransportDeps) {
   const large = limit(limits.maxBodyBytes);
 
   app.get('/:owner/:slug/refs', read, async (c) => {
-    const refs = await readRefs(cache, c.get('repo'));
+    const refs = await readRefs(cache, c.get('access').repo);
     if (!acceptsMsgpack(c.req.header('accept'))) return c.json(toJsonSafe(refs.value) as object);
     return c.body(refs.msgpack, 200, { 'content-type': MSGPACK });
   });
 
   app.post('/:owner/:slug/filter-objects', small, read, async (c) => {
     const req = parseWire(FilterObjectsRequest, await readBody(c));
-    return reply(c, await filterObjects(fork(), c.var.repo.repoId, req.object_ids));
+    return reply(c, await filterObjects(fork(), c.var.access.repo.repoId, req.object_ids));
   });
 
   app.post('/:owner/:slug/push/objects', pushRate, large, write, async (c) => {
     const req = parseWire(PushObjectsRequest, await readBody(c));
-    return reply(c, await storeObjects(fork(), store, c.var.repo.repoId, req.objects, limits.maxObjectBytes));
+    return reply(c, await storeObjects(fork(), store, c.var.access.repo.repoId, req.objects, limits.maxObjectBytes));
   });
 
   const pushDeps = {
@@ -123,18 +122,18 @@ export function transportRoutes(deps: TransportDeps) {
     onPushed: deps.onPushed,
   };
   app.post('/:owner/:slug/push', pushRate, large, write, onePushAtATime, async (c) =>
-    reply(c, await receivePush(fork, pushDeps, c.var.repo, requireUser(c.var.user), await readBody(c))),
+    reply(c, await receivePush(fork, pushDeps, c.var.access, await readBody(c))),
   );
 
   app.post('/:owner/:slug/negotiate', small, read, async (c) => {
     const req = parseWire(NegotiateRequest, await readBody(c));
-    return reply(c, await negotiate(fork(), c.var.repo.repoId, req.want, req.have));
+    return reply(c, await negotiate(fork(), c.var.access.repo.repoId, req.want, req.have));
   });
 
   // Clone is refs + fetch with an empty `have`: one handler for both.
   app.post('/:owner/:slug/fetch', fetchRate, limit(32 * 1024 * 1024), read, async (c) => {
     const req = parseWire(FetchRequest, await readBody(c));
-    const { repo } = c.var;
+    const { repo } = c.var.access;
     const em = fork();
     const plan = await planFetch(em, repo.repoId, req.want, req.have);
     if (!acceptsMsgpack(c.req.header('accept'))) {
@@ -145,17 +144,17 @@ export function transportRoutes(deps: TransportDeps) {
 
   app.post('/:owner/:slug/presign', small, read, async (c) => {
     const req = parseWire(PresignRequest, await readBody(c));
-    const { repo, user } = c.var;
+    const { repo } = c.var.access;
     // The cache that resolved the repo may be a moment stale; an upload URL (for S3, one to the
     // bucket that nothing here checks again) must not be handed out for a deleted repo.
     await requireLive(fork(), repo.repoId);
     if (req.direction === 'get') return reply(c, { presigned: {}, inline: req.object_ids });
-    checkAllowed(repo.visibility, repo.permission, user, 'write', {
+    const { user } = requireNeed(c.var.access, 'write', {
       ...TRANSPORT_WORDING,
       unauthorized: 'uploading needs a token: run `muse auth login`',
     });
     const ttl = Math.min(req.ttl_seconds ?? limits.presignTtlSeconds, limits.presignTtlSeconds);
-    const presigned = await uploadUrls(deps, requireUser(user).userId, repo.repoId, req.object_ids, ttl);
+    const presigned = await uploadUrls(deps, user.userId, repo.repoId, req.object_ids, ttl);
     return reply(c, { presigned, inline: [] });
   });
 

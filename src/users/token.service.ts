@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { INVALIDATION_CHANNEL } from '../db/invalidation.ts';
+import { notifyInvalidation } from '../db/invalidation.ts';
+import { runSql } from '../db/sql.ts';
 import { BadRequestError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { type Token, TokenSchema, type User, UserSchema } from './user.entity.ts';
 
@@ -84,9 +85,7 @@ export async function revokeToken(em: EntityManager, tokenId: string): Promise<T
   token.revokedAt ??= new Date();
   await em.flush();
   // Committed above: every gateway process drops its cached copy when this arrives.
-  await em
-    .getConnection()
-    .execute('SELECT pg_notify(?, ?)', [INVALIDATION_CHANNEL, JSON.stringify({ op: 'token', tokenId })]);
+  await notifyInvalidation(em, { op: 'token', tokenId });
   return token;
 }
 
@@ -110,14 +109,13 @@ export function parseToken(token: string): { tokenId: string; secret: string } |
 
 /** Lean lookup on the primary key (no entity hydration): it backs every authenticated request. */
 export async function loadTokenRow(em: EntityManager, tokenId: string): Promise<TokenRow | null> {
-  const rows: { token_hash: string; revoked_at: Date | null; user_id: string; username: string }[] = await em
-    .getConnection()
-    .execute(
-      `SELECT t.token_hash, t.revoked_at, u.user_id, u.username
-         FROM musehub_tokens t JOIN musehub_users u ON u.user_id = t.user_id
-        WHERE t.token_id = ?`,
-      [tokenId],
-    );
+  const rows = await runSql<{ token_hash: string; revoked_at: Date | null; user_id: string; username: string }>(
+    em,
+    `SELECT t.token_hash, t.revoked_at, u.user_id, u.username
+       FROM musehub_tokens t JOIN musehub_users u ON u.user_id = t.user_id
+      WHERE t.token_id = ?`,
+    [tokenId],
+  );
   const row = rows[0];
   if (!row) return null;
   return {

@@ -7,10 +7,10 @@ import { NONCE, secureHeaders } from 'hono/secure-headers';
 import { BadRequestError, GatewayError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
 import { handleNotFound } from '../middleware/errors.ts';
 import { dbContext } from '../middleware/request-context.ts';
-import { type PageEnv, type WebCookies, webSession } from '../middleware/web-session.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
 import { rejectNul } from '../text.ts';
 import { isUsername, type TokenCache } from '../users/index.ts';
+import { type PageEnv, type WebCookies, webSession } from './session.middleware.ts';
 import { csrfToken, isSecret, newFormSecret, SESSION_TTL_MS, sameToken } from './session.service.ts';
 import { type Chrome, MessagePage, NotFoundPage } from './views/layout.tsx';
 

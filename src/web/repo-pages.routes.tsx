@@ -1,12 +1,11 @@
 import { GatewayError, NotFoundError, UnauthorizedError } from '../errors.ts';
-import { commitLog, commitRecord, folderOf, manifestOf } from '../history/browse.ts';
-import { branchHeads, objectSizes } from '../history/history.store.ts';
 import { listComments } from '../hub/comment.service.ts';
-import { issuesToJson } from '../hub/issue.routes.ts';
+import { issuesToJson } from '../hub/issue.json.ts';
 import { getIssue, listIssues } from '../hub/issue.service.ts';
-import { proposalsToJson } from '../hub/proposal.routes.ts';
+import { proposalsToJson } from '../hub/proposal.json.ts';
 import { listProposals } from '../hub/proposal.service.ts';
-import { isUuid, type Need, type RepoAccess, requireRepoAccessTo } from '../repos/access.ts';
+import { type Need, type RepoAccess, requireOwnership, requireRepoAccessTo } from '../repos/access.ts';
+import { chooseBranch, commitLog, repoHome } from '../repos/browse.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
 import { listReposOwnedBy } from '../repos/repo.service.ts';
 import { usernamesById } from '../users/index.ts';
@@ -39,14 +38,7 @@ async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess
 }
 
 /** The branch a page shows: ?branch=, else the default one, else any; null for an empty repo. */
-async function branchOf(c: PageContext, access: RepoAccess) {
-  const heads = await branchHeads(c.var.em, access.repo.repoId);
-  const branches = Object.keys(heads).sort();
-  const asked = c.req.query('branch');
-  if (asked !== undefined && !heads[asked]) throw new NotFoundError(`branch '${asked}' not found`, 'branch_not_found');
-  const branch = asked ?? (heads[access.repo.defaultBranch] ? access.repo.defaultBranch : (branches[0] ?? null));
-  return { branches, branch, head: branch === null ? null : heads[branch]! };
-}
+const branchOf = (c: PageContext, access: RepoAccess) => chooseBranch(c.var.em, access, c.req.query('branch'));
 
 /**
  * A user's repos, a repo's files, commits, issues and proposals, its settings with the
@@ -65,17 +57,14 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
   });
 
   post('/settings/deleted-repos/:repo_id/restore', async (c) => {
-    const user = c.get('user');
-    if (!user) throw new UnauthorizedError();
-    const repoId = c.req.param('repo_id') ?? '';
-    if (!isUuid(repoId)) throw new NotFoundError('repo not found', 'repo_not_found');
+    const owner = await requireOwnership(c.var.em, c.get('user'), { repo_id: c.req.param('repo_id') ?? '' }, 'restore');
     try {
-      const repo = await restoreRepo(c.var.em, cache, user, repoId);
+      const repo = await restoreRepo(c.var.em, cache, owner);
       return c.redirect(`/${repo.owner}/${repo.slug}`, 303);
     } catch (err) {
       if (!(err instanceof GatewayError) || err.status !== 409) throw err;
       // The name was taken meanwhile: say so, and offer nothing that would change the live repo.
-      const repos = await listDeletedRepos(c.var.em, user, LIST_LIMIT);
+      const repos = await listDeletedRepos(c.var.em, owner.user, LIST_LIMIT);
       return html(c, <DeletedReposPage chrome={chromeOf(c)} repos={repos} error={err.detail} />, 409);
     }
   });
@@ -88,47 +77,13 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
 
   get('/:owner/:slug', async (c) => {
     const { access, view } = await repoFor(c, 'read');
-    const em = c.var.em;
-    const { branches, branch, head } = await branchOf(c, access);
+    const home = await repoHome(c.var.em, access, {
+      branch: c.req.query('branch'),
+      path: c.req.query('path'),
+      commits: 5,
+    });
     const cloneUrl = `${deps.publicUrl}/${view.owner}/${view.slug}`;
-    if (branch === null || head === null) {
-      const listing = { path: '', dirs: [], files: [] };
-      const page = (
-        <RepoHomePage
-          chrome={chromeOf(c)}
-          repo={view}
-          cloneUrl={cloneUrl}
-          branches={[]}
-          branch={null}
-          listing={listing}
-          commits={[]}
-        />
-      );
-      return html(c, page);
-    }
-    const manifest = await manifestOf(em, access, await commitRecord(em, access, head));
-    const path = c.req.query('path') ?? '';
-    const folder = path === '' || path.endsWith('/') ? folderOf(manifest, path) : null;
-    if (!folder) throw new NotFoundError(`no folder '${path}' on ${branch}`, 'file_not_found');
-    const sizes = await objectSizes(
-      em,
-      access.repo.repoId,
-      folder.files.map((f) => f.objectId),
-    );
-    const listing = { ...folder, files: folder.files.map((f) => ({ ...f, size: sizes.get(f.objectId) ?? null })) };
-    const commits = await commitLog(em, access, head, 5);
-    const page = (
-      <RepoHomePage
-        chrome={chromeOf(c)}
-        repo={view}
-        cloneUrl={cloneUrl}
-        branches={branches}
-        branch={branch}
-        listing={listing}
-        commits={commits}
-      />
-    );
-    return html(c, page);
+    return html(c, <RepoHomePage chrome={chromeOf(c)} repo={view} cloneUrl={cloneUrl} {...home} />);
   });
 
   get('/:owner/:slug/commits', async (c) => {
@@ -191,7 +146,11 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
       const error = `Type ${fullName} exactly to confirm. Nothing was deleted.`;
       return html(c, <SettingsPage chrome={chromeOf(c)} repo={view} error={error} />, 400);
     }
-    await softDeleteRepo(c.var.em, cache, access.user!, access.repo.repoId);
+    await softDeleteRepo(
+      c.var.em,
+      cache,
+      await requireOwnership(c.var.em, access.user, { repo_id: access.repo.repoId }, 'delete'),
+    );
     return c.redirect('/settings/deleted-repos', 303);
   });
 }

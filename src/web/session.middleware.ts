@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie } from 'hono/cookie';
 import type { SecureHeadersVariables } from 'hono/secure-headers';
 import type { AuthEnv, RestEnv } from '../app-env.ts';
-import { findSession, type WebSession } from '../web/session.service.ts';
+import { findSession, type WebSession } from './session.service.ts';
 
 /** Page routes: dbContext has run, and the caller is whoever the session cookie names. */
 export interface PageEnv {

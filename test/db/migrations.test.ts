@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { openOrm } from '../../src/db/database.ts';
+import { openOrm } from '../../src/database.ts';
 import { migrationsList } from '../../src/migrations/index.ts';
 import { createTestDatabase, sql } from '../helpers/db.ts';
 

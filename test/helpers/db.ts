@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { openOrm } from '../../src/db/database.ts';
+import { openOrm } from '../../src/database.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 
 export const withDatabase = (url: string, db: string) => {

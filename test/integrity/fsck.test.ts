@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { CHECK_NAMES, checkIntegrity } from '../../src/integrity/fsck.ts';
-import type { FsObjectStore } from '../../src/storage/object-store.ts';
+import type { FsObjectStore } from '../../src/storage/fs-object-store.ts';
 import { createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { classifyAddress, embeddedIpv4, WebhookTargetPolicy } from '../../src/hub/webhook-target.ts';
+import { classifyAddress, embeddedIpv4, WebhookTargetPolicy } from '../../src/net/webhook-target.ts';
 
 describe('address classes', () => {
   test.each([

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { openOrm } from '../../src/db/database.ts';
+import { openOrm } from '../../src/database.ts';
 import { createToken, createUser } from '../../src/users/index.ts';
 import { createTestDatabase, sql } from '../helpers/db.ts';
 import type { TestGateway } from '../helpers/gateway.ts';

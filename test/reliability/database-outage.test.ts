@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { openOrm } from '../../src/db/database.ts';
+import { openOrm } from '../../src/database.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
-import { softDeleteRepo } from '../../src/repos/index.ts';
+import { requireOwnership, softDeleteRepo } from '../../src/repos/index.ts';
 import { createRepo } from '../helpers/builders.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll } from '../helpers/muse.ts';
@@ -110,7 +110,9 @@ test('database down: 503 with Retry-After on every path, no 5xx otherwise; back:
   expect((await gw.request('GET', `${remote}/refs`)).status).toBe(200);
   const other = await openOrm(pg.url, 2);
   try {
-    await softDeleteRepo(other.em.fork(), undefined, { userId, username: 'alice' }, repo.repoId);
+    const alice = { userId, username: 'alice' };
+    const em = other.em.fork();
+    await softDeleteRepo(em, undefined, await requireOwnership(em, alice, { repo_id: repo.repoId }, 'delete'));
   } finally {
     await other.close();
   }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { FsObjectStore } from '../../src/storage/object-store.ts';
+import { FsObjectStore } from '../../src/storage/fs-object-store.ts';
 
 let dir: string;
 let store: FsObjectStore;

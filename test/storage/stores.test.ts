@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { checkIntegrity } from '../../src/integrity/fsck.ts';
-import type { FsObjectStore } from '../../src/storage/object-store.ts';
+import type { FsObjectStore } from '../../src/storage/fs-object-store.ts';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { s3Client, s3Env, startTestGateway, type TestGateway } from '../helpers/gateway.ts';

@@ -1,0 +1,59 @@
+import { z } from '@hono/zod-openapi';
+import { BranchNameSchema, repoNameSchema } from './names.ts';
+
+/** A repo as REST and MCP show it. */
+export const RepoSchemaJson = z
+  .object({
+    repoId: z.string().uuid(),
+    owner: z.string(),
+    ownerUserId: z.string().uuid(),
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    visibility: z.enum(['public', 'private']),
+    defaultBranch: z.string(),
+    forkParentId: z.string().uuid().nullable(),
+    cloneUrl: z.string().openapi({ description: 'The remote URL for `muse clone`' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    pushedAt: z.string().nullable(),
+  })
+  .openapi('Repo');
+
+export const RepoListSchema = z
+  .object({ repos: z.array(RepoSchemaJson), nextCursor: z.string().nullable() })
+  .openapi('RepoList');
+
+export const CreateRepoSchema = z
+  .object({
+    name: repoNameSchema().openapi({ example: 'Neo Soul' }),
+    description: z.string().max(2000).optional(),
+    visibility: z.enum(['public', 'private']).optional().openapi({ description: 'Default: private' }),
+    defaultBranch: BranchNameSchema.optional().openapi({ description: "Default: main. Git's branch-name rules apply" }),
+  })
+  .openapi('CreateRepo');
+
+/** The owner's deleted repos (GET /user/deleted-repos). */
+export const DeletedRepoListSchema = z
+  .object({
+    repos: z.array(
+      z.object({
+        repoId: z.string().uuid(),
+        owner: z.string(),
+        slug: z.string(),
+        name: z.string(),
+        visibility: z.string(),
+        deletedAt: z.string(),
+        deletedBy: z.string().nullable(),
+        tombstoned: z.record(z.string(), z.number()).openapi({ description: 'Rows the delete tombstoned, per table' }),
+        nameFree: z
+          .boolean()
+          .openapi({ description: 'False when a live repo has taken owner/slug: restore would be 409' }),
+        cause: z.enum(['parent_deleted', 'access_lost']).nullable().openapi({
+          description:
+            'Set when someone else deleted it: a private fork goes with its deleted parent (and comes back with it), or when its owner loses access to the parent',
+        }),
+      }),
+    ),
+  })
+  .openapi('DeletedRepoList');
