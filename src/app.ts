@@ -38,6 +38,8 @@ export interface AppDeps {
     transport: TransportDeps['limits'];
     webhooks: { allowedHosts: readonly string[] };
     metricsToken?: string | undefined;
+    /** 0 (or absent): deleted repos are kept forever. */
+    retention?: { deletedRepoDays: number };
   };
   logger: Logger;
   cache: RepoLivenessCache;
@@ -90,7 +92,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   api.use(strictUtf8Json());
   api.use(dbContext(orm));
   api.use(auth(tokens));
-  api.route('/', repoRoutes(config.publicUrl, cache, metrics));
+  api.route('/', repoRoutes(config.publicUrl, cache, metrics, config.retention?.deletedRepoDays ?? 0));
   api.route('/', repoMemberRoutes(config.publicUrl, cache));
   api.route('/', issueRoutes(config.publicUrl));
   api.route('/', proposalRoutes(config.publicUrl));
@@ -158,6 +160,17 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
 
   // Pages for people, after the transport: /{owner}/{slug}/refs and friends match first, and a
   // GET of /{owner}/{slug} (what a browser opens) is a page.
-  app.route('/', pageRoutes({ orm, cache, tokens, publicUrl: config.publicUrl, cookies, key: presignKey }));
+  app.route(
+    '/',
+    pageRoutes({
+      orm,
+      cache,
+      tokens,
+      publicUrl: config.publicUrl,
+      cookies,
+      key: presignKey,
+      retentionDays: config.retention?.deletedRepoDays ?? 0,
+    }),
+  );
   return app;
 }

@@ -89,6 +89,9 @@ const envSchema = z.object({
     .default(false),
   MUSEHUB_S3_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   MUSEHUB_SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
+  // 0 keeps deleted repos forever (restorable); N purges them N days after their delete.
+  MUSEHUB_DELETED_REPO_RETENTION_DAYS: intIn(0, 36_500).default(0),
+  MUSEHUB_PURGE_INTERVAL_MS: intIn(1_000, 86_400_000).default(3_600_000),
   MUSEHUB_WEBHOOK_POLL_MS: intIn(10, 600_000).default(1_000),
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
   MUSEHUB_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(6),
@@ -126,6 +129,8 @@ export interface Config {
   /** Gateway processes (node:cluster) behind one port; 1 = no cluster. */
   workers: number;
   shutdownTimeoutMs: number;
+  /** Deleted repos: purged `deletedRepoDays` after their delete (0: kept forever), checked every purgeIntervalMs. */
+  retention: { deletedRepoDays: number; purgeIntervalMs: number };
   webhooks: {
     pollIntervalMs: number;
     backoffMs: number;
@@ -237,6 +242,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     // LISTEN session, and PostgreSQL's default max_connections is 100.
     workers: e.MUSEHUB_WORKERS ?? Math.min(os.availableParallelism(), 4),
     shutdownTimeoutMs: e.MUSEHUB_SHUTDOWN_TIMEOUT_MS,
+    retention: {
+      deletedRepoDays: e.MUSEHUB_DELETED_REPO_RETENTION_DAYS,
+      purgeIntervalMs: e.MUSEHUB_PURGE_INTERVAL_MS,
+    },
     webhooks: {
       pollIntervalMs: e.MUSEHUB_WEBHOOK_POLL_MS,
       backoffMs: e.MUSEHUB_WEBHOOK_BACKOFF_MS,

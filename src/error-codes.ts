@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   repo_exists: [409, 'You already have a repo with that name.'],
   repo_name_taken: [409, 'A restore whose name a live repo now uses.'],
   fork_parent_unavailable: [409, 'A restore of a private fork whose parent you may no longer read.'],
+  repo_not_deleted: [409, 'A purge of a repo that is live: delete it first (or it was restored meanwhile).'],
   user_exists: [409, 'The username is taken.'],
   non_fast_forward: [409, "The push does not descend from the branch's head; push with force to replace it."],
   proposal_merged: [409, 'A merged proposal cannot change state.'],

@@ -14,6 +14,7 @@ import { daysLeft, EXPIRY_WARNING_DAYS, readTlsMaterial, TLS_MIN_VERSION } from 
 import { TrustedProxies } from './net/trusted-proxies.ts';
 import { RepoLivenessCache } from './repos/index.ts';
 import { liveRefs } from './repos/live-repo.ts';
+import { PurgeScheduler } from './repos/purge.scheduler.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 import { openObjectStore } from './storage/open.ts';
 import { loadPresignKey } from './transport/presign.ts';
@@ -141,6 +142,8 @@ export async function startGateway(
   });
   const dispatcher = new WebhookDispatcher(orm, logger.child({ component: 'webhooks' }), config.webhooks);
   dispatcher.start();
+  const purges = new PurgeScheduler(orm, logger.child({ component: 'purge' }), config.retention);
+  purges.start();
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
@@ -157,6 +160,7 @@ export async function startGateway(
       await drained;
       clearTimeout(timer);
       await dispatcher.stop();
+      await purges.stop();
       await listener.stop();
       await store.close();
       await orm.close();

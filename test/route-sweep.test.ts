@@ -10,7 +10,7 @@ import { signIn, type WebSession, withoutNonces } from './helpers/web.ts';
  * Generated from the routes Hono has registered, so a new route cannot escape it: for every
  * route that names a repo, a stranger to a private repo and anyone asking about a deleted
  * repo get exactly the 404 body of a repo that never existed. (The owner may still delete
- * again, idempotently, and restore.) Page routes (their handlers are named renderPage and
+ * again, idempotently, restore and purge.) Page routes (their handlers are named renderPage and
  * submitForm) are asked as a signed-in browser asks, and must answer exactly what the same
  * browser gets for a repo that never existed, per-request nonces aside.
  */
@@ -96,6 +96,7 @@ function fill(path: string, repo: { repoId: string; owner: string; slug: string 
     .replace(':repo_id', repo.repoId)
     .replace(':owner', repo.owner)
     .replace(':username/repos/:slug', `${repo.owner}/repos/${repo.slug}`)
+    .replace(':username/:slug', `${repo.owner}/${repo.slug}`)
     .replace(':slug', repo.slug)
     .replace(':number', '1')
     .replace(':comment_id', randomUUID())
@@ -157,6 +158,7 @@ test('the sweep covers every repo route (REST and wire protocol)', () => {
   expect(routes).toContainEqual(['GET', '/:owner/:slug/refs']);
   expect(routes).toContainEqual(['POST', '/:owner/:slug/fetch']);
   expect(routes).toContainEqual(['DELETE', '/api/v1/repos/:repo_id']);
+  expect(routes).toContainEqual(['POST', '/api/v1/user/deleted-repos/:username/:slug/purge']);
 });
 
 test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404 of a repo that never existed', async () => {
@@ -181,7 +183,8 @@ test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404
       ['deleted, collaborator', await call(method, fill(path, asRepo(deleted)), bob.token), baseline],
       ['deleted, anonymous', await call(method, fill(path, asRepo(deleted)), undefined), anonymousBaseline],
     ];
-    const ownerMayStill = (method === 'DELETE' && path === '/api/v1/repos/:repo_id') || path.endsWith('/restore');
+    // The owner's own deleted repo: delete again, restore and purge it (their own tests cover those).
+    const ownerMayStill = (method === 'DELETE' && path === '/api/v1/repos/:repo_id') || /\/(restore|purge)$/.test(path);
     if (!ownerMayStill)
       cases.push(['deleted, owner', await call(method, fill(path, asRepo(deleted)), alice.token), baseline]);
     if (baseline.status !== 404 || baseline.text !== REPO_404)
@@ -248,7 +251,7 @@ async function sweepPage(method: string, path: string): Promise<string[]> {
     ['deleted, collaborator', deleted, bob],
     ['deleted, anonymous', deleted, undefined],
   ];
-  if (!path.endsWith('/restore')) cases.push(['deleted, owner', deleted, alice]);
+  if (!/\/(restore|purge)$/.test(path)) cases.push(['deleted, owner', deleted, alice]);
   for (const [label, repo, user] of cases) {
     const expected = await call(method, fill(path, never), user?.token, true);
     const res = await call(method, fill(path, asRepo(repo)), user?.token, true);
@@ -267,6 +270,7 @@ test('the sweep covers every page route that names a repo', () => {
   expect(pages).toContain('GET /:owner/:slug/issues/:number');
   expect(pages).toContain('POST /:owner/:slug/settings/delete');
   expect(pages).toContain('POST /settings/deleted-repos/:repo_id/restore');
+  expect(pages).toContain('POST /settings/deleted-repos/:repo_id/purge');
   expect(pages.length).toBeGreaterThanOrEqual(8);
 });
 

@@ -194,6 +194,29 @@ export function registerAdminCommands(program: Command): void {
     );
 }
 
+export function registerPurgeCommand(program: Command): void {
+  program
+    .command('purge')
+    .requiredOption('--older-than <age>', 'purge repos deleted longer ago than this: 30d, 12h, 0s')
+    .option('--dry-run', 'list what would be purged; change nothing')
+    .option('--json', 'print JSON')
+    .description('remove deleted repos for good (operators; acts on the database directly)')
+    .action((o: OutputOptions & { olderThan: string; dryRun?: boolean }) =>
+      withEm(async (em) => {
+        const { purgeExpired } = await import('../repos/purge.service.ts');
+        const before = new Date(Date.now() - parseAge(o.olderThan));
+        const result = await purgeExpired(em, before, { dryRun: !!o.dryRun });
+        if (!result) throw new CliError('another process is purging right now; try again in a moment', 75);
+        const lines = result.purged.map((r) => `  ${r.owner}/${r.slug} (${r.repoId})`);
+        const skipped = result.skipped.map((r) => `  skipped ${r.repoId}: ${r.reason}`);
+        const head = o.dryRun
+          ? `would purge ${result.purged.length} deleted repo(s) deleted before ${before.toISOString()}`
+          : `purged ${result.purged.length} deleted repo(s) deleted before ${before.toISOString()}`;
+        emit(o, { dryRun: !!o.dryRun, ...result }, [head, ...lines, ...skipped].join('\n'));
+      }),
+    );
+}
+
 /** `30m`, `24h`, `7d`, `0s` → milliseconds. */
 export function parseAge(text: string): number {
   const m = /^(\d+)([smhd])$/.exec(text);
@@ -258,6 +281,23 @@ export function registerRepoCommands(program: Command): void {
       emit(o, restored, `restored ${restored.owner}/${restored.slug}`);
     });
   repo
+    .command('purge <owner/slug>')
+    .option('--yes', 'do not ask to type owner/slug to confirm (needed when not on a terminal)')
+    .option('--json', 'print JSON')
+    .description('delete your deleted repo permanently now: it can no longer be restored')
+    .action(async (ref: string, o: OutputOptions & { yes?: boolean }) => {
+      const m = /^([^/\s]+)\/([^/\s]+)$/.exec(ref);
+      if (!m) throw new CliError(`'${ref}' is not owner/slug (a purge names the deleted repo by its name)`);
+      if (!o.yes) await confirmByTyping(ref, 'purge');
+      const path = `/user/deleted-repos/${encodeURIComponent(m[1]!)}/${encodeURIComponent(m[2]!)}/purge`;
+      const result = await callApi<{ purged: { owner: string; slug: string; unreferenced: { bytes: number } }[] }>(
+        'POST',
+        path,
+      );
+      const names = result.purged.map((p) => `${p.owner}/${p.slug}`).join(', ');
+      emit(o, result, `purged ${names} for good`);
+    });
+  repo
     .command('list')
     .option('--user <username>', "list this user's repos instead of your own")
     .option('--deleted', 'list your deleted repos (newest first) instead, with what a restore brings back')
@@ -302,15 +342,19 @@ interface DeletedRepoJson {
  * `gh repo delete`'s convention: on a terminal, type the repo's full name to go on; anywhere else
  * the caller must say --yes, since there is nobody to ask.
  */
-async function confirmByTyping(fullName: string): Promise<void> {
+async function confirmByTyping(fullName: string, verb: 'delete' | 'purge' = 'delete'): Promise<void> {
   if (!process.stdin.isTTY) {
-    throw new CliError(`refusing to delete ${fullName} without confirmation: not on a terminal; pass --yes`, 2);
+    throw new CliError(`refusing to ${verb} ${fullName} without confirmation: not on a terminal; pass --yes`, 2);
   }
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const prompt =
+    verb === 'delete'
+      ? `Type ${fullName} to delete it (it can be restored): `
+      : `Type ${fullName} to delete it permanently (it can NOT be restored): `;
   try {
-    const typed = await rl.question(`Type ${fullName} to delete it (it can be restored): `);
-    if (typed.trim() !== fullName) throw new CliError(`'${typed.trim()}' is not ${fullName}: nothing deleted`, 1);
+    const typed = await rl.question(prompt);
+    if (typed.trim() !== fullName) throw new CliError(`'${typed.trim()}' is not ${fullName}: nothing ${verb}d`, 1);
   } finally {
     rl.close();
   }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { registerAdminCommands, registerHubCommands, registerRepoCommands } from './commands.ts';
+import { registerAdminCommands, registerHubCommands, registerPurgeCommand, registerRepoCommands } from './commands.ts';
 import { CliError } from './output.ts';
 
 export function buildProgram(): Command {
@@ -23,6 +23,7 @@ export function buildProgram(): Command {
       await (await import('./mcp-stdio.ts')).relayStdioToGateway();
     });
   registerAdminCommands(program);
+  registerPurgeCommand(program);
   registerRepoCommands(program);
   registerHubCommands(program);
   return program;

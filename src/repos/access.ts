@@ -202,24 +202,24 @@ async function accessTo<N extends Need>(
   return { repo: em.map(RepoSchema, columns as never), permission, user: caller };
 }
 
-/** The repo its owner acts on, live or deleted: what delete and restore receive. */
+/** The repo its owner acts on, live or deleted: what delete, restore and purge receive. */
 export interface OwnerAccess {
   repo: { repoId: string; owner: string; slug: string; deleted: boolean };
   user: AuthUser;
 }
 
 /**
- * The `owner` need, for delete and restore, which must find the caller's own repo deleted or not.
- * A name can belong to a live repo and to deleted ones: delete acts on the live one, restore on
- * the most recently deleted. Anyone but the owner meets the live path's answer: the one repo 404
- * (deleted, missing, or private and unreadable to them), or for a delete of a live repo they can
- * see, 403. Nobody else learns that a deleted repo exists.
+ * The `owner` need, for delete, restore and purge, which must find the caller's own repo deleted
+ * or not. A name can belong to a live repo and to deleted ones: delete acts on the live one,
+ * restore and purge on the most recently deleted. Anyone but the owner meets the live path's
+ * answer: the one repo 404 (deleted, missing, or private and unreadable to them), or for a delete
+ * of a live repo they can see, 403. Nobody else learns that a deleted repo exists.
  */
 export async function requireOwnership(
   em: EntityManager,
   user: AuthUser | null,
   ref: RepoRef,
-  action: 'delete' | 'restore',
+  action: 'delete' | 'restore' | 'purge',
 ): Promise<OwnerAccess> {
   if (!user) throw new UnauthorizedError();
   let where: string;
@@ -236,7 +236,7 @@ export async function requireOwnership(
     [...params, user.userId, action === 'delete'],
   );
   if (row) return { repo: { repoId: row.repo_id, owner: row.owner, slug: row.slug, deleted: row.deleted }, user };
-  if (action === 'restore') throw repoNotFound();
+  if (action !== 'delete') throw repoNotFound();
   // Decided as every read is: the never-existed 404, or a live repo they can see and may not delete.
   await requireRepoAccessTo(em, user, ref, 'read');
   throw new ForbiddenError('only the owner may delete this repo', 'insufficient_permission');

@@ -51,10 +51,11 @@ const RESTORE = [
 
 export type TableCounts = Record<(typeof CASCADE)[number][0], number>;
 
-async function audit(
+/** One event in the append-only audit log; `actor` null for the gateway itself (scheduled purge). */
+export async function audit(
   em: EntityManager,
-  action: 'repo.delete' | 'repo.restore',
-  actor: AuthUser,
+  action: 'repo.delete' | 'repo.restore' | 'repo.purge',
+  actor: AuthUser | null,
   repoId: string,
   deletionId: string,
   details: object,
@@ -62,7 +63,7 @@ async function audit(
   await runSql(
     em,
     `INSERT INTO musehub_audit_events (event_id, actor_user_id, action, repo_id, deletion_id, details) VALUES (?, ?, ?, ?, ?, ?::jsonb)`,
-    [randomUUID(), actor.userId, action, repoId, deletionId, JSON.stringify(details)],
+    [randomUUID(), actor?.userId ?? null, action, repoId, deletionId, JSON.stringify(details)],
   );
 }
 
@@ -316,6 +317,8 @@ export interface DeletedRepo {
   nameFree: boolean;
   /** Deleted by someone else: with its private parent, or when its owner lost access to the parent. */
   cause: 'parent_deleted' | 'access_lost' | null;
+  /** When the retention window purges it for good; null while deleted repos are kept forever. */
+  purgeAt: string | null;
 }
 
 /**
@@ -323,7 +326,12 @@ export interface DeletedRepo {
  * repositories" list). Raw SQL with the tombstone condition spelled out: the live filter would
  * hide every row this reads. Only the owner's rows: nobody else may learn a deleted repo exists.
  */
-export async function listDeletedRepos(em: EntityManager, owner: AuthUser, limit: number): Promise<DeletedRepo[]> {
+export async function listDeletedRepos(
+  em: EntityManager,
+  owner: AuthUser,
+  limit: number,
+  retentionDays = 0,
+): Promise<DeletedRepo[]> {
   const rows = await runSql<{
     repo_id: string;
     owner: string;
@@ -362,5 +370,8 @@ export async function listDeletedRepos(em: EntityManager, owner: AuthUser, limit
     tombstoned: r.tombstoned ?? {},
     nameFree: r.name_free,
     cause: r.cause ?? null,
+    purgeAt: retentionDays ? new Date(new Date(r.deleted_at).getTime() + retentionDays * DAY_MS).toISOString() : null,
   }));
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;

@@ -6,8 +6,15 @@ import { requireOwnership } from './access.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
+import { purgeDeletedRepo } from './purge.service.ts';
 import { reposToJson, repoToJson } from './repo.json.ts';
-import { CreateRepoSchema, DeletedRepoListSchema, RepoListSchema, RepoSchemaJson } from './repo.schema.ts';
+import {
+  CreateRepoSchema,
+  DeletedRepoListSchema,
+  PurgeResultSchema,
+  RepoListSchema,
+  RepoSchemaJson,
+} from './repo.schema.ts';
 import {
   createRepo,
   getReadableRepo,
@@ -32,7 +39,12 @@ const RepoNameParam = UsernameParam.extend({
 });
 
 /** REST routes for repos, mounted under /api/v1. */
-export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics: Pick<Metrics, 'countTombstones'>) {
+export function repoRoutes(
+  publicUrl: string,
+  cache: RepoLivenessCache,
+  metrics: Pick<Metrics, 'countTombstones'>,
+  retentionDays = 0,
+) {
   const app = createRouter();
 
   app.openapi(
@@ -165,7 +177,12 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
       responses: { 200: json(DeletedRepoListSchema, 'Deleted repos'), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const repos = await listDeletedRepos(c.var.em, requireUser(c.var.user), c.req.valid('query').limit ?? 100);
+      const repos = await listDeletedRepos(
+        c.var.em,
+        requireUser(c.var.user),
+        c.req.valid('query').limit ?? 100,
+        retentionDays,
+      );
       return c.json({ repos }, 200);
     },
   );
@@ -189,6 +206,24 @@ export function repoRoutes(publicUrl: string, cache: RepoLivenessCache, metrics:
         await requireOwnership(c.var.em, c.var.user, { owner, slug }, 'restore'),
       );
       return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/user/deleted-repos/{username}/{slug}/purge',
+      tags: ['Repos'],
+      summary:
+        'Delete your deleted repo permanently now (owner only): its rows are removed for good and it cannot be restored; 409 when the repo is live',
+      request: { params: RepoNameParam },
+      responses: { 200: json(PurgeResultSchema, 'What was purged'), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => {
+      const { username: owner, slug } = c.req.valid('param');
+      const access = await requireOwnership(c.var.em, c.var.user, { owner, slug }, 'purge');
+      const purged = await purgeDeletedRepo(c.var.em, access);
+      return c.json({ purged: purged.map(({ deletionId: _, ...p }) => p) }, 200);
     },
   );
 

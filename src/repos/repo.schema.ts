@@ -49,6 +49,10 @@ export const DeletedRepoListSchema = z
         nameFree: z
           .boolean()
           .openapi({ description: 'False when a live repo has taken owner/slug: restore would be 409' }),
+        purgeAt: z.string().nullable().openapi({
+          description:
+            'When it is purged for good (MUSEHUB_DELETED_REPO_RETENTION_DAYS after the delete); null while deleted repos are kept',
+        }),
         cause: z.enum(['parent_deleted', 'access_lost']).nullable().openapi({
           description:
             'Set when someone else deleted it: a private fork goes with its deleted parent (and comes back with it), or when its owner loses access to the parent',
@@ -57,3 +61,20 @@ export const DeletedRepoListSchema = z
     ),
   })
   .openapi('DeletedRepoList');
+
+/** What a purge removed: the repo and the deleted private forks that went with it. */
+export const PurgeResultSchema = z
+  .object({
+    purged: z.array(
+      z.object({
+        repoId: z.string().uuid(),
+        owner: z.string(),
+        slug: z.string(),
+        counts: z.record(z.string(), z.number()).openapi({ description: 'Rows removed, per table' }),
+        unreferenced: z.object({ objects: z.number(), bytes: z.number() }).openapi({
+          description: 'Objects no remaining repo names any more (their bytes are reclaimed by garbage collection)',
+        }),
+      }),
+    ),
+  })
+  .openapi('PurgeResult');

@@ -22,6 +22,8 @@ export interface PageDeps {
   cookies: WebCookies;
   /** The server's secret: CSRF tokens are HMACs of the session under it. */
   key: Buffer;
+  /** Days a deleted repo is kept before its purge; 0: forever. */
+  retentionDays?: number;
 }
 
 export type PageContext = Context<PageEnv>;

@@ -7,6 +7,7 @@ import { listProposals } from '../hub/proposal.service.ts';
 import { type Need, type RepoAccess, requireOwnership, requireRepoAccessTo } from '../repos/access.ts';
 import { chooseBranch, commitLog, repoHome } from '../repos/browse.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
+import { purgeDeletedRepo } from '../repos/purge.service.ts';
 import { listReposOwnedBy } from '../repos/repo.service.ts';
 import { usernamesById } from '../users/index.ts';
 import type { PageContext, PageDeps, PageKit } from './kit.routes.tsx';
@@ -45,14 +46,14 @@ const branchOf = (c: PageContext, access: RepoAccess) => chooseBranch(c.var.em, 
  * typed-confirmation delete, and the owner's deleted repos with Restore. Every repo page resolves
  * its repo through requireRepoAccessTo (repoFor), the rule the REST API and MCP use.
  */
-export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUrl'>) {
+export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUrl' | 'retentionDays'>) {
   const { get, post, html, chromeOf } = kit;
   const { cache } = deps;
 
   get('/settings/deleted-repos', async (c) => {
     const user = c.get('user');
     if (!user) throw new UnauthorizedError();
-    const repos = await listDeletedRepos(c.var.em, user, LIST_LIMIT);
+    const repos = await listDeletedRepos(c.var.em, user, LIST_LIMIT, deps.retentionDays);
     return html(c, <DeletedReposPage chrome={chromeOf(c)} repos={repos} />);
   });
 
@@ -64,9 +65,27 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
     } catch (err) {
       if (!(err instanceof GatewayError) || err.status !== 409) throw err;
       // The name was taken meanwhile: say so, and offer nothing that would change the live repo.
-      const repos = await listDeletedRepos(c.var.em, owner.user, LIST_LIMIT);
+      const repos = await listDeletedRepos(c.var.em, owner.user, LIST_LIMIT, deps.retentionDays);
       return html(c, <DeletedReposPage chrome={chromeOf(c)} repos={repos} error={err.detail} />, 409);
     }
+  });
+
+  post('/settings/deleted-repos/:repo_id/purge', async (c, form) => {
+    const owner = await requireOwnership(c.var.em, c.get('user'), { repo_id: c.req.param('repo_id') ?? '' }, 'purge');
+    const fullName = `${owner.repo.owner}/${owner.repo.slug}`;
+    const again = async (error: string, status: 400 | 409) => {
+      const repos = await listDeletedRepos(c.var.em, owner.user, LIST_LIMIT, deps.retentionDays);
+      return html(c, <DeletedReposPage chrome={chromeOf(c)} repos={repos} error={error} />, status);
+    };
+    if ((form.confirm ?? '').trim() !== fullName)
+      return again(`Type ${fullName} exactly to confirm. Nothing was purged.`, 400);
+    try {
+      await purgeDeletedRepo(c.var.em, owner);
+    } catch (err) {
+      if (!(err instanceof GatewayError) || err.status !== 409) throw err;
+      return again(err.detail, 409);
+    }
+    return c.redirect('/settings/deleted-repos', 303);
   });
 
   get('/:owner', async (c) => {

@@ -172,4 +172,23 @@ test('repo delete end to end: read is 404, the rows are kept and tombstoned, del
   expect(JSON.parse(restored.stdout).slug).toBe('doomed');
   expect(JSON.parse((await runCli(['repo', 'list', '--deleted', '--json'], e)).stdout).repos).toEqual([]);
   expect((await runCli(['repo', 'read', 'dana/doomed'], e)).code).toBe(0);
+
+  // Purge (issue 25): refused for a live repo, without --yes off a terminal; the operator's
+  // dry run lists it and changes nothing; the owner's purge removes it for good.
+  const live = await runCli(['repo', 'purge', 'dana/doomed', '--yes'], e);
+  expect(live.code).toBe(1);
+  expect(live.stderr).toContain('is not deleted');
+  expect((await runCli(['repo', 'delete', 'dana/doomed', '--yes'], e)).code).toBe(0);
+  const unconfirmedPurge = await runCli(['repo', 'purge', 'dana/doomed'], e);
+  expect(unconfirmedPurge.code).toBe(2);
+  expect(unconfirmedPurge.stderr).toContain('refusing to purge dana/doomed without confirmation');
+  const dry = await runCli(['purge', '--older-than', '0s', '--dry-run', '--json'], env);
+  expect(dry.code).toBe(0);
+  expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, purged: [{ repoId: repo.repoId }] });
+  expect((await runCli(['repo', 'list', '--deleted', '--json'], e)).stdout).toContain(repo.repoId);
+  const purged = await runCli(['repo', 'purge', 'dana/doomed', '--yes', '--json'], e);
+  expect(purged.code).toBe(0);
+  expect(JSON.parse(purged.stdout).purged).toEqual([expect.objectContaining({ repoId: repo.repoId })]);
+  expect(JSON.parse((await runCli(['repo', 'list', '--deleted', '--json'], e)).stdout).repos).toEqual([]);
+  expect((await runCli(['repo', 'restore', repo.repoId], e)).code).toBe(1);
 });

@@ -71,6 +71,7 @@ test('initialize and list tools: MuseHub names, read tools marked read-only, del
       'musehub_list_issues',
       'musehub_list_prs',
       'musehub_merge_pr',
+      'musehub_purge_repo',
       'musehub_restore_repo',
       'musehub_search_repos',
       'musehub_read_file',
@@ -192,6 +193,21 @@ test('every tool: a valid call answers structured content and text; a refused ca
   expect((await call(anon, 'musehub_list_issues', { ...ref, state: 'all' })).structuredContent).toMatchObject({
     issues: [{ number: 1 }],
   });
+
+  // Purge: only a deleted repo, with the typed name; then it is gone for good.
+  const live = await call(client, 'musehub_purge_repo', { ...ref, confirm: 'alice/agent-songs' });
+  expect(live.isError).toBe(true);
+  expect(text(live)).toContain('is not deleted');
+  await call(client, 'musehub_delete_repo', { ...ref, confirm: 'alice/agent-songs' });
+  expect(text(await call(client, 'musehub_purge_repo', { ...ref, confirm: 'alice/wrong' }))).toBe(
+    'to purge, pass confirm: "alice/agent-songs"',
+  );
+  expect(text(await call(bobClient, 'musehub_purge_repo', { ...ref, confirm: 'alice/agent-songs' }))).toBe(
+    'repo not found',
+  );
+  const purged = await call(client, 'musehub_purge_repo', { ...ref, confirm: 'alice/agent-songs' });
+  expect(purged.structuredContent).toMatchObject({ purged: [{ repoId: repo.repoId, owner: 'alice' }] });
+  expect(text(await call(client, 'musehub_restore_repo', ref))).toBe('repo not found');
 });
 
 test('generated from tools/list: a deleted repo, a private repo to a stranger and a repo that never existed are the same tool error, and write nothing', async () => {

@@ -1,17 +1,20 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { BadRequestError } from '../../errors.ts';
 import { branchHeads } from '../../history/history.store.ts';
 import { countOpenIssues } from '../../hub/issue.service.ts';
 import { countOpenProposals } from '../../hub/proposal.service.ts';
 import { requireUser } from '../../middleware/auth.ts';
-import { requireOwnership, requireRepoAccessTo } from '../../repos/access.ts';
+import { type RepoRef as RepoRefArgs, requireOwnership, requireRepoAccessTo } from '../../repos/access.ts';
 import { restoreRepo, softDeleteRepo } from '../../repos/delete.service.ts';
 import { forkRepo } from '../../repos/fork.service.ts';
 import { repoNameSchema } from '../../repos/index.ts';
 import { announceNewRepo } from '../../repos/live-repo.ts';
+import { purgeDeletedRepo } from '../../repos/purge.service.ts';
 import { reposToJson } from '../../repos/repo.json.ts';
 import { CreateRepoSchema } from '../../repos/repo.schema.ts';
 import { createRepo, searchRepos } from '../../repos/repo.service.ts';
+import type { AuthUser } from '../../users/index.ts';
 
 import { Limit, type McpDeps, READ, Repo, RepoRef, type ToolKit, WRITE } from '../kit.ts';
 
@@ -129,11 +132,7 @@ export function registerRepoTools({ tool, repoJson }: ToolKit, deps: McpDeps) {
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     async (args, { em, user }) => {
-      const owner = await requireOwnership(em, user, args, 'delete');
-      const fullName = `${owner.repo.owner}/${owner.repo.slug}`;
-      if (args.confirm !== fullName) {
-        throw new BadRequestError(`to delete, pass confirm: "${fullName}"`, 'confirmation_required');
-      }
+      const { owner, fullName } = await confirmedOwnership(em, user, args, 'delete');
       const result = await softDeleteRepo(em, cache, owner);
       return {
         text: result.alreadyDeleted ? `${fullName} was already deleted` : `deleted ${fullName}`,
@@ -157,4 +156,50 @@ export function registerRepoTools({ tool, repoJson }: ToolKit, deps: McpDeps) {
       return { text: `restored ${json.owner}/${json.slug}`, data: { repo: json } };
     },
   );
+
+  tool(
+    'musehub_purge_repo',
+    {
+      title: 'Delete a repo permanently',
+      description:
+        'Removes an already-deleted repo for good (owner only): it can no longer be restored and its name stays free. The most recently deleted repo by that name. Requires confirm = "owner/slug".',
+      input: { ...RepoRef, confirm: z.string().max(300).describe('The repo\'s full name, "owner/slug", to confirm') },
+      output: {
+        purged: z.array(
+          z.object({
+            repoId: z.string(),
+            owner: z.string(),
+            slug: z.string(),
+            unreferenced: z.object({ objects: z.number(), bytes: z.number() }),
+          }),
+        ),
+      },
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    },
+    async (args, { em, user }) => {
+      const { owner } = await confirmedOwnership(em, user, args, 'purge');
+      const purged = (await purgeDeletedRepo(em, owner)).map(({ repoId, owner, slug, unreferenced }) => ({
+        repoId,
+        owner,
+        slug,
+        unreferenced,
+      }));
+      return { text: `purged ${purged.map((p) => `${p.owner}/${p.slug}`).join(', ')}`, data: { purged } };
+    },
+  );
+}
+
+/** The owner's repo for a destructive tool, once `confirm` is its full name (typed, as on the pages). */
+async function confirmedOwnership(
+  em: EntityManager,
+  user: AuthUser | null,
+  args: RepoRefArgs & { confirm: string },
+  verb: 'delete' | 'purge',
+) {
+  const owner = await requireOwnership(em, user, args, verb);
+  const fullName = `${owner.repo.owner}/${owner.repo.slug}`;
+  if (args.confirm !== fullName) {
+    throw new BadRequestError(`to ${verb}, pass confirm: "${fullName}"`, 'confirmation_required');
+  }
+  return { owner, fullName };
 }

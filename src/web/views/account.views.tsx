@@ -115,6 +115,7 @@ export interface DeletedRepoLine {
   tombstoned: Record<string, number>;
   nameFree: boolean;
   cause: 'parent_deleted' | 'access_lost' | null;
+  purgeAt: string | null;
 }
 
 /** Why someone else deleted a repo of yours (a private fork follows access to its parent). */
@@ -151,8 +152,8 @@ export const DeletedReposPage = ({
   <Layout title="Deleted repos" chrome={chrome}>
     <h1>Deleted repos</h1>
     <p class="help">
-      Deleting a repo hides it and everything in it; nothing is erased. Restore brings back the repo with exactly what
-      its delete hid.
+      Deleting a repo hides it and everything in it; nothing is erased until it is purged. Restore brings back the repo
+      with exactly what its delete hid. Delete permanently removes it for good: it cannot be restored.
     </p>
     <FormError message={error} />
     {repos.length ? (
@@ -164,6 +165,11 @@ export const DeletedReposPage = ({
               {`deleted ${when(r.deletedAt)}${r.deletedBy ? ` by ${r.deletedBy}` : ''}, ${tombstonedText(r.tombstoned)}`}
             </span>
             {r.cause ? <p class="help">{CAUSE[r.cause]}</p> : null}
+            <p class="meta">
+              {r.purgeAt
+                ? `Purged for good ${when(r.purgeAt)} unless restored.`
+                : 'Kept until you restore or purge it.'}
+            </p>
             {r.nameFree ? (
               <form method="post" action={`/settings/deleted-repos/${r.repoId}/restore`} class="inline">
                 <Csrf token={chrome.csrf} />
@@ -174,6 +180,23 @@ export const DeletedReposPage = ({
                 {`A live repo is named ${r.owner}/${r.slug} now, so this one cannot be restored under that name.`}
               </p>
             )}
+            <details class="danger">
+              <summary>Delete permanently…</summary>
+              <form
+                method="post"
+                action={`/settings/deleted-repos/${r.repoId}/purge`}
+                data-confirm={`${r.owner}/${r.slug}`}
+              >
+                <Csrf token={chrome.csrf} />
+                <label>
+                  <span>
+                    Type <strong>{`${r.owner}/${r.slug}`}</strong> to remove it for good
+                  </span>
+                  <input name="confirm" autocomplete="off" spellcheck={false} required />
+                </label>
+                <button type="submit" class="danger">{`Delete ${r.owner}/${r.slug} permanently`}</button>
+              </form>
+            </details>
           </li>
         ))}
       </ul>

@@ -1,0 +1,57 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '../logger.ts';
+import { purgeExpired } from './purge.service.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Purges deleted repos whose retention window has run out, every `intervalMs`, in every gateway
+ * process — but the purge holds a cluster-wide advisory lock, so one process does the work and
+ * the others find it taken and wait for their next turn. Off when retention is 0 (kept forever).
+ */
+export class PurgeScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly log: Logger,
+    private readonly opts: { deletedRepoDays: number; purgeIntervalMs: number },
+  ) {}
+
+  start(): void {
+    if (!this.opts.deletedRepoDays) return;
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.runOnce()
+        .catch((err) => this.log.warn({ err: String(err) }, 'scheduled purge failed'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.opts.purgeIntervalMs);
+        });
+    };
+    // The first run soon after start, not a whole interval later; unref: it never holds the process up.
+    this.timer = setTimeout(tick, Math.min(this.opts.purgeIntervalMs, 10_000));
+    this.timer.unref();
+  }
+
+  /** One pass: purges what is due now (nothing when another process holds the purge lock). */
+  async runOnce(): Promise<void> {
+    const before = new Date(Date.now() - this.opts.deletedRepoDays * DAY_MS);
+    const result = await purgeExpired(this.orm.em.fork(), before);
+    if (!result) return;
+    for (const r of result.purged) {
+      this.log.info(
+        { repoId: r.repoId, owner: r.owner, slug: r.slug, unreferenced: r.unreferenced },
+        'deleted repo purged after its retention window',
+      );
+    }
+    for (const s of result.skipped) this.log.warn(s, 'deleted repo not purged');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
