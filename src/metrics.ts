@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LivenessListener } from './db/liveness-listener.ts';
 import type { Semaphore } from './middleware/limits.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
+import type { PurgeScheduler } from './repos/purge.scheduler.ts';
 import { RequestDurations } from './request-durations.ts';
 import type { TokenCache } from './users/index.ts';
 
@@ -113,6 +114,35 @@ export class Metrics {
       });
     gauge('musehub_mcp_calls_running', 'MCP tool and resource calls running.', () => slots.running);
     gauge('musehub_mcp_calls_queued', 'MCP tool and resource calls waiting for a slot.', () => slots.queued);
+  }
+
+  /** The retention purge: when it last ran in the cluster, how long it took, how many repos it removed. */
+  watchPurges(purges: Pick<PurgeScheduler, 'lastRun' | 'purgedTotal'>): void {
+    const gauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        aggregator,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge(
+      'musehub_repos_purged_total',
+      'Deleted repos purged after their retention window.',
+      'sum',
+      () => purges.purgedTotal,
+    );
+    gauge('musehub_purge_last_run_timestamp_seconds', 'When a scheduled purge last ran (0: never).', 'max', () =>
+      purges.lastRun ? purges.lastRun.at.getTime() / 1000 : 0,
+    );
+    gauge(
+      'musehub_purge_last_run_duration_seconds',
+      'How long the last scheduled purge took.',
+      'max',
+      () => purges.lastRun?.seconds ?? 0,
+    );
   }
 
   /** One answered request, labelled by the route pattern that answered it (never the path). */

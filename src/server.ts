@@ -144,6 +144,7 @@ export async function startGateway(
   dispatcher.start();
   const purges = new PurgeScheduler(orm, logger.child({ component: 'purge' }), config.retention);
   purges.start();
+  metrics.watchPurges(purges);
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
 
   let closing: Promise<void> | undefined;

@@ -13,6 +13,10 @@ export class PurgeScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** What the last pass of this process did (for /metrics): null before it ran or got the lock. */
+  lastRun: { at: Date; seconds: number; purged: number } | null = null;
+  /** Repos this process has purged since it started. */
+  purgedTotal = 0;
 
   constructor(
     private readonly orm: MikroORM,
@@ -37,9 +41,12 @@ export class PurgeScheduler {
 
   /** One pass: purges what is due now (nothing when another process holds the purge lock). */
   async runOnce(): Promise<void> {
+    const started = performance.now();
     const before = new Date(Date.now() - this.opts.deletedRepoDays * DAY_MS);
     const result = await purgeExpired(this.orm.em.fork(), before);
     if (!result) return;
+    this.purgedTotal += result.purged.length;
+    this.lastRun = { at: new Date(), seconds: (performance.now() - started) / 1000, purged: result.purged.length };
     for (const r of result.purged) {
       this.log.info(
         { repoId: r.repoId, owner: r.owner, slug: r.slug, unreferenced: r.unreferenced },

@@ -257,6 +257,9 @@ test('retention: the scheduler purges repos deleted longer ago than MUSEHUB_DELE
   expect((await rowsNaming(recent.repoId)).musehub_repos).toBe(1);
   const [, event] = await auditOf(old.repoId);
   expect(event).toMatchObject({ action: 'repo.purge', actor_user_id: null, details: { reason: 'retention' } });
+  const metrics = await (await gw.request('GET', '/metrics')).text();
+  expect(Number(/^musehub_repos_purged_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(Number(/^musehub_purge_last_run_timestamp_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
 });
 
 test('the deleted-repos page purges only with the typed name, and shows when each repo will be purged', async () => {
