@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.ts';
 import { openOrm } from '../src/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { MCP_POSTS_PER_CALLER } from '../src/mcp/routes.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { accessTimingRows, seedTargets, strangerSurfaces } from './access-timing.ts';
@@ -461,7 +462,8 @@ async function main() {
           }),
         },
       ],
-      connections: 10,
+      // One caller: the product lets it have MCP_POSTS_PER_CALLER requests in flight (429 beyond).
+      connections: MCP_POSTS_PER_CALLER,
     });
     rows.push({ ...mcp, baseline: 'REST GET repo', ratio: round(mcp.reqPerSec! / rest.reqPerSec!, 3) });
     // The repo's web page (head snapshot's top folder, latest commits), as a browser opens it.
