@@ -166,13 +166,23 @@ export function registerAdminCommands(program: Command): void {
     );
   program
     .command('gc')
-    .requiredOption('--staging', 'remove uploads to the object store that no push verified (S3 store)')
-    .option('--older-than <age>', 'only uploads last written longer ago than this: 30m, 24h, 7d', '24h')
-    .option('--limit <n>', 'remove at most this many in one run', '100000')
+    .option('--staging', 'remove uploads to the object store that no push verified (S3 store)')
+    .option(
+      '--dry-run',
+      'report the objects and bytes no repo row names (what a collection could free); remove nothing',
+    )
+    .option('--older-than <age>', 'with --staging: only uploads last written longer ago than this: 30m, 24h, 7d', '24h')
+    .option('--limit <n>', 'with --staging: remove at most this many in one run', '100000')
     .option('--json', 'print JSON')
-    .description('remove what only takes space: presigned uploads never named by a push (safe while serving)')
-    .action((o: OutputOptions & { olderThan: string; limit: string }) =>
+    .description('reclaim space: staged uploads never named by a push (safe while serving); report unreferenced bytes')
+    .action((o: OutputOptions & { staging?: boolean; dryRun?: boolean; olderThan: string; limit: string }) =>
       withOrm(async (orm) => {
+        if (!o.staging && !o.dryRun) {
+          throw new CliError(
+            'pass --staging (remove unverified uploads) or --dry-run (report unreferenced bytes); removing unreferenced bytes is not built yet',
+            2,
+          );
+        }
         const age = parseAge(o.olderThan);
         const limit = Number(o.limit);
         if (!Number.isSafeInteger(limit) || limit < 1) throw new CliError(`--limit: expected a positive whole number`);
@@ -181,6 +191,18 @@ export function registerAdminCommands(program: Command): void {
         const config = loadConfig();
         const store = await openObjectStore(config, orm);
         try {
+          if (o.dryRun) {
+            const { findReclaimable } = await import('../integrity/gc.ts');
+            const found = await findReclaimable(orm.em.fork(), store);
+            const mib = (n: number) => (n / 1048576).toFixed(1);
+            emit(
+              o,
+              { dryRun: true, ...found },
+              `unreferenced: ${found.loose.objects} object(s) stored alone (${mib(found.loose.bytes)} MiB), ` +
+                `${found.packed.objects} inside packs (${mib(found.packed.bytes)} MiB, freed only by a repack); nothing removed`,
+            );
+            return;
+          }
           if (!store.directUploads) {
             emit(o, { removed: 0, kept: 0 }, `nothing to do: the ${config.objectStore} store has no staging area`);
             return;

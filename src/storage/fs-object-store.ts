@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { HashMismatchError } from '../errors.ts';
 import { isAlive } from '../process-alive.ts';
 import { type ByteRange, ObjectFileWorker } from './object-file-worker.ts';
-import { consumeUpload, isObjectId, type ObjectStore } from './object-store.ts';
+import { consumeUpload, isObjectId, type ObjectStore, type StoredObject } from './object-store.ts';
 import { decodePackIndex, encodePackIndex, type PackEntry } from './pack-index.ts';
 
 /**
@@ -213,6 +213,20 @@ export class FsObjectStore implements ObjectStore {
       stream.once('error', reject);
     });
     return stream;
+  }
+
+  async *listStored(): AsyncIterable<StoredObject> {
+    await this.scan();
+    for (const [objectId, p] of this.packed) yield { objectId, size: p.length, packed: true };
+    for (const dir of await fs.readdir(this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(dir)) continue;
+      for (const name of await fs.readdir(path.join(this.dir, dir))) {
+        const objectId = dir + name;
+        if (!isObjectId(objectId)) continue;
+        const { size } = await fs.stat(path.join(this.dir, dir, name));
+        yield { objectId, size, packed: false };
+      }
+    }
   }
 
   close(): Promise<void> {

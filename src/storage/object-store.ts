@@ -73,8 +73,21 @@ export interface ObjectStore {
   open(objectId: string): Promise<Readable>;
   /** Uploads that go straight to the store, not through the gateway (S3's presigned PUT). */
   readonly directUploads?: DirectUploads;
+  /**
+   * Every object whose bytes the store holds, with its size, and whether it sits in a pack (whose
+   * bytes only a repack can free) or alone. Order unspecified; an object may appear once per copy.
+   * For garbage collection's report of what no row names.
+   */
+  listStored(): AsyncIterable<StoredObject>;
   /** Releases threads and connections; the store is not used afterwards. */
   close(): Promise<void> | void;
+}
+
+/** One copy of an object's bytes in a store. */
+export interface StoredObject {
+  objectId: string;
+  size: number;
+  packed: boolean;
 }
 
 /**

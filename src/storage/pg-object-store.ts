@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { runSql } from '../db/sql.ts';
 import { HashMismatchError, NotFoundError } from '../errors.ts';
-import { consumeUpload, isObjectId, type ObjectStore } from './object-store.ts';
+import { consumeUpload, isObjectId, type ObjectStore, type StoredObject } from './object-store.ts';
 
 /**
  * Object bytes in musehub_object_blobs (MUSEHUB_OBJECT_STORE=postgres): every gateway that
@@ -74,4 +74,18 @@ export class PgObjectStore implements ObjectStore {
   }
 
   close(): void {}
+
+  async *listStored(): AsyncIterable<StoredObject> {
+    // Keyset pages: a store of millions of objects is never one answer in memory.
+    let after = '';
+    for (;;) {
+      const rows = await this.run<{ object_id: string; size: number }>(
+        'SELECT object_id, size FROM musehub_object_blobs WHERE object_id > ? ORDER BY object_id LIMIT 1000',
+        [after],
+      );
+      for (const r of rows) yield { objectId: r.object_id, size: Number(r.size), packed: false };
+      if (rows.length < 1000) return;
+      after = rows[rows.length - 1]!.object_id;
+    }
+  }
 }

@@ -191,4 +191,16 @@ test('repo delete end to end: read is 404, the rows are kept and tombstoned, del
   expect(JSON.parse(purged.stdout).purged).toEqual([expect.objectContaining({ repoId: repo.repoId })]);
   expect(JSON.parse((await runCli(['repo', 'list', '--deleted', '--json'], e)).stdout).repos).toEqual([]);
   expect((await runCli(['repo', 'restore', repo.repoId], e)).code).toBe(1);
+
+  // gc reports what no row names, and refuses to guess what else to do.
+  const bare = await runCli(['gc'], env);
+  expect(bare.code).toBe(2);
+  expect(bare.stderr).toContain('pass --staging');
+  const dryGc = await runCli(['gc', '--dry-run', '--json'], env);
+  expect(dryGc.code).toBe(0);
+  expect(JSON.parse(dryGc.stdout)).toEqual({
+    dryRun: true,
+    loose: { objects: expect.any(Number), bytes: expect.any(Number) },
+    packed: { objects: expect.any(Number), bytes: expect.any(Number) },
+  });
 });

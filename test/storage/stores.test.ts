@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { checkIntegrity } from '../../src/integrity/fsck.ts';
+import { findReclaimable, type Reclaimable } from '../../src/integrity/gc.ts';
 import type { FsObjectStore } from '../../src/storage/fs-object-store.ts';
 import { createRepo, expectRepo404 } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
@@ -153,6 +154,34 @@ describe.each(STORES)('the %s store', (store) => {
       expect((await fetch(`${gw.url}/o/${o.object_id}`)).status).toBe(404);
       expect(await gw.store.has(o.object_id)).toBe(true);
     }
+  });
+
+  test('after a purge, exactly the bytes no row names any more are reported as reclaimable; a shared object is not (issue 25)', async () => {
+    const total = (r: Reclaimable) => ({
+      objects: r.loose.objects + r.packed.objects,
+      bytes: r.loose.bytes + r.packed.bytes,
+    });
+    const shared = `shared by two repos ${randomBytes(8).toString('hex')}`;
+    await pushedRepo('keeps shared', { 'shared.txt': shared });
+    const before = total(await findReclaimable(gw.em(), gw.store));
+    const { repo, objects } = await pushedRepo('to purge', {
+      'big.wav': randomBytes(70 * 1024),
+      'small.txt': `small ${randomBytes(8).toString('hex')}`,
+      'shared.txt': shared,
+    });
+    expect(total(await findReclaimable(gw.em(), gw.store))).toEqual(before);
+    expect((await gw.request('DELETE', `/api/v1/repos/${repo.repoId}`, { token })).status).toBe(204);
+    // Deleted but restorable: its rows still name the bytes.
+    expect(total(await findReclaimable(gw.em(), gw.store))).toEqual(before);
+    const purged = await gw.request('POST', `/api/v1/user/deleted-repos/alice/${repo.slug}/purge`, { token });
+    expect(purged.status).toBe(200);
+    const alone = objects.filter((o) => !o.content.equals(Buffer.from(shared)));
+    expect(alone).toHaveLength(2);
+    const after = total(await findReclaimable(gw.em(), gw.store));
+    expect(after).toEqual({
+      objects: before.objects + 2,
+      bytes: before.bytes + alone.reduce((n, o) => n + o.content.length, 0),
+    });
   });
 
   test('fsck finds an object whose stored bytes were changed behind the gateway, and passes once they are back', async () => {

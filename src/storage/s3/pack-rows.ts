@@ -44,3 +44,18 @@ export async function indexPack(
     [pack, JSON.stringify(entries)],
   );
 }
+
+/** Every packed object, in keyset pages (for garbage collection's listing). */
+export async function* packedRows(em: EntityManager): AsyncIterable<{ objectId: string; size: number; packed: true }> {
+  let after = '';
+  for (;;) {
+    const rows = await runSql<{ object_id: string; size: string }>(
+      em,
+      'SELECT object_id, size FROM musehub_packed_objects WHERE object_id > ? ORDER BY object_id LIMIT 1000',
+      [after],
+    );
+    for (const r of rows) yield { objectId: r.object_id, size: Number(r.size), packed: true };
+    if (rows.length < 1000) return;
+    after = rows[rows.length - 1]!.object_id;
+  }
+}

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { HashMismatchError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
-import { consumeUpload, type DirectUploads, isObjectId, type ObjectStore } from '../object-store.ts';
+import { consumeUpload, type DirectUploads, isObjectId, type ObjectStore, type StoredObject } from '../object-store.ts';
 import { isMissing, readBody, S3Bucket, type S3Settings } from './client.ts';
 import { S3DirectUploads } from './direct-uploads.ts';
-import { indexPack, packedObjects } from './pack-rows.ts';
+import { indexPack, packedObjects, packedRows } from './pack-rows.ts';
 import { byPackOrder, readMany } from './packed-reads.ts';
 
 export type { S3Settings } from './client.ts';
@@ -133,6 +133,22 @@ export class S3ObjectStore implements ObjectStore {
     if (!p.size) return Readable.from([]);
     const res = await this.bucket.getObject(this.bucket.packKey(p.pack), `bytes=${p.offset}-${p.offset + p.size - 1}`);
     return res.Body;
+  }
+
+  async *listStored(): AsyncIterable<StoredObject> {
+    yield* packedRows(this.orm.em);
+    let token: string | undefined;
+    const prefix = `${this.bucket.settings.prefix}objects/`;
+    do {
+      const page = await this.bucket.send(
+        new ListObjectsV2Command({ Bucket: this.bucket.name, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
+      );
+      for (const o of (page.Contents ?? []) as { Key?: string; Size?: number }[]) {
+        const objectId = o.Key?.slice(prefix.length) ?? '';
+        if (isObjectId(objectId)) yield { objectId, size: o.Size ?? 0, packed: false };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   close(): void {
