@@ -374,4 +374,5 @@ export async function listDeletedRepos(
   }));
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** A retention day, in ms. */
+export const DAY_MS = 24 * 60 * 60 * 1000;

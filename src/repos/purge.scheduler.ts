@@ -1,8 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.ts';
+import { DAY_MS } from './delete.service.ts';
 import { purgeExpired } from './purge.service.ts';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Purges deleted repos whose retention window has run out, every `intervalMs`, in every gateway
