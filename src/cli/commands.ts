@@ -1,5 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
+import { parseDuration } from '../duration.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 import { callApi } from './http-client.ts';
 import { CliError, emit, type OutputOptions } from './output.ts';
 
@@ -149,7 +151,10 @@ export function registerAdminCommands(program: Command): void {
         const store = await openObjectStore(loadConfig(), orm);
         const report = await checkIntegrity(orm.em.fork(), store, { hashBytes: o.hash }).finally(() => store.close());
         const { branches, commits, snapshotObjects, objectsHashed } = report.checked;
-        const summary = `checked ${branches} branches, ${commits} commits, ${snapshotObjects} snapshot entries, ${objectsHashed} objects hashed`;
+        const { reclaimable } = report;
+        const summary =
+          `checked ${branches} branches, ${commits} commits, ${snapshotObjects} snapshot entries, ${objectsHashed} objects hashed\n` +
+          `reclaimable (not a problem; musehub gc frees it): ${reclaimable.objects} object(s), ${(reclaimable.bytes / 1048576).toFixed(1)} MiB`;
         emit(
           o,
           report,
@@ -166,54 +171,75 @@ export function registerAdminCommands(program: Command): void {
     );
   program
     .command('gc')
-    .option('--staging', 'remove uploads to the object store that no push verified (S3 store)')
+    .option('--dry-run', 'report what a collection would remove; remove nothing')
     .option(
-      '--dry-run',
-      'report the objects and bytes no repo row names (what a collection could free); remove nothing',
+      '--grace <age>',
+      'keep unnamed bytes stored more recently than this: 1h, 30m, 0s (safe while serving)',
+      '1h',
     )
-    .option('--older-than <age>', 'with --staging: only uploads last written longer ago than this: 30m, 24h, 7d', '24h')
+    .option('--staging', 'only remove uploads to the object store that no push verified (S3 store)')
+    .option('--older-than <age>', 'with --staging: only uploads last written longer ago than this', '24h')
     .option('--limit <n>', 'with --staging: remove at most this many in one run', '100000')
     .option('--json', 'print JSON')
-    .description('reclaim space: staged uploads never named by a push (safe while serving); report unreferenced bytes')
-    .action((o: OutputOptions & { staging?: boolean; dryRun?: boolean; olderThan: string; limit: string }) =>
+    .description('remove object bytes no repo row names, merge small packs, clear orphans (safe while serving)')
+    .action((o: OutputOptions & GcCliOptions) =>
       withOrm(async (orm) => {
-        if (!o.staging && !o.dryRun) {
-          throw new CliError(
-            'pass --staging (remove unverified uploads) or --dry-run (report unreferenced bytes); removing unreferenced bytes is not built yet',
-            2,
-          );
-        }
-        const age = parseAge(o.olderThan);
-        const limit = Number(o.limit);
-        if (!Number.isSafeInteger(limit) || limit < 1) throw new CliError(`--limit: expected a positive whole number`);
         const { openObjectStore } = await import('../storage/open.ts');
         const { loadConfig } = await import('../config.ts');
         const config = loadConfig();
         const store = await openObjectStore(config, orm);
         try {
-          if (o.dryRun) {
-            const { findReclaimable } = await import('../integrity/gc.ts');
-            const found = await findReclaimable(orm.em.fork(), store);
-            const mib = (n: number) => (n / 1048576).toFixed(1);
-            emit(
-              o,
-              { dryRun: true, ...found },
-              `unreferenced: ${found.loose.objects} object(s) stored alone (${mib(found.loose.bytes)} MiB), ` +
-                `${found.packed.objects} inside packs (${mib(found.packed.bytes)} MiB, freed only by a repack); nothing removed`,
-            );
-            return;
-          }
-          if (!store.directUploads) {
-            emit(o, { removed: 0, kept: 0 }, `nothing to do: the ${config.objectStore} store has no staging area`);
-            return;
-          }
-          const swept = await store.directUploads.sweep(new Date(Date.now() - age), limit);
-          emit(o, swept, `removed ${swept.removed} staged upload(s) older than ${o.olderThan}; ${swept.kept} kept`);
+          if (o.staging) return await sweepStaging(o, store, config.objectStore);
+          const graceMs = parseAge(o.grace, '--grace');
+          const { collectGarbage, GcBusyError } = await import('../integrity/gc.ts');
+          // Progress goes to a person watching, never into --json's one document.
+          const progress =
+            !o.json && process.stderr.isTTY ? (m: string) => process.stderr.write(`musehub gc: ${m}\n`) : undefined;
+          const report = await collectGarbage(orm, store, { graceMs, dryRun: !!o.dryRun, progress }).catch((err) => {
+            throw err instanceof GcBusyError ? new CliError(err.message, 75) : err;
+          });
+          if (!report) throw new CliError('another gc is running; try again when it has finished', 75);
+          const mib = (n: number) => (n / 1048576).toFixed(1);
+          const verb = report.dryRun ? 'would remove' : 'removed';
+          emit(
+            o,
+            report,
+            [
+              `${verb} ${report.removed.objects} object(s), ${mib(report.removed.bytes)} MiB; ` +
+                `${report.packs.retired} pack(s) rewritten as ${report.packs.written}`,
+              `kept ${report.young.objects} unnamed object(s) younger than the ${o.grace} grace period`,
+              ...(report.dryRun
+                ? []
+                : [`orphan files removed: ${report.orphans.files} (${mib(report.orphans.bytes)} MiB)`]),
+              ...(report.staging ? [`staged uploads removed: ${report.staging.removed}`] : []),
+              `took ${report.seconds.toFixed(1)} s`,
+            ].join('\n'),
+          );
         } finally {
           await store.close();
         }
       }),
     );
+}
+
+interface GcCliOptions {
+  dryRun?: boolean;
+  grace: string;
+  staging?: boolean;
+  olderThan: string;
+  limit: string;
+}
+
+async function sweepStaging(o: OutputOptions & GcCliOptions, store: ObjectStore, kind: string) {
+  const age = parseAge(o.olderThan);
+  const limit = Number(o.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new CliError(`--limit: expected a positive whole number`);
+  if (!store.directUploads) {
+    emit(o, { removed: 0, kept: 0 }, `nothing to do: the ${kind} store has no staging area`);
+    return;
+  }
+  const swept = await store.directUploads.sweep(new Date(Date.now() - age), limit);
+  emit(o, swept, `removed ${swept.removed} staged upload(s) older than ${o.olderThan}; ${swept.kept} kept`);
 }
 
 export function registerPurgeCommand(program: Command): void {
@@ -239,12 +265,11 @@ export function registerPurgeCommand(program: Command): void {
     );
 }
 
-/** `30m`, `24h`, `7d`, `0s` → milliseconds. */
-export function parseAge(text: string): number {
-  const m = /^(\d+)([smhd])$/.exec(text);
-  if (!m) throw new CliError(`--older-than: expected a number and a unit (s, m, h, d) such as 24h, got '${text}'`);
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
+/** `30m`, `24h`, `7d`, `0s` → milliseconds, or a CliError naming the flag. */
+export function parseAge(text: string, flag = '--older-than'): number {
+  const ms = parseDuration(text);
+  if (ms === null) throw new CliError(`${flag}: expected a number and a unit (s, m, h, d) such as 24h, got '${text}'`);
+  return ms;
 }
 
 export function registerRepoCommands(program: Command): void {

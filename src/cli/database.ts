@@ -17,7 +17,7 @@ export async function withOrm<T>(fn: (orm: MikroORM) => Promise<T>, opts: { migr
   }
   const db = await provideDatabase(config);
   try {
-    const orm = await openOrm(db.url, 2);
+    const orm = await openOrm(db.url, 3);
     try {
       if (opts.migrate !== false) await migrateUp(orm);
       return await fn(orm);

@@ -41,3 +41,20 @@ export async function findPage<T extends object>(
   });
   return { items: result.items as T[], nextCursor: result.hasNextPage ? result.endCursor : null };
 }
+
+/** Rows per page when a table is walked whole (garbage collection's listings). */
+export const KEYSET_PAGE = 1000;
+
+/**
+ * Every row of a table in keyset pages of KEYSET_PAGE — never one answer in memory — given a
+ * query for the page after a key (the empty string: from the start) ordered by that key.
+ */
+export async function* keysetPages<R>(page: (after: string) => Promise<R[]>, keyOf: (row: R) => string) {
+  let after = '';
+  for (;;) {
+    const rows = await page(after);
+    yield* rows;
+    if (rows.length < KEYSET_PAGE) return;
+    after = keyOf(rows[rows.length - 1]!);
+  }
+}

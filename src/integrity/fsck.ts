@@ -5,6 +5,7 @@ import { repoIsLive } from '../db/live-repo-sql.ts';
 import { runSql } from '../db/sql.ts';
 import { StorageUnavailableError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { DEFAULT_GRACE_MS, markUnnamed, reclaimable, type Tally } from './gc.ts';
 
 export interface Problem {
   check: string;
@@ -14,6 +15,11 @@ export interface Problem {
 export interface FsckReport {
   ok: boolean;
   problems: Problem[];
+  /**
+   * Bytes no row names, stored longer ago than the grace period: what \`musehub gc\` would free.
+   * Not a problem (a purge leaves them until the next collection).
+   */
+  reclaimable: Tally;
   checked: { branches: number; commits: number; snapshotObjects: number; objectsHashed: number };
 }
 
@@ -81,6 +87,25 @@ const CHECKS: { check: string; sql: string }[] = [
   ]),
 ];
 
+/**
+ * No row outlives its repo: every table with a repo_id names a repo that exists (a purge removes
+ * them all; the audit log is the one table that keeps a purged repo's id, as history).
+ */
+async function orphanRowChecks(em: EntityManager): Promise<{ check: string; sql: string }[]> {
+  const tables = await runSql<{ table_name: string }>(
+    em,
+    `SELECT table_name FROM information_schema.columns
+      WHERE table_schema = current_schema() AND column_name = 'repo_id'
+        AND table_name NOT IN ('musehub_repos', 'musehub_audit_events')
+      ORDER BY table_name`,
+  );
+  return tables.map(({ table_name: t }) => ({
+    check: 'no row under a purged repo',
+    sql: `SELECT '${t} row under missing repo ' || x.repo_id AS detail FROM ${t} x
+           WHERE x.repo_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM musehub_repos r WHERE r.repo_id = x.repo_id)`,
+  }));
+}
+
 const BYTE_CHECKS = {
   stored: 'object bytes are stored',
   hash: 'object bytes hash to their id',
@@ -88,23 +113,28 @@ const BYTE_CHECKS = {
 } as const;
 
 /** The name of every check, as problems report it. */
-export const CHECK_NAMES: readonly string[] = [...CHECKS.map((c) => c.check), ...Object.values(BYTE_CHECKS)];
+export const CHECK_NAMES: readonly string[] = [
+  ...CHECKS.map((c) => c.check),
+  'no row under a purged repo',
+  ...Object.values(BYTE_CHECKS),
+];
 
 /**
  * The integrity invariants, for `musehub fsck` and for tests after anything destructive or
  * concurrent: live branch heads name stored commits; commits' snapshots and parents exist;
  * every object a snapshot names is held by its repo and (with hashBytes) its stored bytes
  * hash to its id; nothing live hangs off a deleted repo (a private repo's private forks
- * included); every tombstone's deletion_id is its repo's current one. Read-only.
+ * included); every tombstone's deletion_id is its repo's current one; no row outlives its repo.
+ * It also measures what garbage collection would free (not a problem). Read-only.
  */
 export async function checkIntegrity(
   em: EntityManager,
   store: ObjectStore,
-  opts: { hashBytes?: boolean; limit?: number } = {},
+  opts: { hashBytes?: boolean; limit?: number; graceMs?: number } = {},
 ): Promise<FsckReport> {
   const limit = opts.limit ?? 100;
   const problems: Problem[] = [];
-  for (const { check, sql } of CHECKS) {
+  for (const { check, sql } of [...CHECKS, ...(await orphanRowChecks(em))]) {
     const rows = await runSql<{ detail: string }>(em, `${sql} LIMIT ${limit}`);
     for (const r of rows) problems.push({ check, detail: r.detail });
   }
@@ -162,9 +192,11 @@ export async function checkIntegrity(
   );
   for (const p of found) if (p) problems.push(p);
   const c = counts[0]!;
+  const cutoff = new Date(Date.now() - (opts.graceMs ?? DEFAULT_GRACE_MS));
   return {
     ok: problems.length === 0,
     problems,
+    reclaimable: reclaimable(await markUnnamed(em, store, cutoff)),
     checked: {
       branches: Number(c.branches),
       commits: Number(c.commits),

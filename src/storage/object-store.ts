@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { PayloadTooLargeError } from '../errors.ts';
+import { HashMismatchError, PayloadTooLargeError } from '../errors.ts';
 
 const HEX_DIGIT = new Uint8Array(128);
 for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = 1;
@@ -18,7 +18,7 @@ export function isObjectId(s: unknown): s is string {
 export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /**
- * Reads an upload chunk by chunk for putStream: refuses it once it passes maxBytes, hashes
+ * Reads an upload chunk by chunk for receive: refuses it once it passes maxBytes, hashes
  * it, and hands each chunk to `onChunk` (write it, or keep it). Returns its size and SHA-256.
  */
 export async function consumeUpload(
@@ -48,8 +48,12 @@ export interface ObjectStore {
   put(objectId: string, bytes: Uint8Array): Promise<void>;
   /** Stores several objects (hashes verified by the caller), durable when it resolves. */
   putMany(objects: readonly { objectId: string; bytes: Uint8Array }[]): Promise<void>;
-  /** Streams bytes in, verifying size and hash before they become visible. */
-  putStream(objectId: string, body: Readable, maxBytes: number): Promise<number>;
+  /**
+   * Streams bytes in and verifies size and hash, without making them visible yet: `place` does
+   * that (a writer calls it under the store's write lock, db/store-lock.ts, which a slow upload
+   * must not hold while its body arrives), `discard` drops what was not placed.
+   */
+  receive(objectId: string, body: Readable, maxBytes: number): Promise<ReceivedObject>;
   get(objectId: string): Promise<Buffer>;
   /** Several objects' bytes in one go, in order; sizes come from their rows. */
   getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]>;
@@ -74,11 +78,27 @@ export interface ObjectStore {
   /** Uploads that go straight to the store, not through the gateway (S3's presigned PUT). */
   readonly directUploads?: DirectUploads;
   /**
-   * Every object whose bytes the store holds, with its size, and whether it sits in a pack (whose
-   * bytes only a repack can free) or alone. Order unspecified; an object may appear once per copy.
-   * For garbage collection's report of what no row names.
+   * Every copy of bytes the store holds: its object, size, pack (or alone) and when it was
+   * stored. Order unspecified; an object may appear once per copy. For garbage collection.
    */
   listStored(): AsyncIterable<StoredObject>;
+  /*
+   * Reclaiming space (integrity/gc.ts). Each is called with the store's write lock held
+   * exclusively (db/store-lock.ts) after the caller re-checked that no row names what goes.
+   */
+  /** Deletes these objects' copies stored alone (not those inside packs). */
+  deleteAlone(objectIds: readonly string[]): Promise<void>;
+  /**
+   * Stores `objects` (read from wherever they are now) as one new pack that readers use from now
+   * on, and stops reading the packs in `retire`, whose files deleteOrphans then removes. Absent
+   * when the store has no packs.
+   */
+  repack?(objects: readonly { objectId: string; size: number }[], retire: readonly string[]): Promise<void>;
+  /**
+   * Removes packs no index names (retired by a repack, or left by a crash between a pack and its
+   * index) and index files without their pack, stored before `before`.
+   */
+  deleteOrphans(before: Date): Promise<{ files: number; bytes: number }>;
   /** Releases threads and connections; the store is not used afterwards. */
   close(): Promise<void> | void;
 }
@@ -87,7 +107,36 @@ export interface ObjectStore {
 export interface StoredObject {
   objectId: string;
   size: number;
-  packed: boolean;
+  /** The pack holding this copy (its bytes are freed only by a repack), or null when stored alone. */
+  pack: string | null;
+  /** When it was stored: garbage collection leaves copies younger than its grace period alone. */
+  storedAt: Date;
+}
+
+/** An upload received and verified, not yet visible (ObjectStore.receive). */
+export interface ReceivedObject {
+  size: number;
+  place(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/** A received upload held in memory until it is placed (stores that write whole objects). */
+export async function receiveInMemory(
+  objectId: string,
+  body: Readable,
+  maxBytes: number,
+  put: (objectId: string, bytes: Buffer) => Promise<void>,
+): Promise<ReceivedObject> {
+  const chunks: Buffer[] = [];
+  const { size, sha256 } = await consumeUpload(body, maxBytes, (buf) => chunks.push(buf));
+  if (sha256 !== objectId) throw new HashMismatchError(objectId, sha256);
+  return {
+    size,
+    place: () => put(objectId, Buffer.concat(chunks, size)),
+    discard: async () => {
+      chunks.length = 0;
+    },
+  };
 }
 
 /**

@@ -1,8 +1,15 @@
 import { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { KEYSET_PAGE, keysetPages } from '../db/pagination.ts';
 import { runSql } from '../db/sql.ts';
-import { HashMismatchError, NotFoundError } from '../errors.ts';
-import { consumeUpload, isObjectId, type ObjectStore, type StoredObject } from './object-store.ts';
+import { NotFoundError } from '../errors.ts';
+import {
+  isObjectId,
+  type ObjectStore,
+  type ReceivedObject,
+  receiveInMemory,
+  type StoredObject,
+} from './object-store.ts';
 
 /**
  * Object bytes in musehub_object_blobs (MUSEHUB_OBJECT_STORE=postgres): every gateway that
@@ -34,13 +41,9 @@ export class PgObjectStore implements ObjectStore {
     );
   }
 
-  /** Buffers the body (bounded by maxBytes), verifies its hash, then inserts it. */
-  async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
-    const chunks: Buffer[] = [];
-    const { size, sha256: actual } = await consumeUpload(body, maxBytes, (buf) => chunks.push(buf));
-    if (actual !== objectId) throw new HashMismatchError(objectId, actual);
-    await this.put(objectId, Buffer.concat(chunks, size));
-    return size;
+  /** Buffers the body (bounded by maxBytes) and verifies its hash; placing it inserts the row. */
+  receive(objectId: string, body: Readable, maxBytes: number): Promise<ReceivedObject> {
+    return receiveInMemory(objectId, body, maxBytes, (id, bytes) => this.put(id, bytes));
   }
 
   async get(objectId: string): Promise<Buffer> {
@@ -76,16 +79,25 @@ export class PgObjectStore implements ObjectStore {
   close(): void {}
 
   async *listStored(): AsyncIterable<StoredObject> {
-    // Keyset pages: a store of millions of objects is never one answer in memory.
-    let after = '';
-    for (;;) {
-      const rows = await this.run<{ object_id: string; size: number }>(
-        'SELECT object_id, size FROM musehub_object_blobs WHERE object_id > ? ORDER BY object_id LIMIT 1000',
-        [after],
+    const page = (after: string) =>
+      this.run<{ object_id: string; size: string; stored_at: string | Date }>(
+        'SELECT object_id, size, stored_at FROM musehub_object_blobs WHERE object_id > ? ORDER BY object_id LIMIT ?',
+        [after, KEYSET_PAGE],
       );
-      for (const r of rows) yield { objectId: r.object_id, size: Number(r.size), packed: false };
-      if (rows.length < 1000) return;
-      after = rows[rows.length - 1]!.object_id;
+    for await (const r of keysetPages(page, (r) => r.object_id)) {
+      yield { objectId: r.object_id, size: Number(r.size), pack: null, storedAt: new Date(r.stored_at) };
     }
+  }
+
+  /** Runs in the collector's transaction (the ORM's context), so it commits with its re-check. */
+  async deleteAlone(objectIds: readonly string[]): Promise<void> {
+    await this.run('DELETE FROM musehub_object_blobs WHERE object_id IN (SELECT jsonb_array_elements_text(?::jsonb))', [
+      JSON.stringify(objectIds),
+    ]);
+  }
+
+  /** No packs, no index files: nothing is ever orphaned. */
+  async deleteOrphans(): Promise<{ files: number; bytes: number }> {
+    return { files: 0, bytes: 0 };
   }
 }

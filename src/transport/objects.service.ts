@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { retryOnDeadlock } from '../db/retry.ts';
+import { holdStoreWrites } from '../db/store-lock.ts';
 import { BadRequestError, ForbiddenError, HashMismatchError, PayloadTooLargeError, repoNotFound } from '../errors.ts';
 import { insertObjectRows, presentObjectIds } from '../history/history.store.ts';
 import { checkAllowed, grantHolderAccess } from '../repos/index.ts';
@@ -15,8 +16,10 @@ export interface IncomingObject {
 
 /**
  * push/objects: every hash is checked before anything is written, so a request with one
- * bad object keeps nothing. Bytes go to the store first, then the rows that make them
- * visible to this repo, in a transaction that holds the repo row against a delete.
+ * bad object keeps nothing. One transaction holds the repo against a delete and the store's
+ * write lock shared (db/store-lock.ts) while the bytes go to the store — or are found there
+ * already — and the rows that make them this repo's are written: garbage collection cannot
+ * remove bytes in between.
  */
 export async function storeObjects(
   em: EntityManager,
@@ -38,16 +41,17 @@ export async function storeObjects(
   }
   const present = await presentObjectIds(em, repoId, [...unique.keys()]);
   const fresh = [...unique].filter(([id]) => !present.has(id));
-  // One durable batch: on the filesystem, one pack and its index, fsynced before this resolves.
-  await store.putMany(fresh.map(([objectId, bytes]) => ({ objectId, bytes })));
   const inserted = await retryOnDeadlock(() =>
-    inLiveRepo(em, repoId, (tx) =>
-      insertObjectRows(
+    inLiveRepo(em, repoId, async (tx) => {
+      await holdStoreWrites(tx);
+      // One durable batch: on the filesystem, one pack and its index, fsynced before this resolves.
+      await store.putMany(fresh.map(([objectId, bytes]) => ({ objectId, bytes })));
+      return insertObjectRows(
         tx,
         repoId,
         fresh.map(([objectId, bytes]) => ({ objectId, size: bytes.length })),
-      ),
-    ),
+      );
+    }),
   );
   return { stored: inserted, skipped: objects.length - inserted };
 }
@@ -88,11 +92,18 @@ export async function receivePresignedUpload(
     forbidden: 'the signed URL is no longer valid: its user may not write to this repo; ask for a new one with presign',
   });
   if (!body) throw new BadRequestError('request body is empty', 'empty_body');
-  const size = await store.putStream(grant.objectId, body, grant.maxBytes);
-  await inLiveRepo(em(), grant.repoId, (tx) =>
-    insertObjectRows(tx, grant.repoId, [{ objectId: grant.objectId, size }]),
-  );
-  return { stored: true, object_id: grant.objectId, size };
+  // Received and verified before any lock is taken: a slow upload holds no connection.
+  const received = await store.receive(grant.objectId, body, grant.maxBytes);
+  try {
+    await inLiveRepo(em(), grant.repoId, async (tx) => {
+      await holdStoreWrites(tx);
+      await received.place();
+      await insertObjectRows(tx, grant.repoId, [{ objectId: grant.objectId, size: received.size }]);
+    });
+  } finally {
+    await received.discard();
+  }
+  return { stored: true, object_id: grant.objectId, size: received.size };
 }
 
 /**
@@ -145,16 +156,20 @@ export async function promoteDirectUploads(
   if (!direct || !named.length) return 0;
   const present = await presentObjectIds(em(), repoId, named);
   const missing = named.filter((id) => !present.has(id));
-  const promoted: { objectId: string; size: number }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < missing.length) {
-      const objectId = missing[next++]!;
-      const size = await direct.promote(repoId, objectId, maxObjectBytes);
-      if (size !== null) promoted.push({ objectId, size });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(4, missing.length) }, worker));
-  if (!promoted.length) return 0;
-  return inLiveRepo(em(), repoId, (tx) => insertObjectRows(tx, repoId, promoted));
+  if (!missing.length) return 0;
+  // Moved into place under the store's write lock, with their rows: see storeObjects.
+  return inLiveRepo(em(), repoId, async (tx) => {
+    await holdStoreWrites(tx);
+    const promoted: { objectId: string; size: number }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < missing.length) {
+        const objectId = missing[next++]!;
+        const size = await direct.promote(repoId, objectId, maxObjectBytes);
+        if (size !== null) promoted.push({ objectId, size });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, missing.length) }, worker));
+    return promoted.length ? insertObjectRows(tx, repoId, promoted) : 0;
+  });
 }

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, pushLikeMuse } from '../helpers/muse.ts';
 import { runCli } from '../helpers/process.ts';
 import { csrfOf, page, postForm } from '../helpers/web.ts';
 
@@ -8,7 +9,8 @@ let gw: TestGateway;
 let env: Record<string, string>;
 beforeAll(async () => {
   gw = await startTestGateway();
-  env = { DATABASE_URL: gw.databaseUrl, MUSEHUB_URL: gw.url };
+  // The gateway's own data directory: commands that open the object store (gc, fsck) see its bytes.
+  env = { DATABASE_URL: gw.databaseUrl, MUSEHUB_URL: gw.url, MUSEHUB_DATA_DIR: gw.dataDir };
 });
 afterAll(() => gw?.close());
 // Whatever a test did (deletes, restores, removals), the invariants hold afterwards.
@@ -121,6 +123,11 @@ test('repo delete end to end: read is 404, the rows are kept and tombstoned, del
     gw.request('POST', `/api/v1/repos/${repo.repoId}${p}`, { token: user.token, json });
   await api('/issues/1/comments', { body: 'issue comment' });
   await api('/proposals/1/comments', { body: 'proposal comment' });
+  // Bytes only this repo names: gc removes them once it is purged.
+  const { snapshot, objects } = makeSnapshot({ 'doomed.txt': `only here ${Date.now()}` });
+  const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
+  const bundle = { commits: [commit], snapshots: [snapshot], objects };
+  expect((await pushLikeMuse(gw, '/dana/doomed', user.token, bundle)).status).toBe(200);
 
   // Not on a terminal and no --yes: refused, nothing deleted (gh repo delete's convention).
   const unconfirmed = await runCli(['repo', 'delete', 'dana/doomed'], e);
@@ -192,15 +199,22 @@ test('repo delete end to end: read is 404, the rows are kept and tombstoned, del
   expect(JSON.parse((await runCli(['repo', 'list', '--deleted', '--json'], e)).stdout).repos).toEqual([]);
   expect((await runCli(['repo', 'restore', repo.repoId], e)).code).toBe(1);
 
-  // gc reports what no row names, and refuses to guess what else to do.
-  const bare = await runCli(['gc'], env);
-  expect(bare.code).toBe(2);
-  expect(bare.stderr).toContain('pass --staging');
-  const dryGc = await runCli(['gc', '--dry-run', '--json'], env);
+  // gc: a dry run reports and removes nothing; a run at grace 0 removes the purged repo's bytes;
+  // a malformed grace is refused before anything runs.
+  const badGrace = await runCli(['gc', '--grace', 'soon'], env);
+  expect(badGrace.code).toBe(1);
+  expect(badGrace.stderr).toContain("--grace: expected a number and a unit (s, m, h, d) such as 24h, got 'soon'");
+  const dryGc = await runCli(['gc', '--dry-run', '--grace', '0s', '--json'], env);
   expect(dryGc.code).toBe(0);
-  expect(JSON.parse(dryGc.stdout)).toEqual({
-    dryRun: true,
-    loose: { objects: expect.any(Number), bytes: expect.any(Number) },
-    packed: { objects: expect.any(Number), bytes: expect.any(Number) },
-  });
+  const wouldGo = JSON.parse(dryGc.stdout);
+  expect(wouldGo).toMatchObject({ dryRun: true, graceSeconds: 0, removed: { objects: expect.any(Number) } });
+  expect(wouldGo.removed.objects).toBeGreaterThan(0);
+  expect(await gw.store.has(objects[0]!.object_id)).toBe(true);
+  const realGc = await runCli(['gc', '--grace', '0s', '--json'], env);
+  expect(realGc.code).toBe(0);
+  expect(JSON.parse(realGc.stdout)).toMatchObject({ dryRun: false, removed: wouldGo.removed });
+  expect(await gw.store.has(objects[0]!.object_id)).toBe(false);
+  const again = await runCli(['gc', '--grace', '0s'], env);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain('removed 0 object(s), 0.0 MiB');
 });

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { NotFoundError, StorageUnavailableError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { isObjectId } from '../object-store.ts';
@@ -189,6 +196,36 @@ export class S3Bucket {
     if (end === start) return Buffer.alloc(0);
     const res = await this.getObject(this.packKey(pack), `bytes=${start}-${end - 1}`);
     return readBody(res.Body, end - start, `${pack} at ${start}`);
+  }
+
+  /** Every key under the hub's prefix + `under`, with its size and when it was written, page by page. */
+  async *list(under: string): AsyncIterable<{ key: string; size: number; lastModified: Date }> {
+    const prefix = `${this.settings.prefix}${under}`;
+    let token: string | undefined;
+    do {
+      const page = await this.send(
+        new ListObjectsV2Command({
+          Bucket: this.settings.bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          MaxKeys: 1000,
+        }),
+      );
+      for (const o of (page.Contents ?? []) as { Key?: string; Size?: number; LastModified?: Date }[]) {
+        if (o.Key) yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /**
+   * Deletes keys, PARALLEL at a time, one DeleteObject each: DeleteObjects needs a Content-MD5
+   * on some servers (Swift) that the SDK no longer sends. A key already gone is no error.
+   */
+  async deleteKeys(keys: readonly string[]): Promise<void> {
+    await mapLimited(keys, PARALLEL, (key) =>
+      this.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key })),
+    );
   }
 
   close(): void {

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
-import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { HashMismatchError, NotFoundError, PayloadTooLargeError } from '../../errors.ts';
 import { consumeUpload, type DirectUploads, isObjectId } from '../object-store.ts';
-import { isMissing, mapLimited, PARALLEL, type S3Bucket, statusOf } from './client.ts';
+import { isMissing, type S3Bucket, statusOf } from './client.ts';
 
 /**
  * Presigned uploads straight to the bucket: they land under `<prefix>staging/<repo>/<id>` and
@@ -84,28 +84,13 @@ export class S3DirectUploads implements DirectUploads {
   }
 
   async sweep(before: Date, limit: number): Promise<{ removed: number; kept: number }> {
-    let removed = 0;
+    const old: string[] = [];
     let kept = 0;
-    let token: string | undefined;
-    do {
-      const page = await this.bucket.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket.settings.bucket,
-          Prefix: `${this.bucket.settings.prefix}staging/`,
-          ContinuationToken: token,
-          MaxKeys: 1000,
-        }),
-      );
-      const old: string[] = [];
-      for (const o of page.Contents ?? []) {
-        if (o.Key && o.LastModified && o.LastModified < before && removed + old.length < limit) old.push(o.Key);
-        else kept++;
-      }
-      // One DeleteObject each: DeleteObjects needs Content-MD5 on some servers (Swift) that the SDK no longer sends.
-      await mapLimited(old, PARALLEL, (key) => this.removeStaged(key));
-      removed += old.length;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token && removed < limit);
-    return { removed, kept };
+    for await (const o of this.bucket.list('staging/')) {
+      if (o.lastModified < before && old.length < limit) old.push(o.key);
+      else kept++;
+    }
+    await this.bucket.deleteKeys(old);
+    return { removed: old.length, kept };
   }
 }

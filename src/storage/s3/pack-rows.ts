@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { KEYSET_PAGE, keysetPages } from '../../db/pagination.ts';
 import { runSql } from '../../db/sql.ts';
+import type { StoredObject } from '../object-store.ts';
 
 /**
  * The S3 store's pack index: rows of musehub_packed_objects, one per object stored in a pack.
@@ -45,17 +47,32 @@ export async function indexPack(
   );
 }
 
-/** Every packed object, in keyset pages (for garbage collection's listing). */
-export async function* packedRows(em: EntityManager): AsyncIterable<{ objectId: string; size: number; packed: true }> {
-  let after = '';
-  for (;;) {
-    const rows = await runSql<{ object_id: string; size: string }>(
+/** Every packed object's copy (for garbage collection's listing). */
+export async function* packedRows(em: EntityManager): AsyncIterable<StoredObject> {
+  const page = (after: string) =>
+    runSql<{ object_id: string; size: string; pack: string; stored_at: string | Date }>(
       em,
-      'SELECT object_id, size FROM musehub_packed_objects WHERE object_id > ? ORDER BY object_id LIMIT 1000',
-      [after],
+      'SELECT object_id, size, pack, stored_at FROM musehub_packed_objects WHERE object_id > ? ORDER BY object_id LIMIT ?',
+      [after, KEYSET_PAGE],
     );
-    for (const r of rows) yield { objectId: r.object_id, size: Number(r.size), packed: true };
-    if (rows.length < 1000) return;
-    after = rows[rows.length - 1]!.object_id;
+  for await (const r of keysetPages(page, (r) => r.object_id)) {
+    yield { objectId: r.object_id, size: Number(r.size), pack: r.pack, storedAt: new Date(r.stored_at) };
   }
+}
+
+/** A repack's switch: the packs in `retire` are read no more (their rows go; the pack index is per object). */
+export async function unindexPacks(em: EntityManager, retire: readonly string[]): Promise<void> {
+  await runSql(em, 'DELETE FROM musehub_packed_objects WHERE pack IN (SELECT jsonb_array_elements_text(?::jsonb))', [
+    JSON.stringify(retire),
+  ]);
+}
+
+/** Which of these packs some row still names. */
+export async function indexedPacks(em: EntityManager, packs: readonly string[]): Promise<Set<string>> {
+  const rows = await runSql<{ pack: string }>(
+    em,
+    `SELECT DISTINCT pack FROM musehub_packed_objects WHERE pack IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+    [JSON.stringify(packs)],
+  );
+  return new Set(rows.map((r) => r.pack));
 }

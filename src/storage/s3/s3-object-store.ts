@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { HashMismatchError } from '../../errors.ts';
+import { NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
-import { consumeUpload, type DirectUploads, isObjectId, type ObjectStore, type StoredObject } from '../object-store.ts';
+import {
+  type DirectUploads,
+  isObjectId,
+  type ObjectStore,
+  type ReceivedObject,
+  receiveInMemory,
+  type StoredObject,
+} from '../object-store.ts';
 import { isMissing, readBody, S3Bucket, type S3Settings } from './client.ts';
 import { S3DirectUploads } from './direct-uploads.ts';
-import { indexPack, packedObjects, packedRows } from './pack-rows.ts';
+import { indexedPacks, indexPack, packedObjects, packedRows, unindexPacks } from './pack-rows.ts';
 import { byPackOrder, readMany } from './packed-reads.ts';
 
 export type { S3Settings } from './client.ts';
@@ -19,8 +26,8 @@ export type { S3Settings } from './client.ts';
  * musehub_packed_objects (pack-rows.ts): an S3 request costs tens of milliseconds whatever its
  * size, and a clone of thousands of small objects then reads a few ranges of a few packs
  * (packed-reads.ts). An object stored alone (a verified presigned upload, a batch of one) is its
- * own key, `<prefix>objects/<id>`. Presigned uploads are direct-uploads.ts. Nothing here deletes
- * an object: a repo delete is soft, and only unverified staging uploads are ever removed.
+ * own key, `<prefix>objects/<id>`. Presigned uploads are direct-uploads.ts. Bytes are deleted
+ * only by garbage collection (integrity/gc.ts), under the store's write lock.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly remote = true;
@@ -94,12 +101,21 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** The gateway's own signed upload route (not handed out with this store): buffered, verified, put. */
-  async putStream(objectId: string, body: Readable, maxBytes: number): Promise<number> {
-    const chunks: Buffer[] = [];
-    const { size, sha256 } = await consumeUpload(body, maxBytes, (buf) => chunks.push(buf));
-    if (sha256 !== objectId) throw new HashMismatchError(objectId, sha256);
-    await this.put(objectId, Buffer.concat(chunks, size));
-    return size;
+  receive(objectId: string, body: Readable, maxBytes: number): Promise<ReceivedObject> {
+    return receiveInMemory(objectId, body, maxBytes, (id, bytes) => this.put(id, bytes));
+  }
+
+  /**
+   * Reads where the pack index says now, and once more after looking again if a pack is gone:
+   * a repack may have moved the objects and the collector removed the old pack meanwhile.
+   */
+  private async relocating<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      return read();
+    }
   }
 
   private async getAlone(objectId: string): Promise<Buffer> {
@@ -112,9 +128,11 @@ export class S3ObjectStore implements ObjectStore {
     return readBody(res.Body, res.ContentLength, `object ${objectId}`);
   }
 
-  async get(objectId: string): Promise<Buffer> {
-    const p = (await this.packed([objectId])).get(objectId);
-    return p ? this.bucket.range(p.pack, p.offset, p.offset + p.size) : this.getAlone(objectId);
+  get(objectId: string): Promise<Buffer> {
+    return this.relocating(async () => {
+      const p = (await this.packed([objectId])).get(objectId);
+      return p ? this.bucket.range(p.pack, p.offset, p.offset + p.size) : this.getAlone(objectId);
+    });
   }
 
   /** Pack by pack, by offset, objects stored alone last: getMany's ranges then come out long. */
@@ -122,33 +140,70 @@ export class S3ObjectStore implements ObjectStore {
     return byPackOrder(await this.packed(objects.map((o) => o.object_id)), objects);
   }
 
-  async getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
-    const where = await this.packed(objects.map((o) => o.object_id));
-    return readMany(this.bucket, where, objects, (id) => this.getAlone(id));
+  getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
+    return this.relocating(async () => {
+      const where = await this.packed(objects.map((o) => o.object_id));
+      return readMany(this.bucket, where, objects, (id) => this.getAlone(id));
+    });
   }
 
-  async open(objectId: string): Promise<Readable> {
-    const p = (await this.packed([objectId])).get(objectId);
-    if (!p) return (await this.bucket.getObject(this.bucket.key(objectId))).Body;
-    if (!p.size) return Readable.from([]);
-    const res = await this.bucket.getObject(this.bucket.packKey(p.pack), `bytes=${p.offset}-${p.offset + p.size - 1}`);
-    return res.Body;
+  open(objectId: string): Promise<Readable> {
+    return this.relocating(async () => {
+      const p = (await this.packed([objectId])).get(objectId);
+      if (!p) return (await this.bucket.getObject(this.bucket.key(objectId))).Body;
+      if (!p.size) return Readable.from([]);
+      const range = `bytes=${p.offset}-${p.offset + p.size - 1}`;
+      return (await this.bucket.getObject(this.bucket.packKey(p.pack), range)).Body;
+    });
   }
 
   async *listStored(): AsyncIterable<StoredObject> {
     yield* packedRows(this.orm.em);
-    let token: string | undefined;
-    const prefix = `${this.bucket.settings.prefix}objects/`;
-    do {
-      const page = await this.bucket.send(
-        new ListObjectsV2Command({ Bucket: this.bucket.name, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
-      );
-      for (const o of (page.Contents ?? []) as { Key?: string; Size?: number }[]) {
-        const objectId = o.Key?.slice(prefix.length) ?? '';
-        if (isObjectId(objectId)) yield { objectId, size: o.Size ?? 0, packed: false };
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    for await (const o of this.bucket.list('objects/')) {
+      const objectId = o.key.slice(o.key.lastIndexOf('/') + 1);
+      // Swift rounds LastModified up to the whole second; a second earlier is never later than the write.
+      const storedAt = new Date(o.lastModified.getTime() - 1000);
+      if (isObjectId(objectId)) yield { objectId, size: o.size, pack: null, storedAt };
+    }
+  }
+
+  async deleteAlone(objectIds: readonly string[]): Promise<void> {
+    await this.bucket.deleteKeys(objectIds.map((id) => this.bucket.key(id)));
+  }
+
+  /**
+   * The new pack is stored, then its rows replace the retired packs' in the collector's
+   * transaction: readers switch when it commits. The retired packs' keys stay until
+   * deleteOrphans, a transaction later, so no committed row ever names a deleted key.
+   */
+  async repack(objects: readonly { objectId: string; size: number }[], retire: readonly string[]): Promise<void> {
+    const bytes = await this.getMany(objects.map((o) => ({ object_id: o.objectId, size: o.size })));
+    await unindexPacks(this.orm.em, retire);
+    if (!objects.length) return;
+    const pack = `packs/${randomUUID()}.pack`;
+    let offset = 0;
+    const entries = objects.map((o, i) => {
+      const entry = { object_id: o.objectId, offset, size: bytes[i]!.length };
+      offset += entry.size;
+      return entry;
+    });
+    await this.bucket.putBytes(this.bucket.packKey(pack), Buffer.concat(bytes, offset));
+    await indexPack(this.orm.em, pack, entries);
+  }
+
+  async deleteOrphans(before: Date): Promise<{ files: number; bytes: number }> {
+    const listed: { key: string; pack: string; size: number }[] = [];
+    for await (const o of this.bucket.list('packs/')) {
+      if (o.lastModified < before)
+        listed.push({ key: o.key, pack: o.key.slice(this.bucket.settings.prefix.length), size: o.size });
+    }
+    const named = await indexedPacks(
+      this.orm.em,
+      listed.map((o) => o.pack),
+    );
+    const orphans = listed.filter((o) => !named.has(o.pack));
+    await this.bucket.deleteKeys(orphans.map((o) => o.key));
+    return { files: orphans.length, bytes: orphans.reduce((n, o) => n + o.size, 0) };
   }
 
   close(): void {
