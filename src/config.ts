@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from './duration.ts';
 import { readTlsMaterial, TlsFileError, type TlsFiles } from './net/tls.ts';
 import { TrustedProxies } from './net/trusted-proxies.ts';
 import { WebhookTargetPolicy } from './net/webhook-target.ts';
@@ -19,6 +20,16 @@ const intIn = (min: number, max: number) =>
     .regex(/^\d+$/, `expected a whole number between ${min} and ${max}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** `24h`, `30m`, `0s`…, or a bare `0` (off) → milliseconds. */
+const duration = z.string().transform((v, ctx) => {
+  const ms = v === '0' ? 0 : parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'expected a number and a unit (s, m, h, d) such as 24h, or 0' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const postgresUrl = z
   .string()
@@ -92,6 +103,10 @@ const envSchema = z.object({
   // 0 keeps deleted repos forever (restorable); N purges them N days after their delete.
   MUSEHUB_DELETED_REPO_RETENTION_DAYS: intIn(0, 36_500).default(0),
   MUSEHUB_PURGE_INTERVAL_MS: intIn(1_000, 86_400_000).default(3_600_000),
+  // Garbage collection of object bytes: how often (0: never on a schedule), and how young an
+  // unnamed copy may be and still be kept (docs/storage-gc.md).
+  MUSEHUB_GC_INTERVAL: duration.default(24 * 3_600_000),
+  MUSEHUB_GC_GRACE: duration.default(3_600_000),
   MUSEHUB_WEBHOOK_POLL_MS: intIn(10, 600_000).default(1_000),
   MUSEHUB_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(2_000),
   MUSEHUB_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(6),
@@ -131,6 +146,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Deleted repos: purged `deletedRepoDays` after their delete (0: kept forever), checked every purgeIntervalMs. */
   retention: { deletedRepoDays: number; purgeIntervalMs: number };
+  /** Scheduled garbage collection of object bytes: every intervalMs (0: off), keeping copies younger than graceMs. */
+  gc: { intervalMs: number; graceMs: number };
   webhooks: {
     pollIntervalMs: number;
     backoffMs: number;
@@ -246,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       deletedRepoDays: e.MUSEHUB_DELETED_REPO_RETENTION_DAYS,
       purgeIntervalMs: e.MUSEHUB_PURGE_INTERVAL_MS,
     },
+    gc: { intervalMs: e.MUSEHUB_GC_INTERVAL, graceMs: e.MUSEHUB_GC_GRACE },
     webhooks: {
       pollIntervalMs: e.MUSEHUB_WEBHOOK_POLL_MS,
       backoffMs: e.MUSEHUB_WEBHOOK_BACKOFF_MS,

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LivenessListener } from './db/liveness-listener.ts';
+import type { GcScheduler } from './integrity/gc.scheduler.ts';
 import type { Semaphore } from './middleware/limits.ts';
 import type { RepoLivenessCache } from './repos/index.ts';
 import type { PurgeScheduler } from './repos/purge.scheduler.ts';
@@ -38,8 +39,11 @@ export class Metrics {
   /** Under --workers: asks the primary for every worker's figures, summed. */
   clusterText: (() => Promise<string>) | undefined;
 
+  private readonly orm: MikroORM;
+
   constructor(sources: MetricsSources) {
     const { registry } = this;
+    this.orm = sources.orm;
     collectDefaultMetrics({ register: registry });
     registry.registerMetric(this.duration as unknown as Parameters<Registry['registerMetric']>[0]);
     this.tombstones = new Counter({
@@ -134,6 +138,21 @@ export class Metrics {
       'sum',
       () => purges.purgedTotal,
     );
+    const orm = this.orm;
+    new Gauge({
+      name: 'musehub_repos_awaiting_purge',
+      help: 'Deleted repos still restorable: purged when their retention window runs out, or by their owner.',
+      registers: [this.registry],
+      // Every process counts the same rows.
+      aggregator: 'max',
+      async collect() {
+        const [row] = await orm.em
+          .fork()
+          .getConnection()
+          .execute<{ n: number }[]>('SELECT count(*)::int AS n FROM musehub_repos WHERE deleted_at IS NOT NULL');
+        this.set(row?.n ?? 0);
+      },
+    });
     gauge('musehub_purge_last_run_timestamp_seconds', 'When a scheduled purge last ran (0: never).', 'max', () =>
       purges.lastRun ? purges.lastRun.at.getTime() / 1000 : 0,
     );
@@ -142,6 +161,50 @@ export class Metrics {
       'How long the last scheduled purge took.',
       'max',
       () => purges.lastRun?.seconds ?? 0,
+    );
+  }
+
+  /** Scheduled garbage collection: what it reclaimed, and when the last one ran and for how long. */
+  watchGc(gc: Pick<GcScheduler, 'lastRun' | 'totals'>): void {
+    const gauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        aggregator,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge(
+      'musehub_gc_reclaimed_objects_total',
+      'Object copies removed by scheduled garbage collection.',
+      'sum',
+      () => gc.totals.objects,
+    );
+    gauge(
+      'musehub_gc_reclaimed_bytes_total',
+      'Bytes removed by scheduled garbage collection.',
+      'sum',
+      () => gc.totals.bytes,
+    );
+    gauge(
+      'musehub_gc_packs_merged_total',
+      'Packs rewritten (merged or stripped) by scheduled garbage collection.',
+      'sum',
+      () => gc.totals.packsMerged,
+    );
+    gauge(
+      'musehub_gc_last_run_timestamp_seconds',
+      'When a scheduled garbage collection last finished (0: never).',
+      'max',
+      () => (gc.lastRun ? gc.lastRun.at.getTime() / 1000 : 0),
+    );
+    gauge(
+      'musehub_gc_last_run_duration_seconds',
+      'How long the last scheduled garbage collection took.',
+      'max',
+      () => gc.lastRun?.report.seconds ?? 0,
     );
   }
 

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { migrateUp, openOrm, provideDatabase } from './database.ts';
 import { LivenessListener } from './db/liveness-listener.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
+import { GcScheduler } from './integrity/gc.scheduler.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { daysLeft, EXPIRY_WARNING_DAYS, readTlsMaterial, TLS_MIN_VERSION } from './net/tls.ts';
@@ -145,6 +146,9 @@ export async function startGateway(
   const purges = new PurgeScheduler(orm, logger.child({ component: 'purge' }), config.retention);
   purges.start();
   metrics.watchPurges(purges);
+  const gc = new GcScheduler(orm, store, logger.child({ component: 'gc' }), config.gc);
+  gc.start();
+  metrics.watchGc(gc);
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
@@ -162,6 +166,7 @@ export async function startGateway(
       clearTimeout(timer);
       await dispatcher.stop();
       await purges.stop();
+      await gc.stop();
       await listener.stop();
       await store.close();
       await orm.close();

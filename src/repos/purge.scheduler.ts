@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.ts';
+import { Repeating } from '../repeating.ts';
 import { DAY_MS } from './delete.service.ts';
 import { purgeExpired } from './purge.service.ts';
 
@@ -9,9 +10,7 @@ import { purgeExpired } from './purge.service.ts';
  * the others find it taken and wait for their next turn. Off when retention is 0 (kept forever).
  */
 export class PurgeScheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly repeating: Repeating;
   /** What the last pass of this process did (for /metrics): null before it ran or got the lock. */
   lastRun: { at: Date; seconds: number; purged: number } | null = null;
   /** Repos this process has purged since it started. */
@@ -21,21 +20,18 @@ export class PurgeScheduler {
     private readonly orm: MikroORM,
     private readonly log: Logger,
     private readonly opts: { deletedRepoDays: number; purgeIntervalMs: number },
-  ) {}
+  ) {
+    // The first run soon after start, not a whole interval later.
+    this.repeating = new Repeating(() => this.runOnce(), {
+      intervalMs: opts.purgeIntervalMs,
+      firstMs: Math.min(opts.purgeIntervalMs, 10_000),
+      log,
+      failure: 'scheduled purge failed',
+    });
+  }
 
   start(): void {
-    if (!this.opts.deletedRepoDays) return;
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.runOnce()
-        .catch((err) => this.log.warn({ err: String(err) }, 'scheduled purge failed'))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.opts.purgeIntervalMs);
-        });
-    };
-    // The first run soon after start, not a whole interval later; unref: it never holds the process up.
-    this.timer = setTimeout(tick, Math.min(this.opts.purgeIntervalMs, 10_000));
-    this.timer.unref();
+    if (this.opts.deletedRepoDays) this.repeating.start();
   }
 
   /** One pass: purges what is due now (nothing when another process holds the purge lock). */
@@ -55,9 +51,7 @@ export class PurgeScheduler {
     for (const s of result.skipped) this.log.warn(s, 'deleted repo not purged');
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeating.stop();
   }
 }
