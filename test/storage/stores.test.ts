@@ -177,6 +177,16 @@ describe.each(STORES)('the %s store', (store) => {
     expect((await gc({ dryRun: true })).removed).toEqual({ objects: 0, bytes: 0 });
     const purged = await gw.request('POST', `/api/v1/user/deleted-repos/alice/${repo.slug}/purge`, { token });
     expect(purged.status).toBe(200);
+    // Gone for good: no restore, the name free again, the audit trail kept.
+    expect((await gw.request('POST', `/api/v1/repos/${repo.repoId}/restore`, { token })).status).toBe(404);
+    const events = await sql<{ action: string }>(
+      gw.databaseUrl,
+      'SELECT action FROM musehub_audit_events WHERE repo_id = $1 ORDER BY occurred_at',
+      [repo.repoId],
+    );
+    expect(events.map((e) => e.action)).toEqual(['repo.delete', 'repo.purge']);
+    const again = await createRepo(gw, token, { name: 'to purge', visibility: 'public' });
+    expect(again.slug).toBe(repo.slug);
     const alone = objects.filter((o) => !o.content.equals(Buffer.from(shared)));
     expect(alone).toHaveLength(2);
     const exactly = { objects: 2, bytes: alone.reduce((n, o) => n + o.content.length, 0) };
