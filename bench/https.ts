@@ -225,7 +225,7 @@ async function main() {
       import('../src/database.ts'),
       import('../src/users/index.ts'),
       import('./seed.ts'),
-      import('./run.ts'),
+      import('./measure.ts'),
     ]);
   const os = await import('node:os');
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-bench-https-'));

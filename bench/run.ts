@@ -14,7 +14,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.ts';
 import { openOrm } from '../src/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
@@ -23,13 +22,13 @@ import { createToken, createUser } from '../src/users/index.ts';
 import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { accessTimingRows, seedTargets, strangerSurfaces } from './access-timing.ts';
 import { measureCascade } from './cascade.ts';
-import { type BenchGateway, processTree, sampleRss, spawnGateway } from './gateway.ts';
+import { type BenchGateway, processTree, spawnGateway } from './gateway.ts';
+import { gcRows } from './gc.ts';
 import { httpsRows } from './https.ts';
+import { CONNECTIONS, clones, DURATION, downloads, load, sequential } from './measure.ts';
 import type { Row } from './row.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const CLONES = Number(process.env.BENCH_CLONES ?? 3);
 const root = path.resolve(import.meta.dirname, '..');
 const MiB = 1024 * 1024;
@@ -38,110 +37,6 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 const mib = (bytes: number) => round(bytes / MiB);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
-
-/** An autocannon run against one gateway, with that gateway's peak RSS while it ran. */
-export async function load(
-  gw: Pick<BenchGateway, 'pids'> | null,
-  scenario: string,
-  opts: autocannon.Options,
-): Promise<Row> {
-  const run = () => autocannon({ duration: DURATION, connections: CONNECTIONS, ...opts });
-  const { result, peakBytes, maxGrowthBytes } = gw
-    ? await sampleRss(gw, run)
-    : { result: await run(), peakBytes: 0, maxGrowthBytes: 0 };
-  // A figure that includes refused or failed requests measures the wrong thing: stop the run.
-  if (result.errors || result.non2xx) {
-    throw new Error(`${scenario}: ${result.errors} errors and ${result.non2xx} non-2xx answers; the run is void`);
-  }
-  return {
-    scenario,
-    reqPerSec: result.requests.average < 100 ? round(result.requests.average) : Math.round(result.requests.average),
-    mbPerSec: round(result.throughput.average / MiB),
-    p50ms: result.latency.p50,
-    p99ms: result.latency.p99,
-    errors: result.errors + result.non2xx,
-    peakRssMiB: mib(peakBytes),
-    rssGrowthMiB: mib(maxGrowthBytes),
-  };
-}
-
-/** Full clones one after another (a clone is seconds long, too long for a fixed-duration load run). */
-async function clones(gw: BenchGateway, scenario: string, remote: string, want: string, n: number): Promise<Row> {
-  const body = new Uint8Array(packr.pack({ want: [want], have: [] }));
-  return downloads(
-    gw,
-    scenario,
-    () => fetch(`${gw.url}${remote}/fetch`, { method: 'POST', headers: msgpack, body }),
-    n,
-  );
-}
-
-/** Latency of one request at a time: 50 warm-up requests, then `n` timed ones. */
-async function sequential(
-  server: Pick<BenchGateway, 'pids'>,
-  scenario: string,
-  request: () => Promise<unknown>,
-  n = 300,
-): Promise<Row> {
-  for (let i = 0; i < 50; i++) await request();
-  const { result, peakBytes, maxGrowthBytes } = await sampleRss(server, async () => {
-    const times: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      await request();
-      times.push(performance.now() - t0);
-    }
-    return times.sort((a, b) => a - b);
-  });
-  return {
-    scenario,
-    reqPerSec: round(n / (result.reduce((a, b) => a + b, 0) / 1000)),
-    p50ms: round(result[Math.floor(n / 2)]!),
-    p99ms: round(result[Math.floor(n * 0.99)]!),
-    errors: 0,
-    peakRssMiB: mib(peakBytes),
-    rssGrowthMiB: mib(maxGrowthBytes),
-  };
-}
-
-/** `n` whole responses one after another, read by the same client code whatever serves them. */
-async function downloads(
-  server: Pick<BenchGateway, 'pids'>,
-  scenario: string,
-  request: () => Promise<Response>,
-  n: number,
-): Promise<Row> {
-  const { result, peakBytes, maxGrowthBytes } = await sampleRss(server, async () => {
-    const times: number[] = [];
-    const firsts: number[] = [];
-    let bytes = 0;
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      const res = await request();
-      if (!res.ok) throw new Error(`${scenario}: HTTP ${res.status} ${await res.text()}`);
-      let first = 0;
-      for await (const chunk of res.body!) {
-        first ||= performance.now() - t0;
-        bytes += (chunk as Uint8Array).length;
-      }
-      times.push(performance.now() - t0);
-      firsts.push(first);
-    }
-    return { times: times.sort((a, b) => a - b), firsts: firsts.sort((a, b) => a - b), bytes };
-  });
-  const seconds = result.times.reduce((a, b) => a + b, 0) / 1000;
-  return {
-    scenario,
-    mbPerSec: round(result.bytes / 1e6 / seconds),
-    p50ms: Math.round(result.times[Math.floor(n / 2)]!),
-    p99ms: Math.round(result.times.at(-1)!),
-    firstByteMs: Math.round(result.firsts[Math.floor(n / 2)]!),
-    responseBytes: Math.round(result.bytes / n),
-    errors: 0,
-    peakRssMiB: mib(peakBytes),
-    rssGrowthMiB: mib(maxGrowthBytes),
-  };
-}
 
 async function main() {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-bench-'));
@@ -529,6 +424,14 @@ async function main() {
     for (const note of timing.notes) console.log(`404 timing: ${note}`);
     const cascadeOrm = await openOrm(pg.url, 4);
     const cascade = await measureCascade(cascadeOrm).finally(() => cascadeOrm.close());
+    const gc = await gcRows({
+      adminUrl: pg.url,
+      tmp,
+      clonesPerRow: CLONES,
+      loadSeconds: DURATION,
+      connections: CONNECTIONS,
+    });
+    rows.push(...gc.rows);
 
     const first = JSON.parse(await fs.readFile(path.join(root, 'bench/results/first.json'), 'utf8')) as {
       figures: Record<string, number>;
@@ -599,6 +502,7 @@ async function main() {
       `whole-repo push of the reference repo: ${STORES.map(([s]) => `${seedMs[s]} ms (${s} store)`).join(', ')}; first recorded: ${first.figures['whole-repo push (filesystem store) ms'] ?? '?'} ms; ` +
         `S3 server: OpenStack Swift s3api on loopback (test/helpers/s3-server.ts), one worker per server`,
     );
+    for (const note of gc.notes) console.log(note);
     const result = {
       ranAt: new Date().toISOString(),
       machine: {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import { parseDuration } from '../duration.ts';
@@ -191,6 +192,8 @@ export function registerAdminCommands(program: Command): void {
         try {
           if (o.staging) return await sweepStaging(o, store, config.objectStore);
           const graceMs = parseAge(o.grace, '--grace');
+          // Serving comes first: on a busy host the collection takes the CPU the gateway leaves.
+          os.setPriority(os.constants.priority.PRIORITY_BELOW_NORMAL);
           const { collectGarbage, GcBusyError } = await import('../integrity/gc.ts');
           // Progress goes to a person watching, never into --json's one document.
           const progress =
