@@ -21,8 +21,9 @@ import { MCP_POSTS_PER_CALLER } from '../src/mcp/routes.ts';
 import { createToken, createUser } from '../src/users/index.ts';
 import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { accessTimingRows, seedTargets, strangerSurfaces } from './access-timing.ts';
+import { startBaseline } from './baseline.ts';
 import { measureCascade } from './cascade.ts';
-import { type BenchGateway, processTree, spawnGateway } from './gateway.ts';
+import { type BenchGateway, spawnGateway } from './gateway.ts';
 import { gcRows } from './gc.ts';
 import { httpsRows } from './https.ts';
 import { CONNECTIONS, clones, DURATION, downloads, load, sequential } from './measure.ts';
@@ -142,24 +143,12 @@ async function main() {
       await fs.writeFile(path.join(answers, inc.name), Buffer.from(await res.arrayBuffer()));
     }
     const refsBytes = Buffer.from(await (await fetch(`${remote}/refs`, { headers: msgpack })).arrayBuffer());
-    const startBaseline = async (processes: number) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          path.join(root, 'bench/baseline-server.ts'),
-          refsBytes.toString('base64'),
-          String(processes),
-          answers,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      children.push(child);
-      const port = Number((await waitForLines(child, /listening (\d+)/g, processes))[1]);
-      return { port, tree: processTree(child) };
+    const baselineOf = async (processes: number) => {
+      const baseline = await startBaseline(refsBytes, processes, answers);
+      children.push(baseline.child);
+      return baseline;
     };
-    const { port: baselinePort, tree: baselineTree } = await startBaseline(1);
+    const { port: baselinePort, tree: baselineTree } = await baselineOf(1);
 
     const rows: Row[] = [];
     const against = (row: Row, of: Row, label: string): Row => ({
@@ -192,7 +181,7 @@ async function main() {
     // The same refs against `musehub serve --workers 2` on the same database and objects.
     const cluster = await spawnGateway(pg.url, path.join(tmp, 'data-fs'), { MUSEHUB_WORKERS: '2' });
     gateways.push(cluster);
-    const { port: bare2Port, tree: bare2Tree } = await startBaseline(2);
+    const { port: bare2Port, tree: bare2Tree } = await baselineOf(2);
     await load(null, 'warm-up', { url: `http://127.0.0.1:${bare2Port}/refs`, duration: 3, headers: msgpack });
     const bare2 = await load(bare2Tree, 'bare Hono, 2 processes (baseline)', {
       url: `http://127.0.0.1:${bare2Port}/refs`,
@@ -539,18 +528,6 @@ async function main() {
 }
 
 /** Waits for `count` matches of a global pattern on the child's stdout; answers the first. */
-function waitForLines(child: ChildProcess, pattern: RegExp, count: number): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const matches = [...buf.matchAll(pattern)];
-      if (matches.length >= count) resolve(matches[0]!);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)));
-  });
-}
-
 /** A push/objects body of 100 fresh 4 KiB objects: every request uploads new content. */
 function freshObjectsBody() {
   const objects = Array.from({ length: 100 }, () => {

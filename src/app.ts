@@ -27,6 +27,7 @@ import type { RepoLivenessCache } from './repos/index.ts';
 import { repoRoutes } from './repos/repo.routes.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 import { type TransportDeps, transportRoutes } from './transport/routes.ts';
+import { WireFirstRouter } from './transport/wire-first-router.ts';
 import type { TokenCache } from './users/index.ts';
 import { pageRoutes } from './web/pages.routes.tsx';
 import { sessionForDownloads, webCookies } from './web/session.middleware.ts';
@@ -55,7 +56,8 @@ const REST_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the Hono app: middleware order is request context (ids, logs, metrics, encodings) → limits → db context → auth → routes. */
 export function createApp({ orm, config, logger, cache, store, presignKey, tokens, metrics, proxies }: AppDeps) {
-  const app = new Hono<BaseEnv>();
+  // The wire's routes on a compiled table of their own: a refs request never walks the rest.
+  const app = new Hono<BaseEnv>({ router: new WireFirstRouter() });
   app.onError(handleError);
   app.notFound(handleNotFound);
   app.use(requestContext(logger, metrics, proxies, config.publicUrl.startsWith('https://')));

@@ -5,6 +5,7 @@ export {
   createToken,
   createUser,
   findUserByName,
+  isReservedName,
   isUsername,
   parseToken,
   revokeToken,

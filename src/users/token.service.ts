@@ -29,6 +29,9 @@ const RESERVED = new Set([
   'new',
 ]);
 
+/** A first path segment the gateway routes itself (never an owner). */
+export const isReservedName = (s: string) => RESERVED.has(s);
+
 /** Whether a string can be a username (so a path segment can name an owner). */
 export const isUsername = (s: string) => USERNAME.test(s) && !RESERVED.has(s);
 
