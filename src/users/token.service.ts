@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { notifyInvalidation } from '../db/invalidation.ts';
 import { runSql } from '../db/sql.ts';
@@ -59,7 +59,8 @@ export async function findUserByName(em: EntityManager, username: string): Promi
   return em.findOne(UserSchema, { username });
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+// One-shot: no Hash object per authenticated request.
+const sha256 = (s: string) => hash('sha256', s, 'buffer');
 const TOKEN_FORMAT = /^mh_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 
 /** A token is `mh_<token id>_<secret>`; only sha256(secret) is stored. The plain value is returned once. */
