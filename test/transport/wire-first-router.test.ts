@@ -23,9 +23,7 @@ function normalize(result: Result<Entry>) {
   const [matches, stash] = result as [[Entry, Record<string, string | number>][], string[] | undefined];
   return matches.map(([entry, params]) => [
     entry[1],
-    Object.fromEntries(
-      Object.entries(params).map(([k, v]) => [k, stash ? stash[v as number] : v] as const),
-    ),
+    Object.fromEntries(Object.entries(params).map(([k, v]) => [k, stash ? stash[v as number] : v] as const)),
   ]);
 }
 
