@@ -1,22 +1,22 @@
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import type { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.ts';
-import { migrateUp, openOrm, provideDatabase } from './database.ts';
+import { provideDatabase } from './db/provide-database.ts';
 import type { Logger } from './logger.ts';
-import { startGateway } from './server.ts';
 import { loadPresignKey } from './transport/presign.ts';
 
-type WorkerMessage =
+export type WorkerMessage =
   | { type: 'listening'; url: string }
   | { type: 'failed'; error: string }
   | { type: 'metrics-request'; id: number };
 
-type PrimaryMessage = { type: 'metrics'; id: number; text?: string; error?: string };
+export type PrimaryMessage = { type: 'metrics'; id: number; text?: string; error?: string };
 
 /**
  * `musehub serve` with MUSEHUB_WORKERS > 1: this primary provides the database (embedded or
- * DATABASE_URL), migrates once, creates the presign key, then forks N workers that share one
- * port through node:cluster. Workers keep their caches coherent through the same NOTIFY
+ * DATABASE_URL) and creates the presign key, then forks N workers that share one port through
+ * node:cluster; the workers migrate (one at a time, under an advisory lock). The primary loads
+ * no app and no ORM: it only supervises, so it stays small. Workers keep their caches coherent through the same NOTIFY
  * channel separate machines would use. SIGINT/SIGTERM drains every worker, then stops the
  * embedded database. A worker that dies is replaced; if one fails while starting, the whole
  * gateway stops (a broken config would otherwise restart forever).
@@ -25,13 +25,6 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   const started = performance.now();
   const db = await provideDatabase(config, (line) => logger.debug({ postgres: line }));
   try {
-    const orm = await openOrm(db.url, 1);
-    try {
-      const applied = await migrateUp(orm);
-      if (applied.length) logger.info({ applied }, 'migrations applied');
-    } finally {
-      await orm.close();
-    }
     await loadPresignKey(config.dataDir, config.presignSecret);
   } catch (err) {
     await db.stop();
@@ -51,13 +44,19 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     };
   });
   // GET /metrics on any worker: that worker asks here, and prom-client collects and sums
-  // every worker's registry over the same IPC channel.
-  const aggregator = new AggregatorRegistry();
+  // every worker's registry over the same IPC channel (loaded on the first scrape).
+  let aggregator:
+    | Promise<Pick<AggregatorRegistry<'text/plain; version=0.0.4; charset=utf-8'>, 'clusterMetrics'>>
+    | undefined;
+  const collect = () => {
+    aggregator ??= import('prom-client').then(({ AggregatorRegistry }) => new AggregatorRegistry());
+    return aggregator.then((a) => a.clusterMetrics());
+  };
   const fork = () => {
     const worker = cluster.fork(env);
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type !== 'metrics-request') return onWorkerMessage(msg);
-      aggregator.clusterMetrics().then(
+      collect().then(
         (text) => worker.send({ type: 'metrics', id: msg.id, text } satisfies PrimaryMessage),
         (err: Error) => worker.send({ type: 'metrics', id: msg.id, error: err.message } satisfies PrimaryMessage),
       );
@@ -128,56 +127,4 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     logger.info({ workers: workers.length }, 'SIGHUP: reloading the certificate in every worker');
     for (const w of workers) w.process.kill('SIGHUP');
   });
-}
-
-/** A cluster worker: one gateway on the primary's database; reports back once listening. */
-export async function runWorker(config: Config, logger: Logger): Promise<void> {
-  const log = logger.child({ worker: cluster.worker?.id });
-  let gateway: Awaited<ReturnType<typeof startGateway>>;
-  try {
-    gateway = await startGateway(config, log, { migrate: false });
-  } catch (err) {
-    process.send?.({ type: 'failed', error: err instanceof Error ? err.message : String(err) } satisfies WorkerMessage);
-    throw err;
-  }
-  AggregatorRegistry.setRegistries(gateway.metrics.registry);
-  new AggregatorRegistry(); // answers the primary's collection requests
-  gateway.metrics.clusterText = askPrimaryForMetrics;
-  process.send?.({ type: 'listening', url: gateway.url } satisfies WorkerMessage);
-  const shutdown = () => {
-    gateway.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  // Ctrl-C reaches the whole process group; the primary also sends SIGTERM. Either drains.
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  process.on('SIGHUP', () => gateway.reloadTls());
-  // The primary is gone (e.g. SIGKILL): do not live on as an orphan holding the port.
-  process.once('disconnect', shutdown);
-}
-
-let metricsRequests = 0;
-const pendingMetrics = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
-
-function askPrimaryForMetrics(): Promise<string> {
-  if (pendingMetrics.size === 0) {
-    process.on('message', onPrimaryMessage);
-  }
-  const id = ++metricsRequests;
-  return new Promise((resolve, reject) => {
-    pendingMetrics.set(id, { resolve, reject });
-    process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage);
-  });
-}
-
-function onPrimaryMessage(msg: PrimaryMessage) {
-  if (msg?.type !== 'metrics') return;
-  const pending = pendingMetrics.get(msg.id);
-  if (!pending) return;
-  pendingMetrics.delete(msg.id);
-  if (pendingMetrics.size === 0) process.off('message', onPrimaryMessage);
-  if (msg.text !== undefined) pending.resolve(msg.text);
-  else pending.reject(new Error(msg.error ?? 'metrics collection failed'));
 }

@@ -1,8 +1,6 @@
 import cluster from 'node:cluster';
-import { runPrimary, runWorker } from './cluster.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
-import { startGateway } from './server.ts';
 
 /** Process entry for `npm start` / `musehub serve`: runs until SIGINT or SIGTERM. */
 export async function runServe(): Promise<void> {
@@ -17,12 +15,15 @@ export async function runServe(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // Each process loads only what its role needs: a cluster's primary never loads the app.
   if (cluster.isWorker) {
+    const { runWorker } = await import('./cluster-worker.ts');
     await runWorker(config, logger);
     return;
   }
   if (config.workers > 1) {
     try {
+      const { runPrimary } = await import('./cluster.ts');
       await runPrimary(config, logger);
     } catch (err) {
       logger.fatal({ err }, 'gateway failed to start');
@@ -30,6 +31,7 @@ export async function runServe(): Promise<void> {
     }
     return;
   }
+  const { startGateway } = await import('./server.ts');
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config, logger);

@@ -5,8 +5,9 @@ import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
-import { migrateUp, openOrm, provideDatabase } from './database.ts';
+import { migrateUp, openOrm } from './database.ts';
 import { LivenessListener } from './db/liveness-listener.ts';
+import { provideDatabase } from './db/provide-database.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import { GcScheduler } from './integrity/gc.scheduler.ts';
 import type { Logger } from './logger.ts';
@@ -43,19 +44,15 @@ export interface RunningGateway {
 }
 
 /** config → database (embedded or DATABASE_URL) → migrate → serve. */
-export async function startGateway(
-  config: Config,
-  logger: Logger,
-  opts: { migrate?: boolean } = {},
-): Promise<RunningGateway> {
+export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const started = performance.now();
   const db = await provideDatabase(config, (line) => logger.debug({ postgres: line }));
   logger.info({ database: db.source, ms: Math.round(performance.now() - started) }, 'database ready');
   let orm: MikroORM | undefined;
   try {
     orm = await openOrm(db.url, config.dbPoolMax, undefined, config.dbStatementTimeoutMs);
-    // Cluster workers skip this: the primary migrated before forking them.
-    const applied = opts.migrate === false ? [] : await migrateUp(orm);
+    // Every cluster worker asks too: the first applies what is pending, the others wait for it.
+    const applied = await migrateUp(orm);
     if (applied.length) logger.info({ applied }, 'migrations applied');
   } catch (err) {
     await orm?.close();

@@ -1,6 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ConfigError, loadConfig } from '../config.ts';
-import { migrateUp, openOrm, provideDatabase } from '../database.ts';
+import { migrateUp, openOrm } from '../database.ts';
+import { provideDatabase } from '../db/provide-database.ts';
 import { CliError } from './output.ts';
 
 /**

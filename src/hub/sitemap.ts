@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { create } from 'xmlbuilder2';
 import { repoIsLive } from '../db/live-repo-sql.ts';
 import { runSql } from '../db/sql.ts';
 
@@ -34,6 +33,8 @@ export async function buildSitemap(em: EntityManager, publicUrl: string): Promis
      LIMIT ?`,
     [MAX_URLS],
   );
+  // Loaded on the first sitemap request: most workers never build one.
+  const { create } = await import('xmlbuilder2');
   const doc = create({ version: '1.0', encoding: 'UTF-8' }).ele('urlset', {
     xmlns: 'http://www.sitemaps.org/schemas/sitemap/0.9',
   });

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
@@ -9,8 +9,15 @@ import { GatewayError } from '../errors.ts';
 import { callerKey, InFlight, RateBudget } from '../middleware/limits.ts';
 import { jsonMayHoldNul, rejectNul } from '../text.ts';
 import type { AuthUser } from '../users/index.ts';
-import { registerResources } from './resources.ts';
-import { type McpDeps, registerTools } from './tools.ts';
+import type { McpDeps } from './tools.ts';
+
+// The SDK, the tools and the resources are loaded on the first /mcp request: a worker that
+// never serves an agent does not hold them.
+let sdk: Promise<typeof import('./server.ts')> | undefined;
+const loadSdk = () => {
+  sdk ??= import('./server.ts');
+  return sdk;
+};
 
 /** The largest JSON-RPC body accepted on /mcp: tool arguments are small (an issue body is 64 KiB at most). */
 export const MCP_BODY_LIMIT = 256 * 1024;
@@ -108,19 +115,6 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: num
     },
   });
 
-  const serverFor = () => {
-    const server = new McpServer(
-      { name: 'musehub-gateway', version: '0.1.0' },
-      {
-        capabilities: { tools: {}, resources: {} },
-        instructions: 'MuseHub: repos, branches, issues and proposals of a muse hub.',
-      },
-    );
-    registerTools(server, deps);
-    registerResources(server, deps);
-    return server;
-  };
-
   const app = new Hono<AuthEnv>();
   app.use(
     '/mcp',
@@ -202,6 +196,7 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: num
   }
 
   async function serve(c: Context<AuthEnv>): Promise<Response> {
+    const { createMcpServer, WebStandardStreamableHTTPServerTransport } = await loadSdk();
     const user = c.var.user;
     const authInfo = { token: '', clientId: user?.username ?? 'anonymous', scopes: [], extra: { user } };
     const id = c.req.header('mcp-session-id');
@@ -215,7 +210,7 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: num
       }
       // Opened by another process: served statelessly here.
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await serverFor().connect(transport);
+      await createMcpServer(deps).connect(transport);
       return transport.handleRequest(c.req.raw, { authInfo });
     }
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
@@ -224,7 +219,7 @@ export function mcpRoutes(deps: McpDeps & { key: Buffer; rateLimitPerMinute: num
         sessions.set(sid, { transport, server });
       },
     });
-    const server = serverFor();
+    const server = createMcpServer(deps);
     await server.connect(transport);
     return transport.handleRequest(c.req.raw, { authInfo });
   }

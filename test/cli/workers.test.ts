@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { createRepo } from '../helpers/builders.ts';
-import { createTestDatabase, userWithToken } from '../helpers/db.ts';
+import { migrationsList } from '../../src/migrations/index.ts';
+import { createTestDatabase, sql, userWithToken } from '../helpers/db.ts';
 import { remoteGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll, wirePackr } from '../helpers/muse.ts';
 import { eventually, exited, runCli, startServe } from '../helpers/process.ts';
@@ -23,10 +24,10 @@ let token: string;
 let agents: http.Agent[] = [];
 
 /** GET over one pinned keep-alive connection. */
-function get(agent: http.Agent, p: string): Promise<{ status: number; body: Buffer }> {
+function get(agent: http.Agent, p: string, base = url): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     http
-      .get(`${url}${p}`, { agent, headers: { accept: 'application/x-msgpack' } }, (res) => {
+      .get(`${base}${p}`, { agent, headers: { accept: 'application/x-msgpack' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d) => chunks.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
@@ -182,4 +183,32 @@ test('SIGTERM drains both workers and the primary exits 0', async () => {
   server.kill('SIGTERM');
   expect(await exited(server)).toBe(0);
   await expect(get(agents[0]!, '/health')).rejects.toThrow();
+});
+
+test('on an empty database the workers migrate it, one at a time: every migration applied once, both serve', async () => {
+  const empty = await createTestDatabase({ empty: true });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-workers-empty-'));
+  const { child, url: freshUrl } = await startServe(
+    { DATABASE_URL: empty, MUSEHUB_DATA_DIR: dir },
+    ['--workers', '2'],
+    /"url":"(http:\/\/[^"]+)","workers":2[^\n]*"gateway listening"/,
+  );
+  try {
+    const applied = await sql<{ name: string }>(empty, 'SELECT name FROM musehub_migrations ORDER BY name');
+    expect(applied.map((r) => r.name)).toEqual(migrationsList.map((m) => m.name).sort());
+    const pids = new Set<number>();
+    // A new connection each time: the primary hands connections to the workers in turn.
+    await eventually(async () => {
+      const agent = new http.Agent({ keepAlive: false });
+      const res = await get(agent, '/health', freshUrl);
+      agent.destroy();
+      expect(res.status).toBe(200);
+      pids.add(JSON.parse(res.body.toString()).pid);
+      return pids.size === 2;
+    });
+  } finally {
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
