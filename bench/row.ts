@@ -16,6 +16,8 @@ export interface Row {
   /** Full clones: the size of one response, and MB/s against bare Hono sending as many bytes. */
   responseBytes?: number;
   vsBareHttp?: number;
+  /** Full clones: MB/s against nginx sending as many bytes as a static file. */
+  vsNginx?: number;
   /** Incremental fetch: bare Hono's p50 for the same request and answer. */
   floorP50ms?: number;
   /** Rows run on every object store: this store's throughput over the filesystem store's. */
