@@ -28,6 +28,7 @@ import { gcRows } from './gc.ts';
 import { httpsRows } from './https.ts';
 import { CONNECTIONS, clones, DURATION, downloads, load, sequential } from './measure.ts';
 import { npmStartMemory } from './memory.ts';
+import { realClientRows } from './real-client.ts';
 import type { Row } from './row.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 import { startStaticNginx } from './static-nginx.ts';
@@ -445,6 +446,13 @@ async function main() {
       connections: CONNECTIONS,
     });
     rows.push(...gc.rows);
+    const realClient = await realClientRows({
+      gatewayUrl: fsGw.url,
+      owner: 'bench',
+      token,
+      createRepo: async (name) => (await createRepo(fsGw, name)).split('/').at(-1)!,
+    });
+    rows.push(...realClient.rows);
     // What the default `npm start` holds, idle: its own process tree on its own embedded database.
     const memory = await npmStartMemory();
     rows.push({
@@ -526,7 +534,7 @@ async function main() {
       `whole-repo push of the reference repo: ${STORES.map(([s]) => `${seedMs[s]} ms (${s} store)`).join(', ')}; first recorded: ${first.figures['whole-repo push (filesystem store) ms'] ?? '?'} ms; ` +
         `S3 server: OpenStack Swift s3api on loopback (test/helpers/s3-server.ts), one worker per server`,
     );
-    for (const note of gc.notes) console.log(note);
+    for (const note of [...gc.notes, ...realClient.notes]) console.log(note);
     console.log(
       `npm start idle RSS: ${memory.gatewayMiB} MiB — ${memory.processes
         .filter((p) => p.role !== 'postgres')
