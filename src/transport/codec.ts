@@ -7,11 +7,19 @@ export { packr, toJsonSafe } from '../history/record-codec.ts';
 
 export const MSGPACK = 'application/x-msgpack';
 
+const mediaType = (contentType: string | undefined) => (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+
+/** A msgpack request body, by its Content-Type (the names msgpack goes by). */
+export function isMsgpackType(contentType: string | undefined): boolean {
+  const type = mediaType(contentType);
+  return type === MSGPACK || type === 'application/msgpack' || type === 'application/vnd.msgpack';
+}
+
 /** Request bytes → value: msgpack (the muse client) or JSON (curl, scripts). */
 export function decodeRequestBody(contentType: string | undefined, bytes: Uint8Array): unknown {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = mediaType(contentType);
   if (bytes.length === 0) throw new BadRequestError('request body is empty', 'empty_body');
-  if (type === MSGPACK || type === 'application/msgpack' || type === 'application/vnd.msgpack') {
+  if (isMsgpackType(type)) {
     let value: unknown;
     try {
       value = packr.unpack(bytes);

@@ -13,6 +13,7 @@ import {
 import { isLive } from '../repos/live-repo.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
+import type { IdSet } from './fetch-body.ts';
 import { type FetchObject, writeFetchResponse } from './fetch-writer.ts';
 import { CLIENT_RESPONSE_LIMIT, responseBytes } from './response-size.ts';
 
@@ -42,16 +43,15 @@ export interface FetchPlan {
  * their snapshots; and the objects those snapshots name, less those the `have` commits'
  * snapshots already gave the client.
  */
-export async function planFetch(em: EntityManager, repoId: string, want: string[], have: string[]): Promise<FetchPlan> {
+export async function planFetch(em: EntityManager, repoId: string, want: string[], have: IdSet): Promise<FetchPlan> {
   // The liveness check (the cache that resolved the repo may be a moment stale), the walk and
   // what the answer needs only later all run at once; nothing read is used, or awaited, before
   // the repo is known to be live, so a repo deleted meanwhile is still the never-existed 404.
   const live = isLive(em, repoId);
   const heads = branchHeads(em, repoId);
-  const repoBound = have.length === 0 ? repoStoredParts(em, repoId) : null;
-  const haveSet = new Set(have);
-  const wanted = [...new Set(want)].filter((id) => !haveSet.has(id));
-  const walked = newCommits(em, repoId, wanted, haveSet);
+  const repoBound = have.size === 0 ? repoStoredParts(em, repoId) : null;
+  const wanted = [...new Set(want)].filter((id) => !have.has(id));
+  const walked = newCommits(em, repoId, wanted, have);
   for (const p of [live, heads, repoBound, walked]) p?.catch(() => undefined);
   if (!(await live)) throw repoNotFound();
   const commits = await walked;
@@ -71,9 +71,7 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
   // worst sent again.
   const boundary = [
     ...new Set(
-      commits
-        .flatMap((c) => [c.parent_commit_id, c.parent2_commit_id])
-        .filter((p): p is string => !!p && haveSet.has(p)),
+      commits.flatMap((c) => [c.parent_commit_id, c.parent2_commit_id]).filter((p): p is string => !!p && have.has(p)),
     ),
   ];
   const objects = objectsToSend(em, repoId, snapshotIds, boundary).then((rows) =>
@@ -87,7 +85,7 @@ export async function planFetch(em: EntityManager, repoId: string, want: string[
     objects,
     branchHeads: heads,
     repoBound,
-    clone: have.length === 0,
+    clone: have.size === 0,
   };
 }
 
@@ -105,7 +103,7 @@ async function newCommits(
   em: EntityManager,
   repoId: string,
   want: readonly string[],
-  have: ReadonlySet<string>,
+  have: IdSet,
 ): Promise<WalkedCommit[]> {
   if (!have.size) {
     // A clone: the repo's commits in one scan, walked here — unless the repo is too large for
@@ -128,7 +126,7 @@ async function newCommits(
 }
 
 /** Breadth-first from `want` over the commits read so far, not entering `have`. */
-function walkKnown(known: ReadonlyMap<string, WalkedCommit>, want: readonly string[], have: ReadonlySet<string>) {
+function walkKnown(known: ReadonlyMap<string, WalkedCommit>, want: readonly string[], have: IdSet) {
   const reached: WalkedCommit[] = [];
   const unexplored: string[] = [];
   const seen = new Set<string>();

@@ -12,8 +12,9 @@ import { isUuid, type RepoLivenessCache, requireNeed } from '../repos/index.ts';
 import { requireLive } from '../repos/live-repo.ts';
 import { isObjectId, type ObjectStore } from '../storage/object-store.ts';
 import { findServableObject } from './cdn.service.ts';
-import { acceptsMsgpack, decodeRequestBody, MSGPACK, packr, toJsonSafe } from './codec.ts';
+import { acceptsMsgpack, decodeRequestBody, isMsgpackType, MSGPACK, packr, toJsonSafe } from './codec.ts';
 import { fetchResponseStream, fetchResponseValue, planFetch } from './fetch.service.ts';
+import { type IdSet, readFetchBody } from './fetch-body.ts';
 import { receivePresignedUpload, storeObjects, uploadUrls } from './objects.service.ts';
 import { receivePush } from './push.service.ts';
 import type { OnPushed } from './push-events.ts';
@@ -44,6 +45,12 @@ function reply(c: Context, value: unknown, status: 200 = 200) {
     return c.body(new Uint8Array(packr.pack(value)), status, { 'content-type': MSGPACK });
   }
   return c.json(toJsonSafe(value) as object, status);
+}
+
+/** A fetch body decoded and checked the general way, `have` as a Set. */
+function fetchRequest(contentType: string | undefined, bytes: Uint8Array): { want: string[]; have: IdSet } {
+  const req = parseWire(FetchRequest, decodeRequestBody(contentType, bytes));
+  return { want: req.want, have: new Set(req.have) };
 }
 
 async function readBody(c: Context): Promise<unknown> {
@@ -132,10 +139,14 @@ export function transportRoutes(deps: TransportDeps) {
 
   // Clone is refs + fetch with an empty `have`: one handler for both.
   app.post('/:owner/:slug/fetch', fetchRate, limit(32 * 1024 * 1024), read, async (c) => {
-    const req = parseWire(FetchRequest, await readBody(c));
+    const contentType = c.req.header('content-type');
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    // The muse client's shape is read in place (a whole history of `have` ids is never decoded);
+    // anything else the general way, with its detailed refusals.
+    const { want, have } = (isMsgpackType(contentType) && readFetchBody(bytes)) || fetchRequest(contentType, bytes);
     const { repo } = c.var.access;
     const em = fork();
-    const plan = await planFetch(em, repo.repoId, req.want, req.have);
+    const plan = await planFetch(em, repo.repoId, want, have);
     if (!acceptsMsgpack(c.req.header('accept'))) {
       return c.json(toJsonSafe(await fetchResponseValue(em, store, repo.repoId, plan)) as object);
     }
