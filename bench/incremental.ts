@@ -6,40 +6,25 @@
  * `npm run bench` has the same rows, once.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { openOrm } from '../src/database.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
-import { createToken, createUser } from '../src/users/index.ts';
 import { startBaseline } from './baseline.ts';
-import { spawnGateway } from './gateway.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
+import { soloHub } from './solo-hub.ts';
 
 const ROUNDS = 3;
 const REQUESTS = 300;
 const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
 
-const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-bench-incremental-'));
-await fs.chmod(tmp, 0o711);
-const db = await startEmbeddedPostgres({ dir: path.join(tmp, 'db') });
-const gw = await spawnGateway(db.url, path.join(tmp, 'data'), { MUSEHUB_WORKERS: '1' });
+const hub = await soloHub('incremental');
 try {
-  const orm = await openOrm(db.url, 2);
-  await createUser(orm.em.fork(), 'bench');
-  const { token } = await createToken(orm.em.fork(), 'bench');
-  await orm.close();
+  const { tmp, token } = hub;
   const cases: { name: string; url: string; body: Uint8Array }[] = [];
   const answers = path.join(tmp, 'answers');
   await fs.mkdir(answers);
   for (const commits of [1000, 10_000]) {
     const name = `have-${commits - 1}`;
-    await fetch(`${gw.url}/api/v1/repos`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, visibility: 'public' }),
-    });
+    const url = await hub.createRepo(name);
     const repo = buildRepo({ commits, objects: commits, branches: 1, filesPerSnapshot: 20, objectSize: () => 512 });
-    const url = `${gw.url}/bench/${name}`;
     await pushRepo(url, token, repo, 1);
     const ids = repo.commits.map((c) => c.commit_id as string);
     const body = new Uint8Array(packr.pack({ want: ids.slice(-1), have: ids.slice(0, -1) }));
@@ -85,7 +70,5 @@ try {
     await bare.stop();
   }
 } finally {
-  await gw.stop();
-  await db.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await hub.stop();
 }

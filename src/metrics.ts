@@ -105,33 +105,28 @@ export class Metrics {
     );
   }
 
+  /** A gauge read when scraped; across the cluster's workers, summed or the largest. */
+  private readonly readGauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      aggregator,
+      collect() {
+        this.set(read());
+      },
+    });
+
   /** MCP tool and resource calls running and waiting for a slot (MUSEHUB_MCP_MAX_CONCURRENT_CALLS). */
   watchMcpCalls(slots: Semaphore): void {
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    gauge('musehub_mcp_calls_running', 'MCP tool and resource calls running.', () => slots.running);
-    gauge('musehub_mcp_calls_queued', 'MCP tool and resource calls waiting for a slot.', () => slots.queued);
+    const gauge = this.readGauge;
+    gauge('musehub_mcp_calls_running', 'MCP tool and resource calls running.', 'sum', () => slots.running);
+    gauge('musehub_mcp_calls_queued', 'MCP tool and resource calls waiting for a slot.', 'sum', () => slots.queued);
   }
 
   /** The retention purge: when it last ran in the cluster, how long it took, how many repos it removed. */
   watchPurges(purges: Pick<PurgeScheduler, 'lastRun' | 'purgedTotal'>): void {
-    const gauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        aggregator,
-        collect() {
-          this.set(read());
-        },
-      });
+    const gauge = this.readGauge;
     gauge(
       'musehub_repos_purged_total',
       'Deleted repos purged after their retention window.',
@@ -166,16 +161,7 @@ export class Metrics {
 
   /** Scheduled garbage collection: what it reclaimed, and when the last one ran and for how long. */
   watchGc(gc: Pick<GcScheduler, 'lastRun' | 'totals'>): void {
-    const gauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        aggregator,
-        collect() {
-          this.set(read());
-        },
-      });
+    const gauge = this.readGauge;
     gauge(
       'musehub_gc_reclaimed_objects_total',
       'Object copies removed by scheduled garbage collection.',
