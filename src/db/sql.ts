@@ -34,3 +34,22 @@ async function raw<T>(
     throw em.getDriver().convertException(err as Error);
   }
 }
+
+/**
+ * A bytea column selected as base64 text (`base64Column('s.record', 'record')`), to be turned
+ * back into bytes with bytesFromBase64. node-postgres receives bytea as hex text — twice its
+ * size on the wire, then decoded in JavaScript; base64 is 1.35× (PostgreSQL wraps it every 76
+ * characters, which Buffer.from skips) and Node decodes it ~2.7× faster (20 MB of 20 KB records:
+ * 20 ms against 55). Its binary mode would avoid text altogether, but it corrupts binary columns
+ * (node-postgres issue 3495: fields are decoded as UTF-8 before the type parser sees them).
+ */
+export const base64Column = (column: string, as: string) => `encode(${column}, 'base64') AS ${as}`;
+
+/** The rows with `key` decoded from base64 to a Buffer, in place. */
+export function bytesFromBase64<K extends string, R extends Record<K, unknown>>(
+  rows: R[],
+  key: K,
+): (Omit<R, K> & Record<K, Buffer>)[] {
+  for (const row of rows) (row as Record<K, unknown>)[key] = Buffer.from(row[key] as string, 'base64');
+  return rows as unknown as (Omit<R, K> & Record<K, Buffer>)[];
+}

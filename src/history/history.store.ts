@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { LIVE_REPO } from '../db/live-repo-sql.ts';
-import { runSql as run } from '../db/sql.ts';
+import { base64Column, bytesFromBase64, runSql as run } from '../db/sql.ts';
 
 /**
  * Lean SQL for a repo's version history (branches, commits, snapshots, object rows).
@@ -248,7 +248,7 @@ export function walkCommits(
   limit: number,
 ): Promise<WalkedCommit[]> {
   if (!from.length) return Promise.resolve([]);
-  return run<WalkedCommit>(
+  return run<WalkedRow>(
     em,
     `WITH RECURSIVE walk AS (
          SELECT c.commit_id, c.parent_commit_id, c.parent2_commit_id, c.snapshot_id, c.record
@@ -263,10 +263,13 @@ export function walkCommits(
           WHERE p.id IS NOT NULL
        )
      -- A LIMIT ends a recursive query's evaluation as soon as it has enough rows.
-     SELECT * FROM walk LIMIT ?`,
+     SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id, ${base64Column('record', 'record')}
+       FROM walk LIMIT ?`,
     [list(from), repoId, repoId, limit],
-  );
+  ).then((rows) => bytesFromBase64(rows, 'record'));
 }
+
+type WalkedRow = CommitRow & { record: string };
 
 /**
  * Up to `limit` of the repo's commits with their records, in one indexed scan: a clone walks
@@ -274,12 +277,13 @@ export function walkCommits(
  * execution for a 1,000-commit line, against 0.3 ms for the scan (EXPLAIN ANALYZE).
  */
 export function repoCommits(em: EntityManager, repoId: string, limit: number): Promise<WalkedCommit[]> {
-  return run<WalkedCommit>(
+  return run<WalkedRow>(
     em,
-    `SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id, record FROM musehub_commits
+    `SELECT commit_id, parent_commit_id, parent2_commit_id, snapshot_id, ${base64Column('record', 'record')}
+       FROM musehub_commits
       WHERE repo_id = ? LIMIT ?`,
     [repoId, limit],
-  );
+  ).then((rows) => bytesFromBase64(rows, 'record'));
 }
 
 /** One generation of the ancestry walk: the stored commits among `ids`. */
@@ -296,11 +300,11 @@ export function commitsByIds(em: EntityManager, repoId: string, ids: readonly st
 /** Snapshot records as stored (the object lists stay in SQL: parsing them here costs more than the query). */
 export function snapshotRecords(em: EntityManager, repoId: string, ids: readonly string[]) {
   if (!ids.length) return Promise.resolve([]);
-  return run<{ snapshot_id: string; record: Buffer }>(
+  return run<{ snapshot_id: string; record: string }>(
     em,
-    `SELECT s.snapshot_id, s.record FROM ${byId('s', 'musehub_snapshots', 'snapshot_id')}`,
+    `SELECT s.snapshot_id, ${base64Column('s.record', 'record')} FROM ${byId('s', 'musehub_snapshots', 'snapshot_id')}`,
     [list(ids), repoId],
-  );
+  ).then((rows) => bytesFromBase64(rows, 'record'));
 }
 
 /** Sizes of objects this repo holds, by id (ids it does not hold are absent), for listing files. */
