@@ -1,3 +1,4 @@
+import { isObjectId } from '../storage/object-store.ts';
 import { LIMITS } from './wire-schemas.ts';
 
 /** What a fetch needs of `have`: membership, and whether it is empty (a clone). */
@@ -33,7 +34,8 @@ export class PackedIds implements IdSet {
       this.set = new Set(this.ids());
       return this.set.has(id);
     }
-    if (id.length !== 64) return false;
+    // Only an id can be held (and a latin1 write of anything else could match by accident).
+    if (!isObjectId(id)) return false;
     const needle = Buffer.allocUnsafe(ID_BYTES);
     needle[0] = 0xd9;
     needle[1] = 0x40;
