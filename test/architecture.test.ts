@@ -69,7 +69,7 @@ function surfaceOf(r: string): string | null {
 }
 
 /** Composition roots: they wire every layer together and may import anything. */
-const ROOTS = new Set(['app.ts', 'server.ts', 'cluster.ts', 'main.ts', 'database.ts', 'docs.ts']);
+const ROOTS = new Set(['app.ts', 'server.ts', 'cluster.ts', 'cluster-worker.ts', 'main.ts', 'database.ts', 'docs.ts']);
 
 const FEATURES = /^(users|history|repos|hub|integrity|transport|mcp|web|cli)\//;
 
