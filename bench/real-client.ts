@@ -1,9 +1,9 @@
 /**
  * The real, unmodified muse client (0.1.5, built by shared/platform/muse-client/setup.sh) against
  * a bench gateway: `muse push` of a working tree of 1,000 files and `muse clone` of what it
- * pushed, beside `muse --version` — the client's own start-up, the floor under both. Needs
- * shared/ beside the checkout (or MUSEHUB_SHARED_DIR); without it the rows are left out and a
- * note says so (the bench runs in a bare clone too).
+ * pushed, beside `muse --version` — the client's own start-up, the floor under both. Only when
+ * MUSEHUB_SHARED_DIR names the shared/ folder (the bench reads nothing beside the checkout on its
+ * own); without it the rows are left out and a note says so.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Row } from './row.ts';
 
-const root = path.resolve(import.meta.dirname, '..');
 const FILES = 1000;
 const ROUNDS = 3;
 const round = (n: number) => Math.round(n);
@@ -25,11 +24,12 @@ export async function realClientRows(opts: {
   /** Creates a public repo on the gateway; returns its slug. */
   createRepo: (name: string) => Promise<string>;
 }): Promise<{ rows: Row[]; notes: string[] }> {
-  const shared = process.env.MUSEHUB_SHARED_DIR ?? path.resolve(root, '../shared');
-  const setup = path.join(shared, 'platform/muse-client/setup.sh');
-  if (!existsSync(setup)) {
-    return { rows: [], notes: [`real client: not measured (${setup} is not there; set MUSEHUB_SHARED_DIR)`] };
+  const shared = process.env.MUSEHUB_SHARED_DIR;
+  if (!shared) {
+    return { rows: [], notes: ['real client: not measured (set MUSEHUB_SHARED_DIR to the shared/ folder)'] };
   }
+  const setup = path.join(path.resolve(shared), 'platform/muse-client/setup.sh');
+  if (!existsSync(setup)) throw new Error(`MUSEHUB_SHARED_DIR is set, but ${setup} is not there`);
   const { stdout } = await promisify(execFile)('bash', [setup], { maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 });
   const wrapper = stdout.trim().split('\n').at(-1)!;
   // The client sees only the host's /tmp.
