@@ -8,11 +8,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startBaseline } from './baseline.ts';
+import { sequential } from './measure.ts';
 import { buildRepo, packr, pushRepo } from './seed.ts';
 import { soloHub } from './solo-hub.ts';
 
 const ROUNDS = 3;
-const REQUESTS = 300;
 const msgpack = { accept: 'application/x-msgpack', 'content-type': 'application/x-msgpack' };
 
 const hub = await soloHub('incremental');
@@ -35,31 +35,22 @@ try {
   }
   const bare = await startBaseline(Buffer.from('-'), 1, answers);
   try {
-    /** p50 of REQUESTS requests one after another, after 50 to warm up, to 0.01 ms. */
-    const p50 = async (url: string, body: Uint8Array) => {
-      const post = async () => {
-        const res = await fetch(url, { method: 'POST', headers: msgpack, body });
-        if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-        await res.arrayBuffer();
-      };
-      for (let i = 0; i < 50; i++) await post();
-      const times: number[] = [];
-      for (let i = 0; i < REQUESTS; i++) {
-        const t0 = performance.now();
-        await post();
-        times.push(performance.now() - t0);
-      }
-      return times.sort((a, b) => a - b)[REQUESTS / 2]!;
+    const post = (url: string, body: Uint8Array) => async () => {
+      const res = await fetch(url, { method: 'POST', headers: msgpack, body });
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+      await res.arrayBuffer();
     };
     const rows = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const above: number[] = [];
       const row: Record<string, number | string> = { round };
       for (const c of cases) {
-        const floor = await p50(`http://127.0.0.1:${bare.port}/fetch/${c.name}`, c.body);
-        const gateway = await p50(c.url, c.body);
-        row[`${c.name} gateway ms`] = Math.round(gateway * 100) / 100;
-        row[`${c.name} floor ms`] = Math.round(floor * 100) / 100;
+        const floor = (
+          await sequential(bare.tree, 'floor', post(`http://127.0.0.1:${bare.port}/fetch/${c.name}`, c.body))
+        ).p50ms;
+        const gateway = (await sequential(hub.gw, c.name, post(c.url, c.body))).p50ms;
+        row[`${c.name} gateway ms`] = gateway;
+        row[`${c.name} floor ms`] = floor;
         above.push(gateway - floor);
       }
       row['above floor, 9,999 / 999'] = Math.round((above[1]! / above[0]!) * 100) / 100;

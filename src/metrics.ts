@@ -106,7 +106,7 @@ export class Metrics {
   }
 
   /** A gauge read when scraped; across the cluster's workers, summed or the largest. */
-  private readonly readGauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
+  private readonly gauge = (name: string, help: string, aggregator: 'sum' | 'max', read: () => number) =>
     new Gauge({
       name,
       help,
@@ -119,15 +119,18 @@ export class Metrics {
 
   /** MCP tool and resource calls running and waiting for a slot (MUSEHUB_MCP_MAX_CONCURRENT_CALLS). */
   watchMcpCalls(slots: Semaphore): void {
-    const gauge = this.readGauge;
-    gauge('musehub_mcp_calls_running', 'MCP tool and resource calls running.', 'sum', () => slots.running);
-    gauge('musehub_mcp_calls_queued', 'MCP tool and resource calls waiting for a slot.', 'sum', () => slots.queued);
+    this.gauge('musehub_mcp_calls_running', 'MCP tool and resource calls running.', 'sum', () => slots.running);
+    this.gauge(
+      'musehub_mcp_calls_queued',
+      'MCP tool and resource calls waiting for a slot.',
+      'sum',
+      () => slots.queued,
+    );
   }
 
   /** The retention purge: when it last ran in the cluster, how long it took, how many repos it removed. */
   watchPurges(purges: Pick<PurgeScheduler, 'lastRun' | 'purgedTotal'>): void {
-    const gauge = this.readGauge;
-    gauge(
+    this.gauge(
       'musehub_repos_purged_total',
       'Deleted repos purged after their retention window.',
       'sum',
@@ -148,10 +151,10 @@ export class Metrics {
         this.set(row?.n ?? 0);
       },
     });
-    gauge('musehub_purge_last_run_timestamp_seconds', 'When a scheduled purge last ran (0: never).', 'max', () =>
+    this.gauge('musehub_purge_last_run_timestamp_seconds', 'When a scheduled purge last ran (0: never).', 'max', () =>
       purges.lastRun ? purges.lastRun.at.getTime() / 1000 : 0,
     );
-    gauge(
+    this.gauge(
       'musehub_purge_last_run_duration_seconds',
       'How long the last scheduled purge took.',
       'max',
@@ -161,32 +164,31 @@ export class Metrics {
 
   /** Scheduled garbage collection: what it reclaimed, and when the last one ran and for how long. */
   watchGc(gc: Pick<GcScheduler, 'lastRun' | 'totals'>): void {
-    const gauge = this.readGauge;
-    gauge(
+    this.gauge(
       'musehub_gc_reclaimed_objects_total',
       'Object copies removed by scheduled garbage collection.',
       'sum',
       () => gc.totals.objects,
     );
-    gauge(
+    this.gauge(
       'musehub_gc_reclaimed_bytes_total',
       'Bytes removed by scheduled garbage collection.',
       'sum',
       () => gc.totals.bytes,
     );
-    gauge(
+    this.gauge(
       'musehub_gc_packs_merged_total',
       'Packs rewritten (merged or stripped) by scheduled garbage collection.',
       'sum',
       () => gc.totals.packsMerged,
     );
-    gauge(
+    this.gauge(
       'musehub_gc_last_run_timestamp_seconds',
       'When a scheduled garbage collection last finished (0: never).',
       'max',
       () => (gc.lastRun ? gc.lastRun.at.getTime() / 1000 : 0),
     );
-    gauge(
+    this.gauge(
       'musehub_gc_last_run_duration_seconds',
       'How long the last scheduled garbage collection took.',
       'max',
