@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { HashMismatchError } from '../errors.ts';
 import { isAlive } from '../process-alive.ts';
-import { type ByteRange, ObjectFileWorker } from './object-file-worker.ts';
+import { type ByteRange, ObjectFileWorker, type RoomyRead } from './object-file-worker.ts';
 import { consumeUpload, isObjectId, type ObjectStore, type ReceivedObject, type StoredObject } from './object-store.ts';
 import { decodePackIndex, encodePackIndex, type PackEntry } from './pack-index.ts';
 
@@ -262,16 +262,26 @@ export class FsObjectStore implements ObjectStore {
     return this.relocating(() => this.readRanges(objects));
   }
 
+  getManyWithRoom(
+    objects: readonly { object_id: string; size: number }[],
+    room: readonly number[],
+  ): Promise<RoomyRead> {
+    return this.relocating(async () => this.files.readWithRoom(await this.rangesOf(objects), room));
+  }
+
   private async readRanges(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]> {
+    return this.files.read(await this.rangesOf(objects));
+  }
+
+  private async rangesOf(objects: readonly { object_id: string; size: number }[]): Promise<ByteRange[]> {
     if (objects.some((o) => !this.packed.has(o.object_id))) await this.scan();
-    const ranges = objects.map((o): ByteRange => {
+    return objects.map((o): ByteRange => {
       const p = this.packed.get(o.object_id);
       if (!p) return { file: this.pathOf(o.object_id), offset: 0, length: o.size };
       if (p.length !== o.size)
         throw new Error(`object ${o.object_id} is ${p.length} bytes in its pack, its row says ${o.size}`);
       return { file: p.pack, offset: p.offset, length: p.length };
     });
-    return this.files.read(ranges);
   }
 
   open(objectId: string): Promise<Readable> {

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
  *
  * Reads: byte ranges of files (a whole loose object, or one object inside a pack) into one
  * buffer per batch, each file opened once and adjacent ranges read together, handed back
- * without a copy.
+ * without a copy — optionally with room before each range that the caller fills (a fetch
+ * puts each object's msgpack header there, so the batch leaves as one buffer).
  * Writes: a batch becomes one pack file and its index (see pack-index.ts), each written to a
  * temp file and fsynced, then renamed into place (pack first, so an index never names a
  * missing pack), then the pack directory fsynced; the batch resolves only after that, so an
@@ -19,44 +20,59 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 
-function read({ files, ranges }) {
+function read({ files, ranges, leads }) {
+  // Range i lands after leads[i] bytes left free for the caller (zero unless asked for).
+  const starts = new Array(ranges.length);
   let total = 0;
-  for (const r of ranges) total += r[2];
+  for (let i = 0; i < ranges.length; i++) {
+    total += leads ? leads[i] : 0;
+    starts[i] = total;
+    total += ranges[i][2];
+  }
   const buffer = new ArrayBuffer(total);
   const view = new Uint8Array(buffer);
   const lengths = new Array(ranges.length).fill(0);
   const fds = new Map();
   try {
-    let at = 0;
     for (let i = 0; i < ranges.length; ) {
       const [file, offset] = ranges[i];
       // Ranges that follow each other in the same file (a pack read in the order it was
-      // written) are one read.
+      // written) are one read: one readv into their places, one segment where places touch.
+      const segments = [view.subarray(starts[i], starts[i] + ranges[i][2])];
       let j = i + 1;
       let want = ranges[i][2];
-      while (j < ranges.length && ranges[j][0] === file && ranges[j][1] === offset + want) want += ranges[j++][2];
+      while (j < ranges.length && ranges[j][0] === file && ranges[j][1] === offset + want) {
+        const last = segments[segments.length - 1];
+        if (last.byteOffset + last.length === starts[j]) {
+          segments[segments.length - 1] = view.subarray(last.byteOffset, starts[j] + ranges[j][2]);
+        } else {
+          segments.push(view.subarray(starts[j], starts[j] + ranges[j][2]));
+        }
+        want += ranges[j++][2];
+      }
       let fd = fds.get(file);
       if (fd === undefined) {
         fd = fs.openSync(files[file], 'r');
         fds.set(file, fd);
       }
       let n = 0;
-      while (n < want) {
-        const got = fs.readSync(fd, view, at + n, want - n, offset + n);
+      while (n < want && segments.length) {
+        // readv takes at most IOV_MAX (1024) buffers at a time.
+        const got = fs.readvSync(fd, segments.slice(0, 1024), offset + n);
         if (got === 0) break;
         n += got;
+        trim(segments, got);
       }
       for (let k = i; k < j; k++) {
         lengths[k] = Math.max(0, Math.min(ranges[k][2], n));
         n -= ranges[k][2];
       }
-      at += want;
       i = j;
     }
   } finally {
     for (const fd of fds.values()) fs.closeSync(fd);
   }
-  return [{ buffer, lengths }, [buffer]];
+  return [{ buffer, lengths, starts }, [buffer]];
 }
 
 function writeWhole(file, chunks, created) {
@@ -85,6 +101,7 @@ function trim(parts, n) {
     if (parts[0].length <= n) n -= parts.shift().length;
     else { parts[0] = parts[0].subarray(n); n = 0; }
   }
+  while (parts.length && !parts[0].length) parts.shift();
 }
 
 function pack({ chunks, index, tmpPack, tmpIndex, packPath, indexPath, packDir }) {
@@ -118,6 +135,7 @@ interface Reply {
   id: number;
   buffer?: ArrayBuffer;
   lengths?: number[];
+  starts?: number[];
   written?: number;
   error?: { message: string; code?: string };
 }
@@ -127,6 +145,12 @@ export interface ByteRange {
   file: string;
   offset: number;
   length: number;
+}
+
+/** Ranges read into one buffer: range i's bytes begin at `starts[i]`. */
+export interface RoomyRead {
+  buffer: Buffer;
+  starts: number[];
 }
 
 export interface PackWrite {
@@ -183,25 +207,30 @@ export class ObjectFileWorker {
 
   /** The ranges' bytes, in order. A range the file does not hold whole (or a missing file) fails the batch. */
   async read(ranges: readonly ByteRange[]): Promise<Buffer[]> {
-    if (!ranges.length) return [];
+    const { buffer, starts } = await this.readWithRoom(ranges);
+    return ranges.map((r, i) => buffer.subarray(starts[i], starts[i]! + r.length));
+  }
+
+  /**
+   * The ranges' bytes in one buffer, range i at `starts[i]` with `room[i]` free bytes before it
+   * (and nothing else between ranges), for the caller to fill. Fails as read() does.
+   */
+  async readWithRoom(ranges: readonly ByteRange[], room?: readonly number[]): Promise<RoomyRead> {
+    if (!ranges.length) return { buffer: Buffer.alloc(0), starts: [] };
     const fileIndex = new Map<string, number>();
     const wire = ranges.map((r) => {
       if (!fileIndex.has(r.file)) fileIndex.set(r.file, fileIndex.size);
       return [fileIndex.get(r.file)!, r.offset, r.length];
     });
-    const reply = await this.call({ op: 'read', files: [...fileIndex.keys()], ranges: wire });
-    const out: Buffer[] = [];
-    let at = 0;
+    const reply = await this.call({ op: 'read', files: [...fileIndex.keys()], ranges: wire, leads: room });
     ranges.forEach((r, i) => {
       if (reply.lengths![i] !== r.length) {
         throw new Error(
           `${r.file} holds ${reply.lengths![i]} of the ${r.length} bytes its object row says at ${r.offset}`,
         );
       }
-      out.push(Buffer.from(reply.buffer!, at, r.length));
-      at += r.length;
     });
-    return out;
+    return { buffer: Buffer.from(reply.buffer!), starts: reply.starts! };
   }
 
   /** Writes one pack and its index durably (see above). */

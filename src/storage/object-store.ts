@@ -58,6 +58,15 @@ export interface ObjectStore {
   /** Several objects' bytes in one go, in order; sizes come from their rows. */
   getMany(objects: readonly { object_id: string; size: number }[]): Promise<Buffer[]>;
   /**
+   * Optional: the same bytes in one buffer, `room[i]` free bytes before object i and nothing
+   * else between them, for the caller to fill — a fetch writes each object's msgpack header
+   * there and sends the batch as it is, without copying object by object.
+   */
+  getManyWithRoom?(
+    objects: readonly { object_id: string; size: number }[],
+    room: readonly number[],
+  ): Promise<{ buffer: Buffer; starts: number[] }>;
+  /**
    * How much one getMany should ask for when streaming (fetch reads two batches ahead at most):
    * what keeps memory bounded for this store's way of reading.
    */

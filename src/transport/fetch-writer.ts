@@ -24,6 +24,60 @@ export interface FetchObject {
 const DEFAULT_CHUNK = 256 * 1024;
 const LARGE_SLICE = 1024 * 1024;
 
+/** A container or string header at `at`, in the smallest msgpack form for `n`; where it ends. */
+function putHeader(
+  b: Buffer,
+  at: number,
+  fix: number | null,
+  fixMax: number,
+  c8: number | null,
+  c16: number,
+  c32: number,
+  n: number,
+): number {
+  if (fix !== null && n <= fixMax) b[at++] = fix | n;
+  else if (c8 !== null && n <= 0xff) {
+    b[at++] = c8;
+    b[at++] = n;
+  } else if (n <= 0xffff) {
+    b[at++] = c16;
+    b.writeUInt16BE(n, at);
+    at += 2;
+  } else {
+    b[at++] = c32;
+    b.writeUInt32BE(n, at);
+    at += 4;
+  }
+  return at;
+}
+
+const headerLength = (fixMax: number, hasC8: boolean, n: number) =>
+  n <= fixMax ? 1 : hasC8 && n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+
+/** `{object_id: …, content: <bin header>`: everything of an `objects` item before its content. */
+export const objectItemHeaderLength = (objectId: string, size: number): number =>
+  1 + 10 + headerLength(31, true, objectId.length) + objectId.length + 8 + headerLength(-1, true, size);
+
+/**
+ * Writes that header at `at` (the id is ASCII hex, as every stored id is); where it ends. A
+ * fetch writes it into the room a store left before each object, so a batch of objects leaves
+ * as one buffer (ObjectStore.getManyWithRoom).
+ */
+export function putObjectItemHeader(b: Buffer, at: number, objectId: string, size: number): number {
+  b[at++] = 0x82;
+  at += b.write('\xa9object_id', at, 'latin1');
+  at = putHeader(b, at, 0xa0, 31, 0xd9, 0xda, 0xdb, objectId.length);
+  at += b.write(objectId, at, 'latin1');
+  at += b.write('\xa7content', at, 'latin1');
+  return putHeader(b, at, null, -1, 0xc4, 0xc5, 0xc6, size);
+}
+
+/** Objects already encoded as `objects` items, back to back. */
+export interface FramedObjects {
+  frames: Uint8Array;
+  count: number;
+}
+
 /** Fills fixed-size output buffers; `drain()` takes the ones that are complete. */
 export class ChunkWriter {
   private buf: Buffer;
@@ -45,23 +99,22 @@ export class ChunkWriter {
     this.pos = 0;
   }
 
-  /** A container or string header: the smallest msgpack form for `n`. */
   private header(fix: number | null, fixMax: number, c8: number | null, c16: number, c32: number, n: number): void {
     this.room(5);
-    const b = this.buf;
-    if (fix !== null && n <= fixMax) b[this.pos++] = fix | n;
-    else if (c8 !== null && n <= 0xff) {
-      b[this.pos++] = c8;
-      b[this.pos++] = n;
-    } else if (n <= 0xffff) {
-      b[this.pos++] = c16;
-      b.writeUInt16BE(n, this.pos);
-      this.pos += 2;
-    } else {
-      b[this.pos++] = c32;
-      b.writeUInt32BE(n, this.pos);
-      this.pos += 4;
+    this.pos = putHeader(this.buf, this.pos, fix, fixMax, c8, c16, c32, n);
+  }
+
+  /** The start of one `objects` item, up to its content (see putObjectItemHeader). */
+  objectItemHeader(objectId: string, size: number): void {
+    const length = objectItemHeaderLength(objectId, size);
+    if (length > this.chunkSize) {
+      const header = Buffer.allocUnsafe(length);
+      putObjectItemHeader(header, 0, objectId, size);
+      this.raw(header);
+      return;
     }
+    this.room(length);
+    this.pos = putObjectItemHeader(this.buf, this.pos, objectId, size);
   }
 
   mapHeader(n: number): void {
@@ -70,10 +123,6 @@ export class ChunkWriter {
 
   arrayHeader(n: number): void {
     this.header(0x90, 15, null, 0xdc, 0xdd, n);
-  }
-
-  binHeader(n: number): void {
-    this.header(null, -1, 0xc4, 0xc5, 0xc6, n);
   }
 
   str(s: string): void {
@@ -130,7 +179,7 @@ export class ChunkWriter {
 export async function* writeFetchResponse(
   records: FetchRecords,
   objectCount: number | PromiseLike<number>,
-  objects: AsyncIterable<FetchObject>,
+  objects: AsyncIterable<FetchObject | FramedObjects>,
   chunkSize = DEFAULT_CHUNK,
 ): AsyncGenerator<Uint8Array> {
   const w = new ChunkWriter(chunkSize);
@@ -156,13 +205,14 @@ export async function* writeFetchResponse(
   w.arrayHeader(count);
   let written = 0;
   for await (const o of objects) {
-    if (++written > count) throw new Error(`more objects than the ${count} announced`);
-    w.mapHeader(2);
-    w.str('object_id');
-    w.str(o.objectId);
-    w.str('content');
-    w.binHeader(o.bytes.length);
-    w.raw(o.bytes);
+    written += 'frames' in o ? o.count : 1;
+    if (written > count) throw new Error(`more objects than the ${count} announced`);
+    if ('frames' in o) {
+      w.raw(o.frames);
+    } else {
+      w.objectItemHeader(o.objectId, o.bytes.length);
+      w.raw(o.bytes);
+    }
     yield* w.drain();
   }
   if (written !== count) throw new Error(`${written} objects written, ${count} announced`);

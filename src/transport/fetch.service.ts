@@ -14,7 +14,13 @@ import { isLive } from '../repos/live-repo.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { packr } from './codec.ts';
 import type { IdSet } from './fetch-body.ts';
-import { type FetchObject, writeFetchResponse } from './fetch-writer.ts';
+import {
+  type FetchObject,
+  type FramedObjects,
+  objectItemHeaderLength,
+  putObjectItemHeader,
+  writeFetchResponse,
+} from './fetch-writer.ts';
 import { CLIENT_RESPONSE_LIMIT, responseBytes } from './response-size.ts';
 
 export interface PlannedObject {
@@ -217,7 +223,7 @@ export async function fetchResponseStream(
   await checkPlan(em, repoId, plan);
   // The first object bytes are read as soon as the list is known, while commits and
   // snapshots are still being sent.
-  const reader = plan.objects.then(async (list) => readAhead(store, await arranged(store, list)));
+  const reader = plan.objects.then(async (list) => objectPieces(store, await arranged(store, list)));
   const objectCount = plan.objects.then((list) => list.length);
   // Awaited by the writer when it gets there; if it never does (an earlier failure, a client
   // gone), a failed plan must not surface as an unhandled rejection.
@@ -225,13 +231,13 @@ export async function fetchResponseStream(
   // A store across the network can fail while the database answers: its first batch is read
   // before the answer starts, so an outage is a 503 rather than a 200 cut off midway.
   const first = store.remote ? await (await reader).next() : undefined;
-  async function* objects(): AsyncGenerator<FetchObject> {
+  async function* objects(): AsyncGenerator<FetchObject | FramedObjects> {
     const rest = await reader;
     if (first) {
       if (first.done) return;
-      yield { objectId: first.value[0].object_id, bytes: first.value[1] };
+      yield first.value;
     }
-    for await (const [o, bytes] of rest) yield { objectId: o.object_id, bytes };
+    yield* rest;
   }
   const chunks = writeFetchResponse(
     {
@@ -255,17 +261,19 @@ export async function fetchResponseStream(
   });
 }
 
+type StoredRow = { object_id: string; size: number };
+
 /**
- * Object bytes in plan order, read a batch at a time (at most `count` objects and about `bytes`
+ * Objects in plan order, read a batch at a time (at most `count` objects and about `bytes`
  * bytes, always at least one), the first batch from the call on and the next one while this
- * one is consumed: a clone is not one store round trip per object, and memory stays bounded by two
- * batches, not the repo.
+ * one is consumed: a clone is not one store round trip per object, and memory stays bounded by
+ * two batches, not the repo.
  */
-export function readAhead(
-  store: ObjectStore,
-  objects: readonly { object_id: string; size: number }[],
-  window = store.readBatch,
-): AsyncGenerator<[{ object_id: string; size: number }, Buffer]> {
+function batchesAhead<R>(
+  objects: readonly StoredRow[],
+  window: { count: number; bytes: number },
+  read: (batch: StoredRow[]) => Promise<R>,
+): AsyncGenerator<[StoredRow[], R]> {
   let next = 0;
   const startBatch = () => {
     if (next >= objects.length) return null;
@@ -275,20 +283,59 @@ export function readAhead(
       bytes += objects[next++]!.size;
     }
     const batch = objects.slice(start, next);
-    const read = store.getMany(batch);
-    read.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
-    return { batch, read };
+    const result = read(batch);
+    result.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
+    return { batch, result };
   };
   // The first batch is read from the call on, not from the first next().
   let current = startBatch();
   return (async function* () {
     while (current) {
       const ahead = startBatch();
-      const bytes = await current.read;
-      for (let i = 0; i < current.batch.length; i++)
-        yield [current.batch[i]!, bytes[i]!] as [{ object_id: string; size: number }, Buffer];
+      yield [current.batch, await current.result] as [StoredRow[], R];
       current = ahead;
     }
+  })();
+}
+
+/** Each object's bytes in plan order (see batchesAhead). */
+export function readAhead(
+  store: ObjectStore,
+  objects: readonly StoredRow[],
+  window = store.readBatch,
+): AsyncGenerator<[StoredRow, Buffer]> {
+  const batches = batchesAhead(objects, window, (b) => store.getMany(b));
+  return (async function* () {
+    for await (const [batch, bytes] of batches) {
+      for (let i = 0; i < batch.length; i++) yield [batch[i]!, bytes[i]!] as [StoredRow, Buffer];
+    }
+  })();
+}
+
+/**
+ * The `objects` items of a fetch: where the store can leave room before each object, a batch
+ * is framed in place and leaves as one buffer (measured on the reference clone: the per-object
+ * copy, chunk allocation and generator step were ~20 % of its CPU); otherwise object by object.
+ * Started from the call on, like readAhead, so the first batch is on its way while records go out.
+ */
+function objectPieces(store: ObjectStore, objects: readonly StoredRow[]): AsyncGenerator<FetchObject | FramedObjects> {
+  const withRoom = store.getManyWithRoom?.bind(store);
+  if (!withRoom) {
+    const each = readAhead(store, objects);
+    return (async function* () {
+      for await (const [o, bytes] of each) yield { objectId: o.object_id, bytes };
+    })();
+  }
+  const framed = batchesAhead(objects, store.readBatch, async (batch) => {
+    const room = batch.map((o) => objectItemHeaderLength(o.object_id, o.size));
+    const { buffer, starts } = await withRoom(batch, room);
+    for (let i = 0; i < batch.length; i++) {
+      putObjectItemHeader(buffer, starts[i]! - room[i]!, batch[i]!.object_id, batch[i]!.size);
+    }
+    return buffer;
+  });
+  return (async function* () {
+    for await (const [batch, frames] of framed) yield { frames, count: batch.length };
   })();
 }
 

@@ -81,6 +81,28 @@ test('loose objects (streamed uploads) and packed ones read together; a row size
   await expect(store.get(object(1).objectId)).rejects.toMatchObject({ code: 'ENOENT' });
 });
 
+test('with room: one buffer, each object after exactly its room, across packs and loose files, in any order', async () => {
+  const packed = [object(40), object(0), object(70_000), object(7)];
+  await store.putMany(packed);
+  const loose = object(900);
+  await (await store.receive(loose.objectId, Readable.from([loose.bytes]), 1000)).place();
+  // Pack order (adjacent, one readv), then out of order, a loose file between, a 0-byte object.
+  const order = [packed[0]!, packed[1]!, packed[2]!, loose, packed[3]!, packed[0]!];
+  const room = [0, 3, 90, 1, 0, 17];
+  const { buffer, starts } = await store.getManyWithRoom(rows(order), room);
+  let at = 0;
+  order.forEach((o, i) => {
+    at += room[i]!;
+    expect(starts[i]).toBe(at);
+    expect(buffer.subarray(at, at + o.bytes.length).equals(o.bytes)).toBe(true);
+    at += o.bytes.length;
+  });
+  expect(buffer.length).toBe(at);
+  await expect(store.getManyWithRoom([{ object_id: packed[0]!.objectId, size: 41 }], [5])).rejects.toThrow(
+    /is 40 bytes in its pack, its row says 41/,
+  );
+});
+
 test('start-up removes what a dead writer left (temp files, a pack whose index never came) and keeps a live one', async () => {
   const dead = 4_194_301; // above any pid this machine hands out
   await fs.writeFile(path.join(dir, 'tmp', `${dead}-abc.pack`), 'half');

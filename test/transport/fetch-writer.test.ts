@@ -1,5 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { ChunkWriter, type FetchObject, writeFetchResponse } from '../../src/transport/fetch-writer.ts';
+import {
+  ChunkWriter,
+  type FetchObject,
+  type FramedObjects,
+  objectItemHeaderLength,
+  putObjectItemHeader,
+  writeFetchResponse,
+} from '../../src/transport/fetch-writer.ts';
 import { wirePackr } from '../helpers/muse.ts';
 
 const hex = (...bytes: number[]) => Buffer.from(bytes).toString('hex');
@@ -19,15 +26,8 @@ describe('headers take the smallest msgpack form at every size boundary', () => 
     ['array', 16, hex(0xdc, 0x00, 0x10)],
     ['array', 65_535, hex(0xdc, 0xff, 0xff)],
     ['array', 65_536, hex(0xdd, 0x00, 0x01, 0x00, 0x00)],
-    ['bin', 0, hex(0xc4, 0x00)],
-    ['bin', 255, hex(0xc4, 0xff)],
-    ['bin', 256, hex(0xc5, 0x01, 0x00)],
-    ['bin', 65_535, hex(0xc5, 0xff, 0xff)],
-    ['bin', 65_536, hex(0xc6, 0x00, 0x01, 0x00, 0x00)],
   ] as const)('%s of %i', (kind, n, expected) => {
-    const out = written((w) =>
-      kind === 'map' ? w.mapHeader(n) : kind === 'array' ? w.arrayHeader(n) : w.binHeader(n),
-    );
+    const out = written((w) => (kind === 'map' ? w.mapHeader(n) : w.arrayHeader(n)));
     expect(out.toString('hex')).toBe(expected);
   });
 
@@ -43,6 +43,35 @@ describe('headers take the smallest msgpack form at every size boundary', () => 
     const out = written((w) => w.str(s));
     expect(out.subarray(0, out.length - n).toString('hex')).toBe(header);
     expect(wirePackr.unpack(out)).toBe(s);
+  });
+
+  test.each([
+    [0, hex(0xc4, 0x00)],
+    [255, hex(0xc4, 0xff)],
+    [256, hex(0xc5, 0x01, 0x00)],
+    [65_535, hex(0xc5, 0xff, 0xff)],
+    [65_536, hex(0xc6, 0x00, 0x01, 0x00, 0x00)],
+  ])("an object item's header before %i content bytes, written in place or by the writer", (n, binHeader) => {
+    const item = { object_id: 'f'.repeat(64), content: Buffer.alloc(n, 7) };
+    const smallest = Buffer.concat([
+      Buffer.from([0x82, 0xa9]),
+      Buffer.from('object_id'),
+      Buffer.from([0xd9, 64]),
+      Buffer.from(item.object_id),
+      Buffer.from([0xa7]),
+      Buffer.from('content'),
+      Buffer.from(binHeader, 'hex'),
+    ]);
+    const length = objectItemHeaderLength(item.object_id, n);
+    expect(length).toBe(smallest.length);
+    const out = Buffer.alloc(length + 2, 0xee);
+    expect(putObjectItemHeader(out, 1, item.object_id, n)).toBe(1 + length);
+    expect(out.subarray(1, 1 + length).equals(smallest)).toBe(true);
+    expect([out[0], out[length + 1]]).toEqual([0xee, 0xee]); // nothing written outside its room
+    expect(wirePackr.unpack(Buffer.concat([smallest, item.content]))).toEqual(item);
+    for (const chunkSize of [64, 256 * 1024]) {
+      expect(written((w) => w.objectItemHeader(item.object_id, n), chunkSize).equals(smallest)).toBe(true);
+    }
   });
 
   test('a string is measured in UTF-8 bytes, not characters', () => {
@@ -106,6 +135,28 @@ describe('writeFetchResponse', () => {
     const views = chunks.filter((c) => c.buffer === big.bytes.buffer);
     expect(views.map((v) => v.length)).toEqual([1024 * 1024, 1024 * 1024, 0.5 * 1024 * 1024]);
     expect(Buffer.concat(views).equals(Buffer.from(big.bytes))).toBe(true);
+  });
+
+  test('objects framed in place by the caller and objects one by one make the same response', async () => {
+    const frame = (group: FetchObject[]): FramedObjects => {
+      const parts = group.flatMap((o) => {
+        const header = Buffer.alloc(objectItemHeaderLength(o.objectId, o.bytes.length));
+        putObjectItemHeader(header, 0, o.objectId, o.bytes.length);
+        return [header, Buffer.from(o.bytes)];
+      });
+      return { frames: Buffer.concat(parts), count: group.length };
+    };
+    async function* mixed() {
+      yield frame(objects.slice(0, 3));
+      yield objects[3]!;
+      yield frame(objects.slice(4));
+    }
+    const one = Buffer.concat(await collect(writeFetchResponse(records, objects.length, from(objects))));
+    const other = Buffer.concat(await collect(writeFetchResponse(records, objects.length, mixed())));
+    expect(other.equals(one)).toBe(true);
+    await expect(collect(writeFetchResponse(records, objects.length - 1, mixed()))).rejects.toThrow(
+      /more objects than the 8 announced/,
+    );
   });
 
   test('16 and 65,536 objects and branch heads: array and map headers grow', async () => {
