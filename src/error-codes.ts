@@ -3,6 +3,7 @@
  * (the README's table and /openapi.json are built from it, and GatewayError only takes these).
  */
 export const ERROR_CODES = {
+  repo_moved: [301, 'A repo read by a name it had before a rename: `Location` is its current URL.'],
   bad_request: [400, 'The request is malformed in a way no more specific code names.'],
   invalid_request: [400, 'A field has the wrong type or value; `detail` names the field.'],
   too_many_items: [400, 'A list is longer than the endpoint accepts.'],
@@ -52,7 +53,7 @@ export const ERROR_CODES = {
   repo_exists: [409, 'You already have a repo with that name.'],
   repo_name_taken: [409, 'A restore whose name a live repo now uses.'],
   fork_parent_unavailable: [409, 'A restore of a private fork whose parent you may no longer read.'],
-  repo_not_deleted: [409, 'A purge of a repo that is live: delete it first (or it was restored meanwhile).'],
+  repo_not_deleted: [409, 'A restore or purge of a repo that is live (not deleted, or restored meanwhile).'],
   user_exists: [409, 'The username is taken.'],
   non_fast_forward: [409, "The push does not descend from the branch's head; push with force to replace it."],
   proposal_merged: [409, 'A merged proposal cannot change state.'],

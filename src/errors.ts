@@ -7,7 +7,7 @@ import type { ErrorCode } from './error-codes.ts';
  */
 export class GatewayError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
+    readonly status: 301 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
     readonly code: ErrorCode,
     detail: string,
   ) {
@@ -118,5 +118,18 @@ export class FetchTooLargeError extends GatewayError {
         ? `cloning this commit needs a ${mib(bytes)} response, over the muse client's 64 MiB response limit; a clone is one response and cannot be split, so this history cannot be cloned with the muse client`
         : `this fetch would return ${mib(bytes)}, over the muse client's 64 MiB response limit; fetch fewer commits at a time (e.g. one branch tip, or an older commit first)`,
     );
+  }
+}
+
+/**
+ * A repo asked for by a name it had before a rename, on a read that can follow a redirect (REST
+ * and pages GET): the answer is a 301 to `location`, its current URL, as GitHub's is.
+ */
+export class RepoMovedError extends GatewayError {
+  constructor(
+    readonly location: string,
+    fullName: string,
+  ) {
+    super(301, 'repo_moved', `this repo was renamed; it is now '${fullName}'`);
   }
 }

@@ -22,6 +22,9 @@ let carol: U;
 let priv: RepoBody;
 let deleted: RepoBody;
 const web = new Map<string, WebSession>();
+/** The private and the deleted repo as they were named before their rename. */
+const oldNames = new Map<string, RepoBody>();
+const renamed = (r: RepoBody) => oldNames.get(r.repoId)!;
 
 beforeAll(async () => {
   gw = await startTestGateway();
@@ -57,6 +60,16 @@ beforeAll(async () => {
       snapshots: [snapshot],
       objects,
     });
+  }
+  // Both renamed first: their old names must answer exactly as their current ones (issue 27).
+  for (const repo of [priv, deleted]) {
+    const res = await gw.request('PATCH', `/api/v1/repos/${repo.repoId}`, {
+      token: alice.token,
+      json: { name: `${repo.slug} now` },
+    });
+    expect(res.status).toBe(200);
+    oldNames.set(repo.repoId, { ...repo });
+    repo.slug = (await res.json()).slug;
   }
   expect((await gw.request('DELETE', `/api/v1/repos/${deleted.repoId}`, { token: alice.token })).status).toBe(204);
   for (const u of [alice, bob, carol]) web.set(u.token, await signIn(gw, u.token));
@@ -183,10 +196,36 @@ test('every repo route: private-to-a-stranger and deleted-for-anyone are the 404
       ['deleted, collaborator', await call(method, fill(path, asRepo(deleted)), bob.token), baseline],
       ['deleted, anonymous', await call(method, fill(path, asRepo(deleted)), undefined), anonymousBaseline],
     ];
+    if (path.includes(':slug')) {
+      cases.push(
+        [
+          'private by its old name, stranger',
+          await call(method, fill(path, asRepo(renamed(priv))), carol.token),
+          baseline,
+        ],
+        [
+          'deleted by its old name, collaborator',
+          await call(method, fill(path, asRepo(renamed(deleted))), bob.token),
+          baseline,
+        ],
+        [
+          'deleted by its old name, anonymous',
+          await call(method, fill(path, asRepo(renamed(deleted))), undefined),
+          anonymousBaseline,
+        ],
+      );
+    }
     // The owner's own deleted repo: delete again, restore and purge it (their own tests cover those).
     const ownerMayStill = (method === 'DELETE' && path === '/api/v1/repos/:repo_id') || /\/(restore|purge)$/.test(path);
-    if (!ownerMayStill)
+    if (!ownerMayStill) {
       cases.push(['deleted, owner', await call(method, fill(path, asRepo(deleted)), alice.token), baseline]);
+      if (path.includes(':slug'))
+        cases.push([
+          'deleted by its old name, owner',
+          await call(method, fill(path, asRepo(renamed(deleted))), alice.token),
+          baseline,
+        ]);
+    }
     if (baseline.status !== 404 || baseline.text !== REPO_404)
       failures.push(`${method} ${path} [missing] → ${baseline.status} ${baseline.text.slice(0, 120)}`);
     for (const [label, res, expected] of cases) {
@@ -251,7 +290,17 @@ async function sweepPage(method: string, path: string): Promise<string[]> {
     ['deleted, collaborator', deleted, bob],
     ['deleted, anonymous', deleted, undefined],
   ];
-  if (!/\/(restore|purge)$/.test(path)) cases.push(['deleted, owner', deleted, alice]);
+  if (path.includes(':slug')) {
+    cases.push(
+      ['private by its old name, stranger', renamed(priv), carol],
+      ['deleted by its old name, collaborator', renamed(deleted), bob],
+      ['deleted by its old name, anonymous', renamed(deleted), undefined],
+    );
+  }
+  if (!/\/(restore|purge)$/.test(path)) {
+    cases.push(['deleted, owner', deleted, alice]);
+    if (path.includes(':slug')) cases.push(['deleted by its old name, owner', renamed(deleted), alice]);
+  }
   for (const [label, repo, user] of cases) {
     const expected = await call(method, fill(path, never), user?.token, true);
     const res = await call(method, fill(path, asRepo(repo)), user?.token, true);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseDuration } from '../duration.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { callApi } from './http-client.ts';
@@ -281,7 +281,9 @@ export function registerRepoCommands(program: Command): void {
     .command('create')
     .requiredOption('--name <name>', 'display name; the slug is derived from it')
     .option('--description <text>', 'description')
-    .option('--visibility <visibility>', 'public or private (default private)')
+    .addOption(
+      new Option('--visibility <visibility>', 'public or private (default private)').choices(['public', 'private']),
+    )
     .option('--default-branch <branch>', 'default branch (default main)')
     .option('--json', 'print JSON')
     .description('create a repo owned by the token user')
@@ -320,6 +322,38 @@ export function registerRepoCommands(program: Command): void {
         { repoId, deleted: true },
         `deleted ${ref} (repo id ${repoId}; restore with: musehub repo restore ${repoId})`,
       );
+    });
+  repo
+    .command('rename <repo> <new-name>')
+    .option('--json', 'print JSON')
+    .description(
+      'rename a repo (owner or admin): a new slug; the old name keeps leading to it until another repo takes it',
+    )
+    .action(async (ref: string, name: string, o: OutputOptions) => {
+      const repoId = await repoIdOf(ref);
+      const renamed = await callApi<RepoJson>('PATCH', `/repos/${repoId}`, { name });
+      emit(
+        o,
+        renamed,
+        `renamed ${ref} to ${renamed.owner}/${renamed.slug} (${renamed.cloneUrl}); the old name keeps leading here until another repo takes it`,
+      );
+    });
+  repo
+    .command('edit <repo>')
+    .option('--description <text>', 'a new description')
+    .addOption(new Option('--visibility <visibility>', 'public or private').choices(['public', 'private']))
+    .option('--json', 'print JSON')
+    .description("change a repo's description or visibility (owner or admin)")
+    .action(async (ref: string, o: OutputOptions & { description?: string; visibility?: string }) => {
+      if (o.description === undefined && o.visibility === undefined) {
+        throw new CliError('nothing to change: give --description or --visibility', 2);
+      }
+      const repoId = await repoIdOf(ref);
+      const edited = await callApi<RepoJson>('PATCH', `/repos/${repoId}`, {
+        description: o.description,
+        visibility: o.visibility,
+      });
+      emit(o, edited, `updated ${edited.owner}/${edited.slug} (${edited.visibility})`);
     });
   repo
     .command('restore <repo>')

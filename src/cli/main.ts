@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands, registerHubCommands, registerPurgeCommand, registerRepoCommands } from './commands.ts';
-import { CliError } from './output.ts';
+import { reportFailure } from './output.ts';
 
 export function buildProgram(): Command {
   const program = new Command('musehub')
     .description('MuseHub Gateway: the server muse clients push to, fetch from and clone from')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError();
   program
@@ -29,14 +31,26 @@ export function buildProgram(): Command {
   return program;
 }
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version;
+}
+
+const usageError = (err: CommanderError) => ({
+  error: { message: err.message.replace(/^error: /, ''), code: err.code, status: null, exitCode: err.exitCode },
+});
+
 /** Entry point of the `musehub` command. */
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode);
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`musehub: ${message}\n`);
-    process.exit(err instanceof CliError ? err.exitCode : 1);
+    const json = argv.includes('--json');
+    if (err instanceof CommanderError) {
+      // Commander has said what was wrong on stderr; a --json caller also gets it on stdout.
+      if (json && err.exitCode !== 0) process.stdout.write(`${JSON.stringify(usageError(err), null, 2)}\n`);
+      process.exit(err.exitCode);
+    }
+    process.exit(reportFailure(err, json));
   }
 }

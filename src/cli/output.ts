@@ -3,9 +3,24 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** What the gateway answered, when the failure is its answer. */
+    readonly http?: { status: number; code?: string | undefined },
   ) {
     super(message);
   }
+}
+
+/** How a failure is reported: `musehub: …` on stderr, and with `--json` also a JSON object on stdout. */
+export function reportFailure(err: unknown, json: boolean): number {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`musehub: ${message}\n`);
+  const exitCode = err instanceof CliError ? err.exitCode : 1;
+  if (json) {
+    const http = err instanceof CliError ? err.http : undefined;
+    const body = { error: { message, code: http?.code ?? null, status: http?.status ?? null, exitCode } };
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+  }
+  return exitCode;
 }
 
 export interface OutputOptions {

@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { BaseEnv } from '../app-env.ts';
 import type { ErrorCode } from '../error-codes.ts';
-import { GatewayError, StorageUnavailableError, TooManyRequestsError } from '../errors.ts';
+import { GatewayError, RepoMovedError, StorageUnavailableError, TooManyRequestsError } from '../errors.ts';
 
 export const errorBody = (detail: string, code: ErrorCode) => ({ detail, code });
 
@@ -58,6 +58,7 @@ export const handleError: ErrorHandler<BaseEnv> = (err, c) => {
     if (err.status === 401) c.header('WWW-Authenticate', 'Bearer');
     // The rest of an oversized body is never read: the connection cannot carry another request.
     if (err.status === 413) c.header('Connection', 'close');
+    if (err instanceof RepoMovedError) c.header('Location', err.location);
     if (err instanceof TooManyRequestsError || err instanceof StorageUnavailableError) {
       c.header('Retry-After', String(err.retryAfterSeconds));
     }

@@ -7,6 +7,7 @@ import { Migration20261130020000_web_sessions } from './Migration20261130020000_
 import { Migration20261204000000_forks_follow_access } from './Migration20261204000000_forks_follow_access.ts';
 import { Migration20261205000000_purge } from './Migration20261205000000_purge.ts';
 import { Migration20261205020000_stored_at } from './Migration20261205020000_stored_at.ts';
+import { Migration20261206000000_repo_renames } from './Migration20261206000000_repo_renames.ts';
 
 /**
  * Every migration, oldest first. Listed statically so the migrator never has to
@@ -22,4 +23,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204000000_forks_follow_access', class: Migration20261204000000_forks_follow_access },
   { name: 'Migration20261205000000_purge', class: Migration20261205000000_purge },
   { name: 'Migration20261205020000_stored_at', class: Migration20261205020000_stored_at },
+  { name: 'Migration20261206000000_repo_renames', class: Migration20261206000000_repo_renames },
 ];

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { repoIsLive } from '../db/live-repo-sql.ts';
 import { runSql } from '../db/sql.ts';
-import { BadRequestError, ForbiddenError, repoNotFound, UnauthorizedError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, RepoMovedError, repoNotFound, UnauthorizedError } from '../errors.ts';
 import type { AuthUser } from '../users/index.ts';
 import type { Permission, Repo } from './repo.entity.ts';
 import { RepoSchema } from './repo.entity.ts';
@@ -169,7 +169,29 @@ export async function requireRepoAccessTo<N extends Need>(
 ): Promise<AccessFor<N>> {
   if (ref.repo_id) return requireRepoAccess(em, user, ref.repo_id, need);
   if (!ref.owner || !ref.slug) throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
-  return accessTo(em, 'r.owner = ? AND r.slug = ?', [ref.owner, ref.slug], user, need);
+  return accessTo(em, `r.repo_id = ${REPO_NAMED}`, [ref.owner, ref.slug, ref.owner, ref.slug], user, need);
+}
+
+/**
+ * The id of the repo owner/slug names (four parameters: owner, slug, owner, slug): the live repo
+ * with that name, else the repo a rename left the name behind for. Its `owner`/`slug` columns
+ * then differ from the name asked for: surfaces that can redirect do (see RepoMovedError).
+ */
+const REPO_NAMED = `COALESCE(
+  (SELECT l.repo_id FROM musehub_repos l WHERE l.owner = ? AND l.slug = ? AND ${repoIsLive('l')}),
+  (SELECT n.repo_id FROM musehub_repo_renames n WHERE n.owner = ? AND n.slug = ?))`;
+
+/**
+ * For a read that can follow a redirect: throws RepoMovedError when `repo` was found under a
+ * name it no longer has, with `location(current)` as the new URL.
+ */
+export function redirectIfRenamed(
+  asked: { owner?: string | undefined; slug?: string | undefined },
+  repo: { owner: string; slug: string },
+  location: (current: { owner: string; slug: string }) => string,
+): void {
+  if (asked.owner === repo.owner && asked.slug === repo.slug) return;
+  throw new RepoMovedError(location(repo), `${repo.owner}/${repo.slug}`);
 }
 
 /**
@@ -225,15 +247,20 @@ export async function requireOwnership(
   let where: string;
   let params: string[];
   if (ref.repo_id) [where, params] = isUuid(ref.repo_id) ? ['repo_id = ?', [ref.repo_id]] : ['false', []];
-  else if (ref.owner && ref.slug) [where, params] = ['owner = ? AND slug = ?', [ref.owner, ref.slug]];
-  else throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
+  else if (ref.owner && ref.slug) {
+    // The name, or (for an owner who renamed the repo) a name the repo had before.
+    [where, params] = [
+      '(owner = ? AND slug = ? OR repo_id = (SELECT n.repo_id FROM musehub_repo_renames n WHERE n.owner = ? AND n.slug = ?))',
+      [ref.owner, ref.slug, ref.owner, ref.slug],
+    ];
+  } else throw new BadRequestError('name the repo: repo_id, or owner and slug', 'bad_request');
   // Raw SQL with the tombstone condition spelled out: the live filter would hide a deleted repo.
   const [row] = await runSql<{ repo_id: string; owner: string; slug: string; deleted: boolean }>(
     em,
     `SELECT repo_id, owner, slug, deleted_at IS NOT NULL AS deleted FROM musehub_repos
       WHERE ${where} AND owner_user_id = ?
-      ORDER BY (deleted_at IS NULL) = ? DESC, deleted_at DESC NULLS FIRST LIMIT 1`,
-    [...params, user.userId, action === 'delete'],
+      ORDER BY (owner = ? AND slug = ?) DESC, (deleted_at IS NULL) = ? DESC, deleted_at DESC NULLS FIRST LIMIT 1`,
+    [...params, user.userId, ref.owner ?? '', ref.slug ?? '', action === 'delete'],
   );
   if (row) return { repo: { repoId: row.repo_id, owner: row.owner, slug: row.slug, deleted: row.deleted }, user };
   if (action !== 'delete') throw repoNotFound();

@@ -8,6 +8,7 @@ import { type OwnerAccess, requireRepoAccess } from './access.ts';
 import { lockRepoExclusive, notifyLiveness } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
+import { claimName } from './settings.service.ts';
 
 /**
  * What one delete tombstones, each statement limited to rows not tombstoned already and
@@ -234,6 +235,7 @@ async function revive(tx: EntityManager, repo: Repo, actor: AuthUser, changed: C
       WHERE repo_id = ?`,
     [repo.repoId],
   );
+  await claimName(tx, repo.owner, repo.slug);
   await audit(tx, 'repo.restore', actor, repo.repoId, deletionId, {
     owner: repo.owner,
     slug: repo.slug,
@@ -256,7 +258,7 @@ async function revive(tx: EntityManager, repo: Repo, actor: AuthUser, changed: C
 
 /**
  * Revives a deleted repo and exactly the rows its delete tombstoned, and the private forks that
- * delete took with it. 409 when a live repo has taken the owner/slug meanwhile, or when the repo is
+ * delete took with it. 409 when the repo is not deleted, when a live repo has taken the owner/slug meanwhile, or when the repo is
  * a private fork whose parent its owner may no longer read (it comes back with the parent, or
  * once they may read it again). Owner only (requireOwnership); anyone else sees the repo 404.
  */
@@ -271,10 +273,15 @@ export async function restoreRepo(
   await em.transactional(async (tx) => {
     const found = await lockRepoExclusive(tx, repoId);
     if (!found) throw repoNotFound();
-    if (!found.deletedAt) return;
+    if (!found.deletedAt) {
+      throw new ConflictError(
+        `'${found.owner}/${found.slug}' is not deleted: there is nothing to restore`,
+        'repo_not_deleted',
+      );
+    }
     if (await nameTaken(tx, found)) {
       throw new ConflictError(
-        `a live repo named '${found.owner}/${found.slug}' exists; delete or rename it first`,
+        `a live repo named '${found.owner}/${found.slug}' exists: rename it (musehub repo rename ${found.owner}/${found.slug} <new-name>, or PATCH /api/v1/repos/{repo_id} with a new name) or delete it, then restore this one`,
         'repo_name_taken',
       );
     }

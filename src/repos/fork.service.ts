@@ -9,6 +9,7 @@ import { inLiveRepo } from './live-repo.ts';
 import { slugFromName } from './names.ts';
 import { type Repo, RepoSchema } from './repo.entity.ts';
 import { readableBy } from './repo.service.ts';
+import { claimName } from './settings.service.ts';
 
 /**
  * Forks a repo for the caller: a new repo with fork_parent_id set and the parent's branches,
@@ -41,6 +42,7 @@ export async function forkRepo(
       pushedAt: parent.pushedAt ?? null,
     });
     await tx.flush();
+    await claimName(tx, fork.owner, fork.slug);
     const copy = (table: string, columns: string) =>
       runSql(tx, `INSERT INTO ${table} (repo_id, ${columns}) SELECT ?, ${columns} FROM ${table} WHERE repo_id = ?`, [
         fork.repoId,

@@ -52,7 +52,8 @@ const keyOf = (owner: string, slug: string) => `${owner}/${slug}`;
 export class RepoLivenessCache implements InvalidationTarget {
   private readonly cache: LRUCache<string, Entry>;
   private readonly refsCache: LRUCache<string, { refs: RepoRefs | null }>;
-  private readonly keyByRepoId = new Map<string, string>();
+  /** Every name a repo is cached under: its own, and old names of a renamed repo that led to it. */
+  private readonly keysByRepoId = new Map<string, Set<string>>();
   /** While cross-process invalidation is down, nothing is cached: every lookup asks the database. */
   private bypass = false;
   /** Read by /metrics. evictions: invalidations and capacity evictions, not TTL expiry. */
@@ -75,18 +76,28 @@ export class RepoLivenessCache implements InvalidationTarget {
       ttl: Math.max(1, opts.ttlMs),
       dispose: (entry, key, reason) => {
         if (reason === 'delete' || reason === 'evict') this.stats.evictions++;
-        if (entry.repo && this.keyByRepoId.get(entry.repo.repoId) === key) this.keyByRepoId.delete(entry.repo.repoId);
+        if (!entry.repo) return;
+        const keys = this.keysByRepoId.get(entry.repo.repoId);
+        keys?.delete(key);
+        if (keys?.size === 0) this.keysByRepoId.delete(entry.repo.repoId);
       },
       fetchMethod: async (key) => {
         this.stats.misses++;
         const [owner, slug] = key.split('/') as [string, string];
         const repo = await this.load(owner, slug);
-        if (repo) this.keyByRepoId.set(repo.repoId, key);
+        if (repo) {
+          const keys = this.keysByRepoId.get(repo.repoId) ?? new Set();
+          this.keysByRepoId.set(repo.repoId, keys.add(key));
+        }
         return { repo };
       },
     });
   }
 
+  /**
+   * The live repo named owner/slug — or, when no live repo has that name, the live repo a rename
+   * left it behind for (its entry then carries the repo's current name).
+   */
   private async load(owner: string, slug: string): Promise<LiveRepo | null> {
     // Raw: the hot path of every transport request on a miss; hydrating an entity cost more.
     const rows = await runSql<Record<string, string>>(
@@ -94,8 +105,12 @@ export class RepoLivenessCache implements InvalidationTarget {
       `SELECT r.repo_id, r.owner, r.slug, r.owner_user_id, r.visibility, r.default_branch,
               (SELECT json_object_agg(c.user_id, c.permission) FROM musehub_collaborators c
                 WHERE c.repo_id = r.repo_id) AS collaborators
-         FROM musehub_repos r WHERE r.owner = ? AND r.slug = ? AND ${repoIsLive('r')}`,
-      [owner, slug],
+         FROM musehub_repos r
+        WHERE r.repo_id = COALESCE(
+                (SELECT l.repo_id FROM musehub_repos l WHERE l.owner = ? AND l.slug = ? AND ${repoIsLive('l')}),
+                (SELECT n.repo_id FROM musehub_repo_renames n WHERE n.owner = ? AND n.slug = ?))
+          AND ${repoIsLive('r')}`,
+      [owner, slug, owner, slug],
     );
     const row = rows[0];
     if (!row) return null;
@@ -166,14 +181,13 @@ export class RepoLivenessCache implements InvalidationTarget {
   /** Forget a repo by id (after delete, restore, push, a collaborator change, rename or a visibility change). */
   evictRepo(repoId: string): void {
     this.refsCache.delete(repoId);
-    const key = this.keyByRepoId.get(repoId);
-    if (key) this.cache.delete(key);
-    this.keyByRepoId.delete(repoId);
+    for (const key of [...(this.keysByRepoId.get(repoId) ?? [])]) this.cache.delete(key);
+    this.keysByRepoId.delete(repoId);
   }
 
   clear(): void {
     this.cache.clear();
     this.refsCache.clear();
-    this.keyByRepoId.clear();
+    this.keysByRepoId.clear();
   }
 }

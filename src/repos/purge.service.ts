@@ -20,6 +20,7 @@ const PURGE = [
   ['proposalComments', 'DELETE FROM musehub_proposal_comments WHERE repo_id = ?'],
   ['proposals', 'DELETE FROM musehub_proposals WHERE repo_id = ?'],
   ['collaborators', 'DELETE FROM musehub_collaborators WHERE repo_id = ?'],
+  ['renames', 'DELETE FROM musehub_repo_renames WHERE repo_id = ?'],
   ['branches', 'DELETE FROM musehub_branches WHERE repo_id = ?'],
   ['commits', 'DELETE FROM musehub_commits WHERE repo_id = ?'],
   ['snapshots', 'DELETE FROM musehub_snapshots WHERE repo_id = ?'],

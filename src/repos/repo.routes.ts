@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Metrics } from '../metrics.ts';
 import { requireUser } from '../middleware/auth.ts';
+import { repoAccess } from '../middleware/repo-access.ts';
 import { createRouter, errorResponses, json, PageQuerySchema, RepoIdParam, withNextLink } from '../openapi.ts';
-import { requireOwnership } from './access.ts';
+import { redirectIfRenamed, requireOwnership } from './access.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from './delete.service.ts';
 import { announceNewRepo } from './live-repo.ts';
 import type { RepoLivenessCache } from './liveness-cache.ts';
@@ -14,6 +15,7 @@ import {
   PurgeResultSchema,
   RepoListSchema,
   RepoSchemaJson,
+  UpdateRepoSchema,
 } from './repo.schema.ts';
 import {
   createRepo,
@@ -22,6 +24,7 @@ import {
   listReposForUser,
   listReposOwnedBy,
 } from './repo.service.ts';
+import { updateRepoSettings } from './settings.service.ts';
 
 const UsernameParam = z.object({
   username: z
@@ -90,7 +93,11 @@ export function repoRoutes(
       tags: ['Repos'],
       summary: 'Read a repo by id',
       request: { params: RepoIdParam },
-      responses: { 200: json(RepoSchemaJson, 'The repo'), ...errorResponses(401, 404) },
+      responses: {
+        200: json(RepoSchemaJson, 'The repo'),
+        301: { description: 'Renamed: `Location` is its current URL (the old name keeps leading there)' },
+        ...errorResponses(401, 404),
+      },
     }),
     async (c) => {
       const repo = await getReadableRepo(c.var.em, c.var.user, c.req.valid('param').repo_id);
@@ -129,6 +136,31 @@ export function repoRoutes(
     async (c) => {
       const { username, slug } = c.req.valid('param');
       const repo = await getReadableRepoByName(c.var.em, c.var.user, username, slug);
+      redirectIfRenamed(
+        { owner: username, slug },
+        repo,
+        (now) => `${publicUrl}/api/v1/users/${now.owner}/repos/${now.slug}`,
+      );
+      return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/repos/{repo_id}',
+      middleware: [repoAccess('admin')] as const,
+      tags: ['Repos'],
+      summary:
+        'Rename a repo, or change its description or visibility (owner or admin). A rename keeps the old name leading to the repo (REST and pages redirect, `muse` remotes keep working) until another repo takes it',
+      request: {
+        params: RepoIdParam,
+        body: { required: true, content: { 'application/json': { schema: UpdateRepoSchema } } },
+      },
+      responses: { 200: json(RepoSchemaJson, 'The repo as it now is'), ...errorResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const repo = await updateRepoSettings(c.var.em, cache, c.var.access, c.req.valid('json'));
       return c.json((await reposToJson(c.var.em, [repo], publicUrl))[0]!, 200);
     },
   );

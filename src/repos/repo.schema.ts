@@ -33,6 +33,18 @@ export const CreateRepoSchema = z
   })
   .openapi('CreateRepo');
 
+/** PATCH /repos/{repo_id}: what changes; at least one field. */
+export const UpdateRepoSchema = z
+  .object({
+    name: repoNameSchema()
+      .optional()
+      .openapi({ description: 'A new name, and with it a new slug; the old name keeps leading to the repo' }),
+    description: z.string().max(2000).optional(),
+    visibility: z.enum(['public', 'private']).optional(),
+  })
+  .strict()
+  .openapi('UpdateRepo');
+
 /** The owner's deleted repos (GET /user/deleted-repos). */
 export const DeletedRepoListSchema = z
   .object({

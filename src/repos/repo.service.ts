@@ -7,6 +7,7 @@ import { findUserByName } from '../users/index.ts';
 import { requireRepoAccess, requireRepoAccessTo } from './access.ts';
 import { checkBranchName, slugFromName } from './names.ts';
 import { CollaboratorSchema, type Repo, RepoSchema, type Visibility } from './repo.entity.ts';
+import { claimName } from './settings.service.ts';
 
 export interface CreateRepoInput {
   name: string;
@@ -35,6 +36,7 @@ export async function createRepo(em: EntityManager, actor: AuthUser, input: Crea
     forkParentId: null,
   });
   await em.flush();
+  await claimName(em, repo.owner, repo.slug);
   return repo;
 }
 

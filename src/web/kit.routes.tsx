@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
-import { BadRequestError, GatewayError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { BadRequestError, GatewayError, PayloadTooLargeError, RepoMovedError, UnauthorizedError } from '../errors.ts';
 import { handleNotFound } from '../middleware/errors.ts';
 import { dbContext } from '../middleware/request-context.ts';
 import type { RepoLivenessCache } from '../repos/index.ts';
@@ -83,6 +83,7 @@ export function pageKit(deps: PageDeps) {
   /** What a refused or failed page shows: any 404 is the one NotFoundPage; sign-in goes to /login. */
   function refusal(c: PageContext, err: unknown) {
     if (!(err instanceof GatewayError)) throw err;
+    if (err instanceof RepoMovedError) return c.redirect(err.location, 301);
     const chrome = chromeOf(c);
     if (err.status === 404) return html(c, <NotFoundPage chrome={chrome} />, 404);
     if (err instanceof UnauthorizedError) {

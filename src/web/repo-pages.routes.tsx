@@ -4,7 +4,13 @@ import { issuesToJson } from '../hub/issue.json.ts';
 import { getIssue, listIssues } from '../hub/issue.service.ts';
 import { proposalsToJson } from '../hub/proposal.json.ts';
 import { listProposals } from '../hub/proposal.service.ts';
-import { type Need, type RepoAccess, requireOwnership, requireRepoAccessTo } from '../repos/access.ts';
+import {
+  type Need,
+  type RepoAccess,
+  redirectIfRenamed,
+  requireOwnership,
+  requireRepoAccessTo,
+} from '../repos/access.ts';
 import { chooseBranch, commitLog, repoHome } from '../repos/browse.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
 import { purgeDeletedRepo } from '../repos/purge.service.ts';
@@ -23,6 +29,13 @@ async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess
   const ref = { owner: c.req.param('owner'), slug: c.req.param('slug') };
   const access = await requireRepoAccessTo(em, c.get('user'), ref, need);
   const { repo } = access;
+  if (c.req.method === 'GET') {
+    redirectIfRenamed(ref, repo, (now) => {
+      const url = new URL(c.req.url);
+      const rest = url.pathname.split('/').slice(3).join('/');
+      return `/${now.owner}/${now.slug}${rest ? `/${rest}` : ''}${url.search}`;
+    });
+  }
   return {
     access,
     view: {

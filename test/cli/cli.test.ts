@@ -46,9 +46,66 @@ test('failures exit non-zero with the server detail on stderr', async () => {
   expect(missing.stderr).toBe('musehub: repo not found (HTTP 404)\n');
   expect(missing.stdout).toBe('');
 
+  // --json: the failure is also one JSON object on stdout; a 401 names the variable to set.
   const anon = await runCli(['repo', 'create', '--name', 'x', '--json'], env);
   expect(anon.code).toBe(1);
-  expect(anon.stderr).toMatch(/HTTP 401/);
+  expect(anon.stderr).toMatch(/set MUSEHUB_TOKEN to an API token .*musehub token create <username>.* \(HTTP 401\)/);
+  expect(JSON.parse(anon.stdout)).toMatchObject({ error: { code: 'unauthorized', status: 401, exitCode: 1 } });
+  const missingJson = await runCli(['repo', 'read', 'alice/nothing-here', '--json'], env);
+  expect(JSON.parse(missingJson.stdout)).toEqual({
+    error: { message: 'repo not found (HTTP 404)', code: 'repo_not_found', status: 404, exitCode: 1 },
+  });
+
+  // Bad input is refused before any request, naming what is allowed.
+  const bogus = await runCli(['repo', 'create', '--name', 'x', '--visibility', 'bogus', '--json'], env);
+  expect(bogus.code).toBe(1);
+  expect(bogus.stderr).toContain("argument 'bogus' is invalid. Allowed choices are public, private.");
+  expect(JSON.parse(bogus.stdout).error).toMatchObject({ code: 'commander.invalidArgument' });
+});
+
+test('--version; the gateway URL comes from MUSEHUB_URL, else MUSEHUB_PUBLIC_URL, else HOST/PORT, and failures name it', async () => {
+  const version = await runCli(['--version'], {});
+  expect(version.code).toBe(0);
+  expect(version.stdout.trim()).toBe(
+    JSON.parse(await import('node:fs').then((f) => f.readFileSync('package.json', 'utf8'))).version,
+  );
+  const port = new URL(gw.url).port;
+  const noUrl = { ...env, MUSEHUB_URL: undefined };
+  for (const where of [{ MUSEHUB_PUBLIC_URL: gw.url }, { HOST: '0.0.0.0', PORT: port }, { PORT: port }]) {
+    const res = await runCli(['repo', 'read', 'alice/nothing-here'], { ...noUrl, ...where });
+    expect(res.stderr, JSON.stringify(where)).toBe('musehub: repo not found (HTTP 404)\n');
+  }
+  const closed = await runCli(['repo', 'read', 'alice/x'], { ...noUrl, HOST: '127.0.0.1', PORT: '9' });
+  expect(closed.code).toBe(1);
+  expect(closed.stderr).toMatch(
+    /cannot reach the gateway at http:\/\/127\.0\.0\.1:9, from HOST\/PORT .*set MUSEHUB_URL/,
+  );
+});
+
+test('repo rename and edit; restore of a live repo exits non-zero', async () => {
+  const { token } = JSON.parse((await runCli(['user', 'create', 'rena', '--json'], env)).stdout);
+  const e = { ...env, MUSEHUB_TOKEN: token };
+  expect((await runCli(['repo', 'create', '--name', 'First Name', '--visibility', 'public'], e)).code).toBe(0);
+  const renamed = await runCli(['repo', 'rename', 'rena/first-name', 'Second Name'], e);
+  expect(renamed.code).toBe(0);
+  expect(renamed.stdout).toContain('renamed rena/first-name to rena/second-name');
+  // The old name still leads to it (the CLI follows the REST redirect).
+  expect(JSON.parse((await runCli(['repo', 'read', 'rena/first-name', '--json'], e)).stdout).slug).toBe('second-name');
+  const edited = await runCli(
+    ['repo', 'edit', 'rena/second-name', '--visibility', 'private', '--description', 'd', '--json'],
+    e,
+  );
+  expect(edited.code).toBe(0);
+  expect(JSON.parse(edited.stdout)).toMatchObject({ visibility: 'private', description: 'd' });
+  expect((await runCli(['repo', 'read', 'rena/second-name'], env)).code).toBe(1); // anonymous: private now
+  const nothing = await runCli(['repo', 'edit', 'rena/second-name'], e);
+  expect([nothing.code, nothing.stderr]).toEqual([
+    2,
+    'musehub: nothing to change: give --description or --visibility\n',
+  ]);
+  const live = await runCli(['repo', 'restore', 'rena/second-name'], e);
+  expect(live.code).toBe(1);
+  expect(live.stderr).toBe("musehub: 'rena/second-name' is not deleted: there is nothing to restore (HTTP 409)\n");
 });
 
 test('token create and revoke act on the database directly', async () => {
@@ -62,7 +119,9 @@ test('token create and revoke act on the database directly', async () => {
   expect(revoked.code).toBe(0);
   const refused = await runCli(['repo', 'list'], { ...env, MUSEHUB_TOKEN: made.token });
   expect(refused.code).toBe(1);
-  expect(refused.stderr).toBe('musehub: invalid or revoked token (HTTP 401)\n');
+  expect(refused.stderr).toBe(
+    'musehub: invalid or revoked token; MUSEHUB_TOKEN is set but the gateway refused it (revoked, or from another hub?) (HTTP 401)\n',
+  );
 });
 
 test('token create --web prints a one-time sign-in link instead of the token', async () => {

@@ -123,6 +123,28 @@ test('a deleted repo: push, pull and clone fail with the not-found answer; after
   await gw.expectIntegrity();
 });
 
+test('a renamed repo: remotes at the old name keep pushing and pulling, and a clone works at either name', async () => {
+  const renamed = await gw.request('PATCH', `/api/v1/repos/${repoId}`, {
+    token: aliceToken,
+    json: { name: 'neo soul live' },
+  });
+  expect(renamed.status).toBe(200);
+  const newRemote = `${gw.url}/alice/${(await renamed.json()).slug}`;
+  expect(newRemote).not.toBe(remote);
+  // Alice's and Bob's remotes still say the old name: the client never follows a redirect.
+  await writeFiles(path.join(root, 'work'), { 'after-rename.txt': 'pushed to the old name' });
+  await alice.ok('work', 'commit', '-m', 'after the rename');
+  expect(await alice.ok('work', 'push', 'origin', 'main')).toMatch(/✅ Pushed 1 commit\(s\)/);
+  await bob.ok('bob-clone', 'pull', 'origin', 'main');
+  await expectSameTree(path.join(root, 'bob-clone'), path.join(root, 'work'));
+  await bob.ok('.', 'clone', newRemote, path.join(root, 'renamed-clone'));
+  await expectSameTree(path.join(root, 'renamed-clone'), path.join(root, 'work'));
+  // Back to its first name, so the tests after this one see the repo as they expect.
+  const back = await gw.request('PATCH', `/api/v1/repos/${repoId}`, { token: aliceToken, json: { name: 'neo soul' } });
+  expect(back.status).toBe(200);
+  await gw.expectIntegrity();
+});
+
 test('a 70 MiB file is refused with the limit named, and the branch does not move', async () => {
   const head = await headOf('main');
   await writeFiles(path.join(root, 'work'), { 'stems.wav': randomBytes(70 * 1024 * 1024) });

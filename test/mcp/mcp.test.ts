@@ -76,6 +76,7 @@ test('initialize and list tools: MuseHub names, read tools marked read-only, del
       'musehub_search_repos',
       'musehub_read_file',
       'musehub_update_issue',
+      'musehub_update_repo',
       'musehub_whoami',
     ].sort(),
   );
@@ -189,6 +190,20 @@ test('every tool: a valid call answers structured content and text; a refused ca
   expect((await call(bobClient, 'musehub_restore_repo', ref)).isError).toBe(true);
   expect((await call(client, 'musehub_restore_repo', ref)).structuredContent).toMatchObject({
     repo: { repoId: repo.repoId },
+  });
+  const notDeleted = await call(client, 'musehub_restore_repo', ref);
+  expect(notDeleted.isError).toBe(true);
+  expect(text(notDeleted)).toBe("'alice/agent-songs' is not deleted: there is nothing to restore");
+
+  // Update (issue 27): a reader may not; the owner renames, the old name still leads to it.
+  expect((await call(bobClient, 'musehub_update_repo', { ...ref, description: 'x' })).isError).toBe(true);
+  const renamed = await call(client, 'musehub_update_repo', { ...ref, name: 'Agent Songs Two', description: 'd' });
+  expect(renamed.structuredContent).toMatchObject({ repo: { slug: 'agent-songs-two', description: 'd' } });
+  expect(
+    (await call(anon, 'musehub_get_context', { owner: 'alice', slug: 'agent-songs' })).structuredContent,
+  ).toMatchObject({ repo: { repoId: repo.repoId, slug: 'agent-songs-two' } });
+  expect((await call(client, 'musehub_update_repo', { ...ref, name: 'Agent Songs' })).structuredContent).toMatchObject({
+    repo: { slug: 'agent-songs' },
   });
   expect((await call(anon, 'musehub_list_issues', { ...ref, state: 'all' })).structuredContent).toMatchObject({
     issues: [{ number: 1 }],

@@ -210,6 +210,22 @@ describe('restore', () => {
     }
   });
 
+  test('restoring a live repo is a 409 repo_not_deleted and changes nothing (issue 27)', async () => {
+    const repo = await createRepo(gw, alice.token, { name: 'Never gone', visibility: 'public' });
+    for (const path of [`/api/v1/repos/${repo.repoId}/restore`, `/api/v1/users/alice/repos/${repo.slug}/restore`]) {
+      const res = await gw.request('POST', path, { token: alice.token });
+      expect(res.status).toBe(409);
+      expect(await res.json()).toMatchObject({
+        code: 'repo_not_deleted',
+        detail: `'alice/${repo.slug}' is not deleted: there is nothing to restore`,
+      });
+    }
+    const events = await sql(gw.databaseUrl, 'SELECT action FROM musehub_audit_events WHERE repo_id = $1', [
+      repo.repoId,
+    ]);
+    expect(events).toEqual([]);
+  });
+
   test('name reuse: after a delete the owner creates a new repo with the same name; restore of the old one is then 409', async () => {
     const old = await createRepo(gw, alice.token, { name: 'Reused', visibility: 'public' });
     await gw.request('DELETE', `/api/v1/repos/${old.repoId}`, { token: alice.token });
@@ -221,7 +237,10 @@ describe('restore', () => {
     expect((await wire(gw, 'GET', `/alice/${old.slug}/refs`)).body.repo_id).toBe(fresh.repoId);
     const conflict = await gw.request('POST', `/api/v1/repos/${old.repoId}/restore`, { token: alice.token });
     expect(conflict.status).toBe(409);
-    expect((await conflict.json()).code).toBe('repo_name_taken');
+    const body = await conflict.json();
+    expect(body.code).toBe('repo_name_taken');
+    // Advice the owner can follow: the rename that frees the name.
+    expect(body.detail).toContain(`musehub repo rename alice/${old.slug} <new-name>`);
   });
 });
 

@@ -14,6 +14,7 @@ import { purgeDeletedRepo } from '../../repos/purge.service.ts';
 import { reposToJson } from '../../repos/repo.json.ts';
 import { CreateRepoSchema } from '../../repos/repo.schema.ts';
 import { createRepo, searchRepos } from '../../repos/repo.service.ts';
+import { updateRepoSettings } from '../../repos/settings.service.ts';
 import type { AuthUser } from '../../users/index.ts';
 
 import { Limit, type McpDeps, READ, Repo, RepoRef, type ToolKit, WRITE } from '../kit.ts';
@@ -142,13 +143,37 @@ export function registerRepoTools({ tool, repoJson }: ToolKit, deps: McpDeps) {
   );
 
   tool(
+    'musehub_update_repo',
+    {
+      title: 'Rename a repo or change its description or visibility',
+      description:
+        "Owner or admin. A new name gives the repo a new slug; its old name keeps leading to it (remotes keep working) until another repo takes it. visibility 'private' hides it from everyone without access at once.",
+      input: {
+        ...RepoRef,
+        name: repoNameSchema().optional().describe('The new name'),
+        description: z.string().max(2000).optional(),
+        visibility: z.enum(['public', 'private']).optional(),
+      },
+      output: { repo: Repo },
+      annotations: { ...WRITE, idempotentHint: true },
+    },
+    async ({ name, description, visibility, ...ref }, { em, user }) => {
+      const access = await requireRepoAccessTo(em, user, ref, 'admin');
+      const repo = await updateRepoSettings(em, cache, access, { name, description, visibility });
+      const json = await repoJson(em, repo);
+      return { text: `${json.owner}/${json.slug} (${json.visibility}) updated`, data: { repo: json } };
+    },
+  );
+
+  tool(
     'musehub_restore_repo',
     {
       title: 'Restore a repo',
-      description: 'Restores a deleted repo and exactly what its delete tombstoned (owner only).',
+      description:
+        'Restores a deleted repo and exactly what its delete tombstoned (owner only). An error when the repo is not deleted, or when a live repo has its name (rename that one first with musehub_update_repo).',
       input: RepoRef,
       output: { repo: Repo },
-      annotations: { ...WRITE, idempotentHint: true },
+      annotations: WRITE,
     },
     async (args, { em, user }) => {
       const repo = await restoreRepo(em, cache, await requireOwnership(em, user, args, 'restore'));
