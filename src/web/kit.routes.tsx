@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 import { BadRequestError, GatewayError, PayloadTooLargeError, RepoMovedError, UnauthorizedError } from '../errors.ts';
@@ -37,6 +37,9 @@ const FORM_LIMIT = 64 * 1024;
  * CSRF check on every form. `get` and `post` register a page; their handlers are named
  * renderPage and submitForm, which is how the route sweep finds the page routes.
  */
+/** A flash message longer than this is cut: it is a sentence, not a document. */
+const FLASH_MAX = 300;
+
 export function pageKit(deps: PageDeps) {
   const { orm, key, cookies } = deps;
   const app = new Hono<PageEnv>();
@@ -71,8 +74,35 @@ export function pageKit(deps: PageDeps) {
       nonce: c.get('secureHeadersNonce') ?? '',
       notice:
         notice ??
+        takeFlash(c) ??
         (c.get('sessionEnded') ? 'Your session ended (signed out, expired or its token was revoked).' : undefined),
     };
+  };
+
+  /**
+   * After a form did something: 303 to `location`, whose page then says `message` once (a
+   * short-lived cookie, cleared by the page that shows it), as GitHub's flash messages do.
+   */
+  const redirectWithFlash = (c: PageContext, location: string, message: string) => {
+    setCookie(c, cookies.flash, encodeURIComponent(message.slice(0, FLASH_MAX)), {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: cookies.secure,
+      maxAge: 60,
+    });
+    return c.redirect(location, 303);
+  };
+
+  const takeFlash = (c: PageContext): string | undefined => {
+    const raw = getCookie(c, cookies.flash);
+    if (raw === undefined || c.req.method !== 'GET') return undefined;
+    deleteCookie(c, cookies.flash, { path: '/', secure: cookies.secure });
+    try {
+      return decodeURIComponent(raw).slice(0, FLASH_MAX) || undefined;
+    } catch {
+      return undefined;
+    }
   };
 
   async function html(c: PageContext, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 | 410 | 413 = 200) {
@@ -185,7 +215,7 @@ export function pageKit(deps: PageDeps) {
   };
   const localPath = sameSitePath;
 
-  return { app, cookies, get, post, html, chromeOf, setSessionCookie, signInSecret, localPath };
+  return { app, cookies, get, post, html, chromeOf, redirectWithFlash, setSessionCookie, signInSecret, localPath };
 }
 
 const SITE = 'http://musehub.invalid';

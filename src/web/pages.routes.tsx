@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type PageDeps, pageKit } from './kit.routes.tsx';
 import { repoPages } from './repo-pages.routes.tsx';
 import { signInRoutes } from './sign-in.routes.tsx';
+import { threadPages } from './thread-pages.routes.tsx';
 
 export type { PageDeps } from './kit.routes.tsx';
 
@@ -21,5 +22,6 @@ export function pageRoutes(deps: PageDeps) {
   );
   signInRoutes(kit, deps);
   repoPages(kit, deps);
+  threadPages(kit);
   return kit.app;
 }

@@ -1,9 +1,9 @@
-import { GatewayError, NotFoundError, UnauthorizedError } from '../errors.ts';
-import { listComments } from '../hub/comment.service.ts';
+import { BadRequestError, GatewayError, UnauthorizedError } from '../errors.ts';
 import { issuesToJson } from '../hub/issue.json.ts';
-import { getIssue, listIssues } from '../hub/issue.service.ts';
+import { listIssues } from '../hub/issue.service.ts';
 import { proposalsToJson } from '../hub/proposal.json.ts';
 import { listProposals } from '../hub/proposal.service.ts';
+import { requireUser } from '../middleware/auth.ts';
 import {
   type Need,
   type RepoAccess,
@@ -13,18 +13,21 @@ import {
 } from '../repos/access.ts';
 import { chooseBranch, commitLog, repoHome } from '../repos/browse.ts';
 import { listDeletedRepos, restoreRepo, softDeleteRepo } from '../repos/delete.service.ts';
+import { announceNewRepo } from '../repos/live-repo.ts';
+import { repoNameSchema } from '../repos/names.ts';
 import { purgeDeletedRepo } from '../repos/purge.service.ts';
-import { listReposOwnedBy } from '../repos/repo.service.ts';
-import { usernamesById } from '../users/index.ts';
+import type { Repo } from '../repos/repo.entity.ts';
+import { createRepo, listReposOwnedBy } from '../repos/repo.service.ts';
+import { type RepoSettings, updateRepoSettings } from '../repos/settings.service.ts';
 import type { PageContext, PageDeps, PageKit } from './kit.routes.tsx';
-import { DeletedReposPage, SettingsPage, UserPage } from './views/account.views.tsx';
-import { IssuePage, IssuesPage, ProposalsPage } from './views/hub.views.tsx';
+import { DeletedReposPage, NewRepoPage, type SettingsForm, SettingsPage, UserPage } from './views/account.views.tsx';
+import { IssuesPage, ProposalsPage } from './views/hub.views.tsx';
 import { CommitsPage, RepoHomePage, type RepoView } from './views/repo.views.tsx';
 
 const LIST_LIMIT = 100;
 
 /** A live repo by name that the viewer may `need`; anything else throws the repo 404. */
-async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess; view: RepoView }> {
+export async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess; view: RepoView }> {
   const em = c.var.em;
   const ref = { owner: c.req.param('owner'), slug: c.req.param('slug') };
   const access = await requireRepoAccessTo(em, c.get('user'), ref, need);
@@ -47,6 +50,8 @@ async function repoFor(c: PageContext, need: Need): Promise<{ access: RepoAccess
       defaultBranch: repo.defaultBranch,
       isAdmin: access.permission === 'admin',
       isOwner: access.user?.userId === repo.ownerUserId,
+      canWrite: access.permission === 'write' || access.permission === 'admin',
+      canComment: access.user !== null,
     },
   };
 }
@@ -60,7 +65,7 @@ const branchOf = (c: PageContext, access: RepoAccess) => chooseBranch(c.var.em, 
  * its repo through requireRepoAccessTo (repoFor), the rule the REST API and MCP use.
  */
 export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUrl' | 'retentionDays'>) {
-  const { get, post, html, chromeOf } = kit;
+  const { get, post, html, chromeOf, redirectWithFlash } = kit;
   const { cache } = deps;
 
   get('/settings/deleted-repos', async (c) => {
@@ -74,7 +79,7 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
     const owner = await requireOwnership(c.var.em, c.get('user'), { repo_id: c.req.param('repo_id') ?? '' }, 'restore');
     try {
       const repo = await restoreRepo(c.var.em, cache, owner);
-      return c.redirect(`/${repo.owner}/${repo.slug}`, 303);
+      return redirectWithFlash(c, `/${repo.owner}/${repo.slug}`, `Restored ${repo.owner}/${repo.slug}.`);
     } catch (err) {
       if (!(err instanceof GatewayError) || err.status !== 409) throw err;
       // The name was taken meanwhile: say so, and offer nothing that would change the live repo.
@@ -99,6 +104,34 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
       return again(err.detail, 409);
     }
     return c.redirect('/settings/deleted-repos', 303);
+  });
+
+  get('/new', async (c) => {
+    if (!c.get('user')) throw new UnauthorizedError();
+    return html(c, <NewRepoPage chrome={chromeOf(c)} />);
+  });
+
+  post('/new', async (c, form) => {
+    const user = c.get('user');
+    if (!user) throw new UnauthorizedError();
+    try {
+      const visibility = form.visibility === 'public' ? 'public' : 'private';
+      const description = form.description ?? '';
+      if (description.length > 2000) throw new BadRequestError('the description is longer than 2,000 characters');
+      const name = repoNameSchema().safeParse(form.name ?? '');
+      if (!name.success) throw new BadRequestError(`name: ${name.error.issues[0]?.message ?? 'invalid'}`);
+      const repo = await createRepo(c.var.em, user, { name: name.data, description, visibility });
+      await announceNewRepo(c.var.em, cache, repo);
+      return redirectWithFlash(
+        c,
+        `/${repo.owner}/${repo.slug}`,
+        `Created ${repo.owner}/${repo.slug}. Push to it with: muse remote add origin ${deps.publicUrl}/${repo.owner}/${repo.slug}`,
+      );
+    } catch (err) {
+      if (!(err instanceof GatewayError) || (err.status !== 400 && err.status !== 409)) throw err;
+      const page = <NewRepoPage chrome={chromeOf(c)} values={form} error={`${err.detail}. Nothing was created.`} />;
+      return html(c, page, err.status);
+    }
   });
 
   get('/:owner', async (c) => {
@@ -139,25 +172,6 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
     return html(c, <IssuesPage chrome={chromeOf(c)} repo={view} state={state} issues={issues} />);
   });
 
-  get('/:owner/:slug/issues/:number', async (c) => {
-    const number = Number(c.req.param('number'));
-    if (!Number.isSafeInteger(number) || number < 1) throw new NotFoundError('issue not found', 'issue_not_found');
-    const { access, view } = await repoFor(c, 'read');
-    const em = c.var.em;
-    const [issue] = await issuesToJson(em, [await getIssue(em, access, number)]);
-    const comments = (await listComments(em, access, 'issue', number, { limit: LIST_LIMIT })).items;
-    const names = await usernamesById(
-      em,
-      comments.map((m) => m.authorUserId),
-    );
-    const lines = comments.map((m) => ({
-      author: names.get(m.authorUserId) ?? '',
-      body: m.body,
-      createdAt: m.createdAt.toISOString(),
-    }));
-    return html(c, <IssuePage chrome={chromeOf(c)} repo={view} issue={issue!} comments={lines} />);
-  });
-
   get('/:owner/:slug/proposals', async (c) => {
     const { access, view } = await repoFor(c, 'read');
     const state = stateOf(c, ['open', 'closed', 'merged', 'all'] as const);
@@ -171,11 +185,70 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
     return html(c, <SettingsPage chrome={chromeOf(c)} repo={view} />);
   });
 
+  /**
+   * One settings form: the change through the service the REST API uses; a refusal it explains
+   * (400, 409) is shown under the form with nothing changed, success goes back to the settings
+   * of the repo as it now is, with a message.
+   */
+  const settingsForm = (
+    name: Exclude<SettingsForm, 'delete'>,
+    change: (form: Record<string, string>, fullName: string) => RepoSettings,
+    said: (repo: Repo, before: string) => string,
+  ) =>
+    post(`/:owner/:slug/settings/${name}`, async (c, form) => {
+      const { access, view } = await repoFor(c, 'admin');
+      const before = `${view.owner}/${view.slug}`;
+      let repo: Repo;
+      try {
+        repo = await updateRepoSettings(
+          c.var.em,
+          cache,
+          { ...access, user: requireUser(access.user) },
+          change(form, before),
+        );
+      } catch (err) {
+        if (!(err instanceof GatewayError) || (err.status !== 400 && err.status !== 409)) throw err;
+        const error = { form: name, message: `${err.detail}. Nothing was changed.` };
+        return html(c, <SettingsPage chrome={chromeOf(c)} repo={view} error={error} />, err.status);
+      }
+      return redirectWithFlash(c, `/${repo.owner}/${repo.slug}/settings`, said(repo, before));
+    });
+
+  settingsForm(
+    'rename',
+    (form) => ({ name: form.name ?? '' }),
+    (repo, before) =>
+      `${before} is now ${repo.owner}/${repo.slug}. The old address keeps leading here until another repo takes the name.`,
+  );
+  settingsForm(
+    'description',
+    (form) => {
+      const description = form.description ?? '';
+      if (description.length > 2000) throw new BadRequestError('the description is longer than 2,000 characters');
+      return { description };
+    },
+    () => 'Description saved.',
+  );
+  settingsForm(
+    'visibility',
+    (form, fullName) => {
+      const visibility = form.visibility;
+      if (visibility !== 'public' && visibility !== 'private')
+        throw new BadRequestError('visibility is public or private');
+      if ((form.confirm ?? '').trim() !== fullName) throw new BadRequestError(`Type ${fullName} exactly to confirm`);
+      return { visibility };
+    },
+    (repo) =>
+      repo.visibility === 'private'
+        ? `${repo.owner}/${repo.slug} is private: only its owner and collaborators can see it.`
+        : `${repo.owner}/${repo.slug} is public: anyone can read and clone it.`,
+  );
+
   post('/:owner/:slug/settings/delete', async (c, form) => {
     const { access, view } = await repoFor(c, 'admin');
     const fullName = `${view.owner}/${view.slug}`;
     if ((form.confirm ?? '').trim() !== fullName) {
-      const error = `Type ${fullName} exactly to confirm. Nothing was deleted.`;
+      const error = { form: 'delete' as const, message: `Type ${fullName} exactly to confirm. Nothing was deleted.` };
       return html(c, <SettingsPage chrome={chromeOf(c)} repo={view} error={error} />, 400);
     }
     await softDeleteRepo(
@@ -183,6 +256,10 @@ export function repoPages(kit: PageKit, deps: Pick<PageDeps, 'cache' | 'publicUr
       cache,
       await requireOwnership(c.var.em, access.user, { repo_id: access.repo.repoId }, 'delete'),
     );
-    return c.redirect('/settings/deleted-repos', 303);
+    return redirectWithFlash(
+      c,
+      '/settings/deleted-repos',
+      `Deleted ${fullName}: it is gone for everyone. Restore it below, with its issues and proposals.`,
+    );
   });
 }

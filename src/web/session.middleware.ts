@@ -19,13 +19,20 @@ export interface PageEnv {
 export interface WebCookies {
   session: string;
   login: string;
+  /** The one-shot message the next page shows ("Renamed to …", "Deleted …"). */
+  flash: string;
   secure: boolean;
 }
 
 export function webCookies(publicUrl: string): WebCookies {
   const secure = publicUrl.startsWith('https://');
   const prefix = secure ? '__Host-' : '';
-  return { session: `${prefix}musehub_session`, login: `${prefix}musehub_login`, secure };
+  return {
+    session: `${prefix}musehub_session`,
+    login: `${prefix}musehub_login`,
+    flash: `${prefix}musehub_flash`,
+    secure,
+  };
 }
 
 /**

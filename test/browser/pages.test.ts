@@ -137,7 +137,8 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   // Settings → danger zone: the button stays disabled until the full name is typed.
   await page.getByRole('link', { name: 'Settings' }).click();
   const button = page.getByRole('button', { name: 'Delete this repo' });
-  const confirm = page.getByLabel('Type alice/album to confirm');
+  const deleteForm = page.locator('form', { has: button });
+  const confirm = deleteForm.getByLabel('Type alice/album to confirm');
   expect(await button.isDisabled()).toBe(true);
   await confirm.fill('alice/albu');
   expect(await button.isDisabled()).toBe(true);
@@ -148,6 +149,7 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   expect(await button.isEnabled()).toBe(true);
   await button.click();
   await page.waitForURL(`${gw.url}/settings/deleted-repos`);
+  await page.getByRole('status').getByText('Deleted alice/album: it is gone for everyone.').waitFor();
   await page.getByText('alice/album').first().waitFor();
   expect(await page.locator('ul.deleted').textContent()).toContain('with 1 issue, 1 issue comment, 1 proposal');
   await shot(page, 'deleted-repos');
@@ -165,6 +167,7 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   // Restore: back with its issue and the comment.
   await page.getByRole('button', { name: 'Restore alice/album' }).click();
   await page.waitForURL(`${gw.url}/alice/album`);
+  await page.getByRole('status').getByText('Restored alice/album.').waitFor();
   await page.getByRole('link', { name: 'Issues' }).click();
   await page.getByRole('link', { name: 'Intro is too long' }).click();
   await page.getByText('Trimmed to 8 bars.').waitFor();
@@ -175,6 +178,78 @@ test('sign in, browse, delete with the typed confirmation, gone for a collaborat
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('navigation').getByRole('link', { name: 'Sign in' }).waitFor();
   expect((await page.goto(`${gw.url}/alice/album`))?.status()).toBe(404);
+
+  for (const e of [entry, bobs.entry]) {
+    expect(e.blocked).toEqual([]);
+    expect(e.problems).toEqual([]);
+  }
+});
+
+test('the write forms in chromium: create a repo, open and close an issue with a comment, rename it, make it public, open and merge a proposal', async () => {
+  const { page, entry } = await newBrowser();
+  await signIn(page, alice.token);
+  await page.getByRole('link', { name: 'New repo' }).click();
+  await page.getByLabel('Name').fill('Browser Made');
+  await page.getByLabel('Description (optional)').fill('made by clicking');
+  await page.getByRole('button', { name: 'Create repo' }).click();
+  await page.waitForURL(`${gw.url}/alice/browser-made`);
+  await page.getByRole('status').getByText('Created alice/browser-made.').waitFor();
+  await shot(page, 'created');
+
+  await page.getByRole('link', { name: 'Issues' }).click();
+  await page.getByRole('link', { name: 'New issue' }).click();
+  await page.getByLabel('Title').fill('Needs a bridge');
+  await page.getByLabel('Description').fill('between verse and chorus');
+  await page.getByRole('button', { name: 'Open issue' }).click();
+  await page.waitForURL(`${gw.url}/alice/browser-made/issues/1`);
+  await page.getByLabel('Add a comment').fill('drafted one');
+  await page.getByRole('button', { name: 'Comment' }).click();
+  await page.getByRole('status').getByText('Comment added.').waitFor();
+  await page.getByRole('button', { name: 'Close issue' }).click();
+  await page.getByRole('status').getByText('Closed issue #1.').waitFor();
+  await page.getByRole('button', { name: 'Reopen issue' }).waitFor();
+  expect(await page.locator('article.comment').textContent()).toContain('drafted one');
+  await shot(page, 'issue-closed');
+
+  // Settings: rename, then make it public through the typed confirmation.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByLabel('Repository name').fill('Browser Renamed');
+  await page.getByRole('button', { name: 'Rename' }).click();
+  await page.waitForURL(`${gw.url}/alice/browser-renamed/settings`);
+  await page.getByRole('status').getByText('alice/browser-made is now alice/browser-renamed.').waitFor();
+  const makePublic = page.getByRole('button', { name: 'Make public' });
+  expect(await makePublic.isDisabled()).toBe(true);
+  await page
+    .locator('form', { has: makePublic })
+    .getByLabel('Type alice/browser-renamed to confirm')
+    .fill('alice/browser-renamed');
+  await makePublic.click();
+  await page.getByRole('status').getByText('alice/browser-renamed is public: anyone can read and clone it.').waitFor();
+  await shot(page, 'settings-after');
+  // The old address leads to the new one.
+  await page.goto(`${gw.url}/alice/browser-made/issues/1`);
+  expect(page.url()).toBe(`${gw.url}/alice/browser-renamed/issues/1`);
+
+  // A proposal on the album (two branches): Bob, a writer, opens it; Alice merges it.
+  const bobs = await newBrowser();
+  await signIn(bobs.page, bob.token);
+  await bobs.page.goto(`${gw.url}/alice/album/proposals/new`);
+  await bobs.page.getByLabel('Title').fill('Merge the sketch');
+  await bobs.page.getByLabel('Merge from').selectOption('dev');
+  await bobs.page.getByRole('button', { name: 'Open proposal' }).click();
+  await bobs.page
+    .getByRole('status')
+    .getByText(/Opened proposal #\d+\./)
+    .waitFor();
+  const proposalUrl = bobs.page.url();
+  await page.goto(proposalUrl);
+  await page.getByRole('button', { name: 'Merge proposal' }).click();
+  await page
+    .getByRole('status')
+    .getByText(/Merged proposal #\d+\./)
+    .waitFor();
+  expect(await page.getByRole('button', { name: /(Close|Reopen|Merge) proposal/ }).count()).toBe(0);
+  await shot(page, 'proposal-merged');
 
   for (const e of [entry, bobs.entry]) {
     expect(e.blocked).toEqual([]);

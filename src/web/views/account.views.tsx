@@ -106,6 +106,57 @@ export const UserPage = ({ chrome, username, repos }: { chrome: Chrome; username
   </Layout>
 );
 
+/** Create a repo: what POST /api/v1/repos takes, as a form. */
+export const NewRepoPage = ({
+  chrome,
+  values = {},
+  error,
+}: {
+  chrome: Chrome;
+  values?: Record<string, string>;
+  error?: string | undefined;
+}) => (
+  <Layout title="New repo" chrome={chrome}>
+    <h1>New repo</h1>
+    <form method="post" action="/new" class="card">
+      <Csrf token={chrome.csrf} />
+      <label>
+        <span>Name</span>
+        <input
+          name="name"
+          value={values.name ?? ''}
+          maxlength={100}
+          required
+          autocomplete="off"
+          placeholder="Neo Soul"
+        />
+      </label>
+      <p class="help">
+        The address is <code>{chrome.user?.username ?? 'you'}/&lt;name in lower case, dashes for spaces&gt;</code>.
+      </p>
+      <label>
+        <span>Description (optional)</span>
+        <textarea name="description" maxlength={2000} rows={3}>
+          {values.description ?? ''}
+        </textarea>
+      </label>
+      <fieldset>
+        <legend>Who can see it</legend>
+        <label class="choice">
+          <input type="radio" name="visibility" value="private" checked={values.visibility !== 'public'} /> Private: you
+          and the collaborators you add
+        </label>
+        <label class="choice">
+          <input type="radio" name="visibility" value="public" checked={values.visibility === 'public'} /> Public:
+          anyone can read and clone it
+        </label>
+      </fieldset>
+      <FormError message={error} />
+      <button type="submit">Create repo</button>
+    </form>
+  </Layout>
+);
+
 export interface DeletedRepoLine {
   repoId: string;
   owner: string;
@@ -206,6 +257,9 @@ export const DeletedReposPage = ({
   </Layout>
 );
 
+/** Which settings form an error belongs to (it is shown under that form). */
+export type SettingsForm = 'rename' | 'description' | 'visibility' | 'delete';
+
 export const SettingsPage = ({
   chrome,
   repo,
@@ -213,23 +267,66 @@ export const SettingsPage = ({
 }: {
   chrome: Chrome;
   repo: RepoView;
-  error?: string | undefined;
+  error?: { form: SettingsForm; message: string } | undefined;
 }) => {
   const fullName = `${repo.owner}/${repo.slug}`;
+  const errorFor = (form: SettingsForm) => (error?.form === form ? error.message : undefined);
+  const base = repoBase(repo);
+  const other = repo.visibility === 'public' ? 'private' : 'public';
   return (
     <RepoPage chrome={chrome} repo={repo} tab="settings" title={`Settings · ${fullName}`}>
+      <form method="post" action={`${base}/settings/rename`} class="card">
+        <Csrf token={chrome.csrf} />
+        <h2>Name</h2>
+        <label>
+          <span>Repository name</span>
+          <input name="name" value={repo.name} maxlength={100} required autocomplete="off" />
+        </label>
+        <p class="help">
+          The address becomes <code>{repo.owner}/&lt;new-name&gt;</code>. The old address keeps leading here (pages and
+          the API redirect; <code>muse</code> remotes keep working) until another repo takes the name.
+        </p>
+        <FormError message={errorFor('rename')} />
+        <button type="submit">Rename</button>
+      </form>
+      <form method="post" action={`${base}/settings/description`} class="card">
+        <Csrf token={chrome.csrf} />
+        <h2>Description</h2>
+        <label>
+          <span>Description</span>
+          <textarea name="description" maxlength={2000} rows={3}>
+            {repo.description}
+          </textarea>
+        </label>
+        <FormError message={errorFor('description')} />
+        <button type="submit">Save description</button>
+      </form>
       <dl class="facts">
-        <dt>Name</dt>
-        <dd>{repo.name}</dd>
-        <dt>Visibility</dt>
-        <dd>{repo.visibility}</dd>
         <dt>Default branch</dt>
         <dd>{repo.defaultBranch}</dd>
       </dl>
       <section class="danger">
         <h2>Danger zone</h2>
+        <form method="post" action={`${base}/settings/visibility`} data-confirm={fullName}>
+          <Csrf token={chrome.csrf} />
+          <input type="hidden" name="visibility" value={other} />
+          <p>
+            This repo is <strong>{repo.visibility}</strong>.{' '}
+            {other === 'private'
+              ? 'Make it private: everyone but its owner and collaborators gets "not found" at once, its clone URL included.'
+              : 'Make it public: anyone can read and clone it.'}
+          </p>
+          <label>
+            <span>
+              Type <strong>{fullName}</strong> to confirm
+            </span>
+            <input name="confirm" autocomplete="off" spellcheck={false} required />
+          </label>
+          <FormError message={errorFor('visibility')} />
+          <button type="submit" class="danger">{`Make ${other}`}</button>
+        </form>
         {repo.isOwner ? null : <p>Only the owner, {repo.owner}, can delete this repo.</p>}
-        <form hidden={!repo.isOwner} method="post" action={`${repoBase(repo)}/settings/delete`} data-confirm={fullName}>
+        <form hidden={!repo.isOwner} method="post" action={`${base}/settings/delete`} data-confirm={fullName}>
           <Csrf token={chrome.csrf} />
           <p>
             Delete this repo: it disappears for everyone at once, with its issues and proposals. You can restore it from{' '}
@@ -241,7 +338,7 @@ export const SettingsPage = ({
             </span>
             <input name="confirm" autocomplete="off" spellcheck={false} required />
           </label>
-          <FormError message={error} />
+          <FormError message={errorFor('delete')} />
           <button type="submit" class="danger">
             Delete this repo
           </button>

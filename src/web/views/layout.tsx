@@ -41,6 +41,7 @@ export function Layout({ title, chrome, children }: { title: string; chrome: Chr
           <nav>
             {user ? (
               <>
+                <a href="/new">New repo</a>
                 <a href={`/${user.username}`}>{user.username}</a>
                 <a href="/settings/deleted-repos">Deleted repos</a>
                 <form method="post" action="/logout" class="inline">

@@ -13,6 +13,10 @@ export interface RepoView {
   isAdmin: boolean;
   /** Only the owner may delete. */
   isOwner: boolean;
+  /** Write permission: close or reopen anyone's issue, merge a proposal. */
+  canWrite: boolean;
+  /** Signed in and able to read: open issues and proposals, comment. */
+  canComment: boolean;
 }
 
 export interface CommitLine {
