@@ -3,7 +3,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv, BaseEnv } from './app-env.ts';
 import { runSql } from './db/sql.ts';
-import { docsRoutes } from './docs.ts';
+import type { OpenApiDocument } from './docs/openapi-types.ts';
+import { docsRoutes } from './docs/routes.tsx';
 import { PayloadTooLargeError } from './errors.ts';
 import { enqueueEvent } from './hub/events.ts';
 import { issueRoutes } from './hub/issue.routes.ts';
@@ -101,15 +102,13 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
   api.route('/', webhookRoutes(new WebhookTargetPolicy(config.webhooks.allowedHosts)));
   app.route('/api/v1', api);
 
-  app.get('/openapi.json', (c) =>
-    c.json(
-      api.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: { title: 'MuseHub Gateway', version: '0.1.0', description: 'The hub API around muse repositories.' },
-        servers: [{ url: `${config.publicUrl}/api/v1` }],
-      }),
-    ),
-  );
+  const openApiDocument = () =>
+    api.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: { title: 'MuseHub Gateway', version: '0.1.0', description: 'The hub API around muse repositories.' },
+      servers: [{ url: `${config.publicUrl}/api/v1` }],
+    });
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.get('/sitemap.xml', async (c) => {
     const xml = await buildSitemap(orm.em.fork(), config.publicUrl);
     return c.body(xml, 200, {
@@ -117,7 +116,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
       'cache-control': 'public, max-age=60',
     });
   });
-  app.route('/', docsRoutes());
+  app.route('/', docsRoutes(openApiDocument as () => OpenApiDocument));
 
   // MCP for agents (Streamable HTTP): the same tokens, services and access rule as REST.
   const mcpCalls = new Semaphore(config.transport.mcpMaxConcurrentCalls);

@@ -15,7 +15,7 @@ afterAll(async () => {
   await gw?.close();
 });
 
-test('/docs renders the API reference from the gateway alone (no CDN, no web fonts)', async () => {
+test('/docs renders the API reference from the gateway alone (no script, no CDN, no web fonts)', async () => {
   const { context, blocked } = await gatewayOnlyContext(browser, new URL(gw.url).origin);
   const page = await context.newPage();
   const errors: string[] = [];
@@ -35,5 +35,37 @@ test('/docs renders the API reference from the gateway alone (no CDN, no web fon
   console.log(`screenshot: ${shot}`);
   expect(blocked).toEqual([]);
   expect(errors).toEqual([]);
+  await context.close();
+});
+
+test('clicking through /docs — the contents, an operation, a schema — asks no host but the gateway; first paint', async () => {
+  const { context, blocked } = await gatewayOnlyContext(browser, new URL(gw.url).origin);
+  const page = await context.newPage();
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(r.url()));
+  const t0 = performance.now();
+  await page.goto(`${gw.url}/docs`);
+  await page
+    .getByRole('heading', { name: /Soft-delete a repo|DELETE/ })
+    .first()
+    .waitFor({ timeout: 30_000 });
+  const firstPaint = await page.evaluate(
+    () => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? performance.now(),
+  );
+  console.log(
+    `/docs: first contentful paint ${Math.round(firstPaint)} ms, loaded in ${Math.round(performance.now() - t0)} ms`,
+  );
+  await page.getByRole('navigation', { name: 'operations' }).getByText('Rename a repo').click();
+  expect(page.url()).toMatch(/#op-patch-/);
+  await expect.poll(() => page.locator(':target').getAttribute('id')).toMatch(/^op-patch-/);
+  await page.locator(':target').getByRole('link', { name: 'UpdateRepo' }).first().click();
+  await expect.poll(() => page.locator(':target').getAttribute('id')).toBe('schema-UpdateRepo');
+  await page.getByRole('link', { name: '/openapi.json' }).first().click();
+  await page.waitForLoadState('load');
+  expect(page.url()).toBe(`${gw.url}/openapi.json`);
+  expect(blocked).toEqual([]);
+  const origin = new URL(gw.url).origin;
+  expect(requested.filter((u) => !u.startsWith(origin))).toEqual([]);
+  expect(requested.map((u) => new URL(u).pathname)).toEqual(['/docs', '/docs/reference.css', '/openapi.json']);
   await context.close();
 });
