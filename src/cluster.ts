@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.ts';
 import { provideDatabase } from './db/provide-database.ts';
+import { greet } from './greeting.ts';
 import type { Logger } from './logger.ts';
 import { loadPresignKey } from './transport/presign.ts';
 
@@ -34,7 +35,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   let stopping = false;
   let starting = true;
   // Workers use the primary's database, embedded or not, and never start one of their own.
-  const env = { DATABASE_URL: db.url };
+  // The workers' logs name the database the primary chose, not the variable it reached them by.
+  const env = { DATABASE_URL: db.url, MUSEHUB_DATABASE_SOURCE: db.source };
   let onWorkerMessage: (msg: WorkerMessage) => void = () => undefined;
   const ready = new Promise<string>((resolve, reject) => {
     let listening = 0;
@@ -100,6 +102,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     const url = await Promise.race([ready, startFailed]);
     starting = false;
     logger.info({ url, workers: config.workers, ms: Math.round(performance.now() - started) }, 'gateway listening');
+    greet(config, url, db.source);
   } catch (err) {
     await stopAll();
     throw err;

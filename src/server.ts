@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import type { Config } from './config.ts';
 import { migrateUp, openOrm } from './database.ts';
 import { LivenessListener } from './db/liveness-listener.ts';
 import { provideDatabase } from './db/provide-database.ts';
+import { greet } from './greeting.ts';
 import { WebhookDispatcher } from './hub/webhook.dispatcher.ts';
 import { GcScheduler } from './integrity/gc.scheduler.ts';
 import type { Logger } from './logger.ts';
@@ -147,6 +149,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   gc.start();
   metrics.watchGc(gc);
   logger.info({ url, ms: Math.round(performance.now() - started) }, 'gateway listening');
+  // One process serving alone greets a person; cluster workers leave that to the primary.
+  if (!cluster.isWorker) greet(config, url, db.source);
 
   let closing: Promise<void> | undefined;
   const close = () => {

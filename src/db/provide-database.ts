@@ -14,7 +14,8 @@ export async function provideDatabase(
   log: (line: string) => void = () => undefined,
 ): Promise<DatabaseServer> {
   if (config.databaseUrl) {
-    return { url: config.databaseUrl, source: 'DATABASE_URL', stop: async () => undefined };
+    const source = process.env.MUSEHUB_DATABASE_SOURCE || 'DATABASE_URL';
+    return { url: config.databaseUrl, source, stop: async () => undefined };
   }
   const embedded = await startEmbeddedPostgres({ dir: config.dataDir, log });
   return {

@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createTestDatabase } from '../helpers/db.ts';
+import { exited, waitForLine } from '../helpers/process.ts';
+
+/**
+ * `musehub serve` greets a person at a terminal (a real pseudo-terminal, through util-linux's
+ * `script`) with where it listens, its database and store, and the command for the first user;
+ * on a pipe its output stays JSON lines only.
+ */
+let databaseUrl: string;
+let dataDir: string;
+beforeAll(async () => {
+  databaseUrl = await createTestDatabase();
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-greeting-'));
+});
+afterAll(() => fs.rm(dataDir, { recursive: true, force: true }));
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+test.each([1, 2])(
+  'on a terminal, %i worker(s): one greeting naming the URL, database, store and first command',
+  async (workers) => {
+    const command = [process.execPath, path.resolve('bin/musehub.mjs'), 'serve'].map(shellQuote).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        MUSEHUB_DATA_DIR: dataDir,
+        MUSEHUB_WORKERS: String(workers),
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    try {
+      // One match over everything up to the greeting's last line (a pty ends lines with \r\n).
+      const [out, url] = await waitForLine(
+        child,
+        /MuseHub is listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*API reference: \S+\/docs/,
+      );
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect(out).toContain('database: DATABASE_URL');
+      expect(out).toContain(`objects:  files in ${path.join(dataDir, 'objects')}`);
+      expect(out).toContain('npx musehub user create <username>');
+      expect(out).toContain(`muse remote add origin ${url}/<username>/<repo>`);
+      if (workers > 1) expect(out).toContain('(2 worker processes)');
+      expect(out.match(/MuseHub is listening/g)).toHaveLength(1);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+  },
+);
+
+test('on a pipe: JSON lines only, no greeting', async () => {
+  const child = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      MUSEHUB_DATA_DIR: dataDir,
+      MUSEHUB_WORKERS: '1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  try {
+    const [, url] = await waitForLine(child, /"url":"(http:\/\/[^"]+)"[^\n]*"gateway listening"[^\n]*\n/);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  } finally {
+    child.kill('SIGTERM');
+    await exited(child);
+  }
+  const lines = out.split('\n').filter(Boolean);
+  expect(lines.length).toBeGreaterThan(1);
+  for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+  expect(out).not.toContain('MuseHub is listening');
+});
