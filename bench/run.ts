@@ -24,6 +24,7 @@ import { startS3TestServer } from '../test/helpers/s3-server.ts';
 import { accessTimingRows, seedTargets, strangerSurfaces } from './access-timing.ts';
 import { startBaseline } from './baseline.ts';
 import { measureCascade } from './cascade.ts';
+import { cliStartRows } from './cli-start.ts';
 import { type BenchGateway, spawnGateway } from './gateway.ts';
 import { gcRows } from './gc.ts';
 import { httpsRows } from './https.ts';
@@ -406,6 +407,8 @@ async function main() {
       strangerSurfaces(timingTargets.carol, timingTargets.carolSession),
     );
     rows.push(...timing.rows);
+    // The musehub command's own start, against `node -e 0` (bench/cli-start.ts).
+    rows.push(...cliStartRows(fsGw.url));
     for (const [store, gw] of STORES) {
       rows.push(
         await load(gw, `push/objects, 100 new 4 KiB objects (${store} store)`, {
