@@ -150,7 +150,10 @@ export function registerAdminCommands(program: Command): void {
         const { openObjectStore } = await import('../storage/open.ts');
         const { loadConfig } = await import('../config.ts');
         const store = await openObjectStore(loadConfig(), orm);
-        const report = await checkIntegrity(orm.em.fork(), store, { hashBytes: o.hash }).finally(() => store.close());
+        const progress = terminalProgress(o, 'fsck', (done, total) => `checked ${done} of ${total} objects`);
+        const report = await checkIntegrity(orm.em.fork(), store, { hashBytes: o.hash, progress: progress?.update })
+          .finally(() => progress?.end())
+          .finally(() => store.close());
         const { branches, commits, snapshotObjects, objectsHashed } = report.checked;
         const { reclaimable } = report;
         const summary =
@@ -223,6 +226,32 @@ export function registerAdminCommands(program: Command): void {
         }
       }),
     );
+}
+
+/**
+ * One line on stderr that rewrites itself as work advances (at most every 200 ms), for a person
+ * at a terminal; nothing when stderr is not a terminal or with --json.
+ */
+function terminalProgress(
+  o: OutputOptions,
+  command: string,
+  text: (done: number, total: number) => string,
+): { update: (done: number, total: number) => void; end: () => void } | undefined {
+  if (o.json || !process.stderr.isTTY) return undefined;
+  let last = 0;
+  let shown = false;
+  return {
+    update(done, total) {
+      const now = Date.now();
+      if (now - last < 200 && done < total) return;
+      last = now;
+      shown = true;
+      process.stderr.write(`\r\x1b[2Kmusehub ${command}: ${text(done, total)}`);
+    },
+    end() {
+      if (shown) process.stderr.write('\n');
+    },
+  };
 }
 
 interface GcCliOptions {

@@ -10,12 +10,16 @@ export class CliError extends Error {
   }
 }
 
+let emitted = false;
+
 /** How a failure is reported: `musehub: …` on stderr, and with `--json` also a JSON object on stdout. */
 export function reportFailure(err: unknown, json: boolean): number {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`musehub: ${message}\n`);
   const exitCode = err instanceof CliError ? err.exitCode : 1;
-  if (json) {
+  // --json promises one document on stdout: a command that printed its result before failing
+  // (fsck's report, then exit 1) has said it already.
+  if (json && !emitted) {
     const http = err instanceof CliError ? err.http : undefined;
     const body = { error: { message, code: http?.code ?? null, status: http?.status ?? null, exitCode } };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
@@ -29,5 +33,6 @@ export interface OutputOptions {
 
 /** `--json`: exactly one JSON document on stdout; otherwise the short human summary. */
 export function emit(opts: OutputOptions, data: unknown, human: string): void {
+  emitted = true;
   process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
 }

@@ -130,7 +130,13 @@ export const CHECK_NAMES: readonly string[] = [
 export async function checkIntegrity(
   em: EntityManager,
   store: ObjectStore,
-  opts: { hashBytes?: boolean; limit?: number; graceMs?: number } = {},
+  opts: {
+    hashBytes?: boolean;
+    limit?: number;
+    graceMs?: number;
+    /** Called as objects are checked: how many of how many (for a person watching). */
+    progress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<FsckReport> {
   const limit = opts.limit ?? 100;
   const problems: Problem[] = [];
@@ -187,7 +193,10 @@ export async function checkIntegrity(
   };
   await Promise.all(
     Array.from({ length: 4 }, async () => {
-      while (next < ids.length) await checkOne(next++);
+      while (next < ids.length) {
+        await checkOne(next++);
+        opts.progress?.(next, ids.length);
+      }
     }),
   );
   for (const p of found) if (p) problems.push(p);

@@ -35,6 +35,7 @@ const EXPECTED = [
   'musehub_packed_objects',
   'musehub_proposal_comments',
   'musehub_proposals',
+  'musehub_repo_renames',
   'musehub_repos',
   'musehub_snapshots',
   'musehub_tokens',

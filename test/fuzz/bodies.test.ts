@@ -592,6 +592,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'POST /repos': { name: 'fuzz control', visibility: 'public' },
   'PUT /repos/{repo_id}/collaborators/{username}': { permission: 'read' },
   'POST /repos/{repo_id}/forks': { name: 'fuzz fork' },
+  'PATCH /repos/{repo_id}': { description: 'fuzz control' },
   'POST /repos/{repo_id}/issues': { title: 'control', labels: ['bug'] },
   'PATCH /repos/{repo_id}/issues/{number}': { title: 'renamed', state: 'open' },
   'POST /repos/{repo_id}/issues/{number}/labels': { labels: ['triage'] },

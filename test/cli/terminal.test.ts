@@ -3,13 +3,17 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createRepo } from '../helpers/builders.ts';
 import { createTestDatabase } from '../helpers/db.ts';
+import { startTestGateway } from '../helpers/gateway.ts';
+import { makeCommit, makeSnapshot, pushAll } from '../helpers/muse.ts';
 import { exited, waitForLine } from '../helpers/process.ts';
 
 /**
- * `musehub serve` greets a person at a terminal (a real pseudo-terminal, through util-linux's
- * `script`) with where it listens, its database and store, and the command for the first user;
- * on a pipe its output stays JSON lines only.
+ * What a person at a terminal sees (a real pseudo-terminal, through util-linux's `script`) and a
+ * pipe does not: `musehub serve` greets them with where it listens, its database and store, and
+ * the command for the first user (on a pipe its output stays JSON lines only); `musehub fsck`
+ * shows its progress (never inside --json's one document).
  */
 let databaseUrl: string;
 let dataDir: string;
@@ -20,6 +24,20 @@ beforeAll(async () => {
 afterAll(() => fs.rm(dataDir, { recursive: true, force: true }));
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** A command run on a pseudo-terminal: everything it wrote, stdout and stderr together. */
+async function onTerminal(args: string[], env: Record<string, string>) {
+  const command = [process.execPath, path.resolve('bin/musehub.mjs'), ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  // 'close', not 'exit': every byte the terminal passed on has been read by then.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, out: out.replaceAll('\r\n', '\n') };
+}
 
 test.each([1, 2])(
   'on a terminal, %i worker(s): one greeting naming the URL, database, store and first command',
@@ -81,4 +99,28 @@ test('on a pipe: JSON lines only, no greeting', async () => {
   expect(lines.length).toBeGreaterThan(1);
   for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
   expect(out).not.toContain('MuseHub is listening');
+});
+
+test('fsck shows its progress on a terminal, and none inside --json', async () => {
+  const gw = await startTestGateway();
+  try {
+    const { token } = await gw.user('alice');
+    const repo = await createRepo(gw, token, { name: 'progress', visibility: 'public' });
+    const { snapshot, objects } = makeSnapshot({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    const commit = makeCommit({ snapshotId: snapshot.snapshot_id });
+    expect(
+      (await pushAll(gw, `/alice/${repo.slug}`, token, { commits: [commit], snapshots: [snapshot], objects })).status,
+    ).toBe(200);
+    const env = { DATABASE_URL: gw.databaseUrl, MUSEHUB_DATA_DIR: gw.dataDir };
+    const shown = await onTerminal(['fsck'], env);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain('musehub fsck: checked 3 of 3 objects');
+    expect(shown.out).toContain('ok: checked');
+    const json = await onTerminal(['fsck', '--json'], env);
+    expect(json.code).toBe(0);
+    expect(json.out).not.toContain('musehub fsck:');
+    expect(JSON.parse(json.out).ok).toBe(true);
+  } finally {
+    await gw.close();
+  }
 });
