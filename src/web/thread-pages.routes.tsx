@@ -35,6 +35,10 @@ function threadNumber(c: PageContext, kind: Kind): number {
 
 const signedIn = (access: RepoAccess): RepoAccess<AuthUser> => ({ ...access, user: requireUser(access.user) });
 
+/** What a new proposal may merge from and into: the repo's branches (an issue needs none). */
+const branchesFor = async (c: PageContext, kind: Kind, access: RepoAccess) =>
+  kind === 'proposal' ? (await chooseBranch(c.var.em, access, undefined)).branches : undefined;
+
 /** The state changes the viewer may make: the services' rule (author or writer; merging: writers), as buttons. */
 function actionsFor(kind: Kind, access: RepoAccess, thread: { state: string; authorUserId: string }): ThreadActions {
   const user = access.user;
@@ -106,7 +110,7 @@ export function threadPages(kit: PageKit) {
 
     get(`/:owner/:slug/${list}/new`, async (c) => {
       const { access, view } = await repoFor(c, 'comment');
-      const branches = kind === 'proposal' ? (await chooseBranch(c.var.em, access, undefined)).branches : undefined;
+      const branches = await branchesFor(c, kind, access);
       return html(c, <NewThreadPage chrome={chromeOf(c)} repo={view} kind={kind} branches={branches} />);
     });
 
@@ -129,7 +133,7 @@ export function threadPages(kit: PageKit) {
         return redirectWithFlash(c, `/${view.owner}/${view.slug}/${list}/${number}`, `Opened ${kind} #${number}.`);
       } catch (err) {
         if (!(err instanceof GatewayError) || (err.status !== 400 && err.status !== 409)) throw err;
-        const branches = kind === 'proposal' ? (await chooseBranch(c.var.em, access, undefined)).branches : undefined;
+        const branches = await branchesFor(c, kind, access);
         const page = (
           <NewThreadPage
             chrome={chromeOf(c)}

@@ -49,3 +49,16 @@ export async function signIn(gw: TestGateway, token: string): Promise<WebSession
   expect(settings.status).toBe(200);
   return { cookie: session!, csrf: csrfOf(settings.text) };
 }
+
+/**
+ * Posts a form as the browser does (with the session's form token) and, when it answers 303,
+ * reads the page it leads to with the flash cookie it set, as the browser's next request would.
+ */
+export async function submitForm(gw: TestGateway, web: WebSession, path: string, fields: Record<string, string>) {
+  const res = await postForm(gw, path, { csrf: web.csrf, ...fields }, web.cookie);
+  const flash = res.setCookies.map((c) => c.split(';')[0]!).find((c) => c.startsWith('musehub_flash='));
+  const cookie = flash ? `${web.cookie}; ${flash}` : web.cookie;
+  const location = res.headers.get('location');
+  const next = res.status === 303 && location ? await page(gw, location, cookie) : null;
+  return { res, flash, cookie, location, next };
+}

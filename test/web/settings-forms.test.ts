@@ -3,7 +3,7 @@ import { addCollaborator, createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { wire } from '../helpers/muse.ts';
-import { page, postForm, signIn, type WebSession } from '../helpers/web.ts';
+import { page, postForm, signIn, submitForm, type WebSession } from '../helpers/web.ts';
 
 /**
  * The repo settings forms (issue 27) over plain HTTP: rename, description, visibility and delete,
@@ -27,12 +27,7 @@ beforeAll(async () => {
 afterAll(() => gw?.close());
 afterEach(() => gw.expectIntegrity());
 
-/** Posts a settings form as the browser does and follows its 303 with the flash cookie it set. */
-async function submit(web: WebSession, path: string, fields: Record<string, string>) {
-  const res = await postForm(gw, path, { csrf: web.csrf, ...fields }, web.cookie);
-  const flash = res.setCookies.map((c) => c.split(';')[0]!).find((c) => c.startsWith('musehub_flash='));
-  return { res, flash, cookie: flash ? `${web.cookie}; ${flash}` : web.cookie };
-}
+const submit = (web: WebSession, path: string, fields: Record<string, string>) => submitForm(gw, web, path, fields);
 
 const rowOf = async (repoId: string) =>
   (

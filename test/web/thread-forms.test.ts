@@ -3,7 +3,7 @@ import { addCollaborator, createRepo } from '../helpers/builders.ts';
 import { sql } from '../helpers/db.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll } from '../helpers/muse.ts';
-import { page, postForm, signIn, type WebSession } from '../helpers/web.ts';
+import { page, postForm, signIn, submitForm, type WebSession } from '../helpers/web.ts';
 
 /**
  * The pages' write forms for people (issue 27): create a repo; open, comment on, close and reopen
@@ -31,15 +31,7 @@ beforeAll(async () => {
 afterAll(() => gw?.close());
 afterEach(() => gw.expectIntegrity());
 
-/** Posts a form as the browser does; the page its 303 leads to, read with the flash cookie it set. */
-async function submit(web: WebSession, path: string, fields: Record<string, string>) {
-  const res = await postForm(gw, path, { csrf: web.csrf, ...fields }, web.cookie);
-  const flash = res.setCookies.map((c) => c.split(';')[0]!).find((c) => c.startsWith('musehub_flash='));
-  const location = res.headers.get('location');
-  const next =
-    res.status === 303 && location ? await page(gw, location, flash ? `${web.cookie}; ${flash}` : web.cookie) : null;
-  return { res, location, next };
-}
+const submit = (web: WebSession, path: string, fields: Record<string, string>) => submitForm(gw, web, path, fields);
 
 describe('new repo', () => {
   test('the form creates a repo owned by the signed-in user and leads to it; bad input creates nothing', async () => {

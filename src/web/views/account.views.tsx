@@ -257,6 +257,16 @@ export const DeletedReposPage = ({
   </Layout>
 );
 
+/** The field a destructive form's button waits for (enhance.ts keeps it disabled until it matches). */
+const TypedConfirmation = ({ fullName }: { fullName: string }) => (
+  <label>
+    <span>
+      Type <strong>{fullName}</strong> to confirm
+    </span>
+    <input name="confirm" autocomplete="off" spellcheck={false} required />
+  </label>
+);
+
 /** Which settings form an error belongs to (it is shown under that form). */
 export type SettingsForm = 'rename' | 'description' | 'visibility' | 'delete';
 
@@ -316,12 +326,7 @@ export const SettingsPage = ({
               ? 'Make it private: everyone but its owner and collaborators gets "not found" at once, its clone URL included.'
               : 'Make it public: anyone can read and clone it.'}
           </p>
-          <label>
-            <span>
-              Type <strong>{fullName}</strong> to confirm
-            </span>
-            <input name="confirm" autocomplete="off" spellcheck={false} required />
-          </label>
+          <TypedConfirmation fullName={fullName} />
           <FormError message={errorFor('visibility')} />
           <button type="submit" class="danger">{`Make ${other}`}</button>
         </form>
@@ -332,12 +337,7 @@ export const SettingsPage = ({
             Delete this repo: it disappears for everyone at once, with its issues and proposals. You can restore it from{' '}
             <a href="/settings/deleted-repos">Deleted repos</a>.
           </p>
-          <label>
-            <span>
-              Type <strong>{fullName}</strong> to confirm
-            </span>
-            <input name="confirm" autocomplete="off" spellcheck={false} required />
-          </label>
+          <TypedConfirmation fullName={fullName} />
           <FormError message={errorFor('delete')} />
           <button type="submit" class="danger">
             Delete this repo
