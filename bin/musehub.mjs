@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (no build step): tsx compiles them on load.
+// Runs the compiled sources (bin/build.mjs: built once per version of them), or the TypeScript
+// sources through tsx when TypeScript is not installed.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // The project's runtime is the Node the `node` npm package pins (see package.json). npm scripts
 // find it first on PATH; started any other way on an older Node, hand over to it.
@@ -16,8 +17,16 @@ if (Number(process.versions.node.split('.')[0]) < 24 && existsSync(pinned) && pr
   for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal === 'SIGTERM' ? 15 : 1)));
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  const { main } = await import('../src/cli/main.ts');
-  await main(process.argv);
+  // The compiled sources when TypeScript is installed (bin/build.mjs), else the sources through tsx.
+  const { compiledEntry } = await import('./build.mjs');
+  const entry = compiledEntry();
+  if (entry) {
+    const { main } = await import(pathToFileURL(entry).href);
+    await main(process.argv);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    const { main } = await import('../src/cli/main.ts');
+    await main(process.argv);
+  }
 }

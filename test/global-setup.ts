@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { compiledEntry } from '../bin/build.mjs';
 import { migrateUp, openOrm } from '../src/database.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { serveS3OnDemand } from './helpers/s3-on-demand.ts';
@@ -30,12 +31,15 @@ const withDb = (base: string, db: string) => {
 };
 
 /**
- * One PostgreSQL for the whole run: TEST_DATABASE_URL when set, otherwise an embedded cluster
+ * The compiled sources (bin/build.mjs), current. One PostgreSQL for the whole run: TEST_DATABASE_URL when set, otherwise an embedded cluster
  * in a fresh temp directory. A migrated template database makes per-file databases cheap.
  * One S3 server (Swift + s3api, installed if missing) for the files that use that store, started
  * when the first of them asks.
  */
 export default async function setup(project: TestProject) {
+  // The `musehub` command the tests spawn runs the compiled sources: compile them once here, not
+  // in every test process that happens to start it first after an edit.
+  compiledEntry();
   let embedded: EmbeddedPostgres | undefined;
   let tmp: string | undefined;
   let adminUrl = process.env.TEST_DATABASE_URL;
