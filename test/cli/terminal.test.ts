@@ -7,7 +7,7 @@ import { createRepo } from '../helpers/builders.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { makeCommit, makeSnapshot, pushAll } from '../helpers/muse.ts';
-import { exited, waitForLine } from '../helpers/process.ts';
+import { eventually, exited, waitForLine } from '../helpers/process.ts';
 
 /**
  * What a person at a terminal sees (a real pseudo-terminal, through util-linux's `script`) and a
@@ -74,16 +74,14 @@ test.each([1, 2])(
   },
 );
 
-test('on a pipe: JSON lines only, no greeting', async () => {
+test('on a pipe: JSON lines only, no greeting; every worker names the embedded database it was given', async () => {
+  // The embedded database (no DATABASE_URL), two workers: the primary starts PostgreSQL and hands
+  // the workers its URL, and their logs must still say what it is, not the variable it came in.
+  const { DATABASE_URL: _, ...inherited } = process.env;
+  const embeddedDir = await fs.mkdtemp(path.join(os.tmpdir(), 'musehub-pipe-'));
+  await fs.chmod(embeddedDir, 0o711);
   const child = spawn(process.execPath, [path.resolve('bin/musehub.mjs'), 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      MUSEHUB_DATA_DIR: dataDir,
-      MUSEHUB_WORKERS: '1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-    },
+    env: { ...inherited, MUSEHUB_DATA_DIR: embeddedDir, MUSEHUB_WORKERS: '2', PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -91,13 +89,20 @@ test('on a pipe: JSON lines only, no greeting', async () => {
   try {
     const [, url] = await waitForLine(child, /"url":"(http:\/\/[^"]+)"[^\n]*"gateway listening"[^\n]*\n/);
     expect((await fetch(`${url}/health`)).status).toBe(200);
+    await eventually(() => (out.match(/"database ready"/g) ?? []).length >= 2);
   } finally {
     child.kill('SIGTERM');
     await exited(child);
+    await fs.rm(embeddedDir, { recursive: true, force: true });
   }
-  const lines = out.split('\n').filter(Boolean);
+  const lines = out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { msg: string; database?: string });
   expect(lines.length).toBeGreaterThan(1);
-  for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+  const ready = lines.filter((l) => l.msg === 'database ready');
+  expect(ready.length).toBeGreaterThanOrEqual(2);
+  for (const l of ready) expect(l.database).toBe(`embedded PostgreSQL in ${embeddedDir}/pg`);
   expect(out).not.toContain('MuseHub is listening');
 });
 
