@@ -2,15 +2,23 @@ import type { z } from '@hono/zod-openapi';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Repo } from './repo.entity.ts';
 import type { RepoSchemaJson } from './repo.schema.ts';
-import { liveRepoIds } from './repo.service.ts';
+import { liveVisibilities } from './repo.service.ts';
 
-/** forkParentId is shown only while the parent is live: a deleted parent is not exposed through its forks. */
+/**
+ * forkParentId is shown only while the parent is live, and on a public fork only while the parent
+ * is public too: neither a parent's delete nor a parent made private (its public forks stay
+ * public) may be seen through its forks by someone who cannot read the parent.
+ */
 export async function reposToJson(em: EntityManager, repos: Repo[], publicUrl: string) {
-  const live = await liveRepoIds(
+  const parents = await liveVisibilities(
     em,
     repos.map((r) => r.forkParentId).filter((id): id is string => !!id),
   );
-  return repos.map((r) => repoToJson(r, publicUrl, !!r.forkParentId && live.has(r.forkParentId)));
+  const parentVisible = (r: Repo) => {
+    const parent = r.forkParentId ? parents.get(r.forkParentId) : undefined;
+    return parent !== undefined && (parent === 'public' || r.visibility === 'private');
+  };
+  return repos.map((r) => repoToJson(r, publicUrl, parentVisible(r)));
 }
 
 export function repoToJson(repo: Repo, publicUrl: string, parentVisible = true): z.infer<typeof RepoSchemaJson> {

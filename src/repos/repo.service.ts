@@ -108,8 +108,9 @@ export async function listReposOwnedBy(
 }
 
 /** Which of these repo ids are live (one query; the default filter hides tombstones). */
-export async function liveRepoIds(em: EntityManager, ids: string[]): Promise<Set<string>> {
-  if (!ids.length) return new Set();
-  const rows = await em.find(RepoSchema, { repoId: { $in: [...new Set(ids)] } }, { fields: ['repoId'] });
-  return new Set(rows.map((r) => r.repoId));
+/** The visibility of each of these repos that is live (deleted and missing ones are absent). */
+export async function liveVisibilities(em: EntityManager, ids: string[]): Promise<Map<string, Visibility>> {
+  if (!ids.length) return new Map();
+  const rows = await em.find(RepoSchema, { repoId: { $in: [...new Set(ids)] } }, { fields: ['repoId', 'visibility'] });
+  return new Map(rows.map((r) => [r.repoId, r.visibility]));
 }

@@ -156,6 +156,21 @@ describe('description and visibility', () => {
     expect((await wire(gw, 'GET', '/alice/flip-vis/refs')).status).toBe(200);
   });
 
+  test('a public fork of a repo made private no longer names its parent: its later delete cannot be seen through the fork', async () => {
+    const parent = await createRepo(gw, alice.token, { name: 'Tree Parent', visibility: 'public' });
+    const forked = await gw.request('POST', `/api/v1/repos/${parent.repoId}/forks`, { token: bob.token, json: {} });
+    expect(forked.status).toBe(201);
+    const fork = await forked.json();
+    const forkAsStranger = async () =>
+      (await (await gw.request('GET', `/api/v1/repos/${fork.repoId}`, { token: carol.token })).json()).forkParentId;
+    expect(await forkAsStranger()).toBe(parent.repoId);
+    expect((await patch(parent.repoId, alice.token, { visibility: 'private' })).status).toBe(200);
+    const hidden = await forkAsStranger();
+    expect(hidden).toBeNull();
+    expect((await gw.request('DELETE', `/api/v1/repos/${parent.repoId}`, { token: alice.token })).status).toBe(204);
+    expect(await forkAsStranger()).toBe(hidden);
+  });
+
   test('who may: a reader gets 403, a stranger to a private repo the repo 404, an admin may; bad input changes nothing', async () => {
     const repo = await createRepo(gw, alice.token, { name: 'Guarded', visibility: 'private' });
     await addCollaborator(gw, alice.token, repo.repoId, 'bob', 'read');
