@@ -116,6 +116,7 @@ export function createApp({ orm, config, logger, cache, store, presignKey, token
       'cache-control': 'public, max-age=60',
     });
   });
+  // The generator's type allows a $ref wherever OpenAPI does; the page reads the subset it renders.
   app.route('/', docsRoutes(openApiDocument as () => OpenApiDocument));
 
   // MCP for agents (Streamable HTTP): the same tokens, services and access rule as REST.

@@ -32,33 +32,44 @@ export async function updateRepoSettings(
   if (settings.name === undefined && settings.description === undefined && settings.visibility === undefined) {
     throw new BadRequestError('nothing to change: give a name, a description or a visibility', 'bad_request');
   }
-  const before = { owner: access.repo.owner, slug: access.repo.slug };
-  const newSlug = settings.name === undefined ? before.slug : slugFromName(settings.name);
-  await inLiveRepo(em, repoId, async (tx) => {
-    if (newSlug !== before.slug) {
-      const taken = await tx.count(RepoSchema, { owner: before.owner, slug: newSlug });
-      if (taken) throw new ConflictError(`you already have a repo named '${newSlug}'`, 'repo_exists');
+  const newName =
+    settings.name === undefined ? undefined : { name: settings.name.trim(), slug: slugFromName(settings.name) };
+  const before = await inLiveRepo(em, repoId, async (tx) => {
+    // The name as it is now, row locked: two renames at once must each leave behind the name the
+    // other left, not both the one they read before (the access was resolved outside). NO KEY
+    // UPDATE: it does not conflict with the KEY SHARE the gate already holds in this and every
+    // other writer, so two changes queue instead of deadlocking on an upgrade.
+    const [current] = await runSql<{ owner: string; slug: string }>(
+      tx,
+      'SELECT owner, slug FROM musehub_repos WHERE repo_id = ? FOR NO KEY UPDATE',
+      [repoId],
+    );
+    const renamed = newName !== undefined && newName.slug !== current!.slug;
+    if (renamed) {
+      const taken = await tx.count(RepoSchema, { owner: current!.owner, slug: newName.slug });
+      if (taken) throw new ConflictError(`you already have a repo named '${newName.slug}'`, 'repo_exists');
     }
     await tx.nativeUpdate(
       RepoSchema,
       { repoId },
       {
-        ...(settings.name === undefined ? {} : { name: settings.name.trim(), slug: newSlug }),
+        ...newName,
         ...(settings.description === undefined ? {} : { description: settings.description }),
         ...(settings.visibility === undefined ? {} : { visibility: settings.visibility }),
         updatedAt: new Date(),
       },
     );
-    if (newSlug !== before.slug) {
-      await keepOldName(tx, repoId, before.owner, before.slug);
-      await claimName(tx, before.owner, newSlug);
-      await notifyLiveness(tx, 'create', { repoId, owner: before.owner, slug: newSlug });
+    if (renamed) {
+      await keepOldName(tx, repoId, current!.owner, current!.slug);
+      await claimName(tx, current!.owner, newName.slug);
+      await notifyLiveness(tx, 'create', { repoId, owner: current!.owner, slug: newName.slug });
     }
-    await notifyLiveness(tx, 'update', { repoId, ...before });
+    await notifyLiveness(tx, 'update', { repoId, ...current! });
+    return current!;
   });
   cache.evictRepo(repoId);
   cache.evictName(before.owner, before.slug);
-  cache.evictName(before.owner, newSlug);
+  if (newName) cache.evictName(before.owner, newName.slug);
   return (await em.fork().findOne(RepoSchema, { repoId }))!;
 }
 

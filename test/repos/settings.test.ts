@@ -104,6 +104,23 @@ describe('rename (PATCH /api/v1/repos/{id} with a name)', () => {
     }
   });
 
+  test('two renames at once: the repo ends under one of the names and every name it had leads to it', async () => {
+    for (let round = 0; round < 10; round++) {
+      const repo = await createRepo(gw, alice.token, { name: `Race ${round}`, visibility: 'public' });
+      const [a, b] = await Promise.all([
+        patch(repo.repoId, alice.token, { name: `Race ${round} A` }),
+        patch(repo.repoId, alice.token, { name: `Race ${round} B` }),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const [row] = await sql(gw.databaseUrl, 'SELECT slug FROM musehub_repos WHERE repo_id = $1', [repo.repoId]);
+      for (const name of [`race-${round}`, `race-${round}-a`, `race-${round}-b`]) {
+        expect((await wire(gw, 'GET', `/alice/${name}/refs`)).body.repo_id, `${name} (now ${row?.slug})`).toBe(
+          repo.repoId,
+        );
+      }
+    }
+  });
+
   test('a new repo that takes the old name ends the redirect for good; renaming onto a live name is a 409', async () => {
     const a = await createRepo(gw, alice.token, { name: 'Taken', visibility: 'public' });
     const b = await createRepo(gw, alice.token, { name: 'Other', visibility: 'public' });
